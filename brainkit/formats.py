@@ -1,0 +1,268 @@
+"""Readers for the recordings MNE has no reader for.
+
+Each reader takes a path and returns ``(raw, warnings)`` where ``raw`` is an MNE ``RawArray`` in
+volts and ``warnings`` a list of one-line notes on what was assumed. Formats:
+
+- CSV / TSV exports of consumer headsets (Muse, OpenBCI, Emotiv, ...): channel columns, a
+  timestamp column from which the rate is derived (or an explicit ``sfreq``), and marker columns
+  whose non-zero values become annotations at their row's time.
+- Single-column text (one value per line, optional ``[name]`` header), which needs ``sfreq``.
+- XDF (Lab Streaming Layer) through ``pyxdf``: the numeric stream with most channels, marker
+  streams as annotations.
+- NumPy ``.npz`` archives with ``data`` (C, T), a rate (``sf``/``sfreq``) and optional channel
+  names (``chan``/``ch_names``), loaded without pickle.
+- Epoched EEGLAB ``.set`` files, joined end to end into one continuous recording.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .errors import BrainkitError
+
+_TIME_COLUMN = re.compile(r"^(timestamps?|time|times|time_?s|time_?ms|t|sample_?time|unix_?time)$",
+                          re.IGNORECASE)
+_MARKER_COLUMN = re.compile(r"marker|event|trigger|stim", re.IGNORECASE)
+_STANDARD_RATES = (100, 125, 128, 160, 200, 250, 256, 300, 500, 512, 1000, 1024, 2000, 2048,
+                   4000, 4096, 5000, 8192, 10000)
+
+
+def _to_volts(data: np.ndarray, what: str, warnings: list[str]) -> np.ndarray:
+    """Scale exported values to volts: microvolts unless they already look like volts."""
+    finite = np.abs(data[np.isfinite(data)])
+    if finite.size and np.percentile(finite, 99) < 1e-2:
+        warnings.append(f"{what}: values are below 0.01, so they are taken as volts")
+        return data
+    return data * 1e-6
+
+
+def _snap_rate(rate: float) -> float:
+    for standard in _STANDARD_RATES:
+        if abs(rate - standard) / standard < 0.01:
+            return float(standard)
+    return float(rate)
+
+
+def rate_from_timestamps(t: np.ndarray, warnings: list[str]) -> float:
+    """Sampling rate (Hz) from a timestamp column in seconds or milliseconds."""
+    t = np.asarray(t, dtype=np.float64)
+    t = t[np.isfinite(t)]
+    if t.size < 2 or t[-1] <= t[0]:
+        raise BrainkitError("the timestamp column does not increase: pass the sampling rate "
+                            "explicitly (sfreq=..., or --sfreq on the command line)")
+    rate = (t.size - 1) / (t[-1] - t[0])
+    if rate < 1.0:  # timestamps in milliseconds
+        rate *= 1000.0
+    snapped = _snap_rate(rate)
+    dt = np.diff(t)
+    step = np.median(dt)
+    gaps = int(np.sum(dt > 3 * step))
+    if gaps:
+        warnings.append(f"timestamps have {gaps} gap(s) longer than 3 samples; samples are treated "
+                        "as evenly spaced")
+    if snapped == rate and rate >= 1.0:
+        warnings.append(f"sampling rate derived from timestamps: {rate:.3f} Hz")
+    return snapped
+
+
+def _sniff_separator(first_line: str) -> str | None:
+    counts = {sep: first_line.count(sep) for sep in ("\t", ",", ";")}
+    sep, n = max(counts.items(), key=lambda kv: kv[1])
+    return sep if n else None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def read_table(path: Path, sfreq: float | None = None):
+    """Read a CSV/TSV/TXT export; see the module docstring. Returns ``(raw, warnings)``."""
+    import mne
+    import pandas as pd
+
+    warnings: list[str] = []
+    with open(path, "r", encoding="utf-8", errors="replace") as f:
+        first = f.readline().strip("\ufeff\r\n")
+        while first.strip() == "" and f:
+            line = f.readline()
+            if not line:
+                break
+            first = line.strip("\ufeff\r\n")
+    if not first.strip():
+        raise BrainkitError(f"{path.name} is empty: no rows to read")
+    sep = _sniff_separator(first)
+    if sep is None:
+        return read_single_column(path, sfreq)
+    header_cells = [c.strip().strip('"') for c in first.split(sep)]
+    has_header = not all(_is_number(c) for c in header_cells if c)
+    try:
+        table = pd.read_csv(path, sep=sep, header=0 if has_header else None, engine="c",
+                            skipinitialspace=True, low_memory=False)
+    except Exception as err:  # pandas raises several types for malformed text
+        raise BrainkitError(f"{path.name} is not a readable table: {err}") from None
+    if not has_header:
+        table.columns = [f"ch{i + 1}" for i in range(table.shape[1])]
+    table.columns = [str(c).strip() for c in table.columns]
+    if table.shape[0] < 2:
+        raise BrainkitError(f"{path.name} holds {table.shape[0]} data row(s): a recording needs more")
+
+    time_cols = [c for c in table.columns if _TIME_COLUMN.match(c)]
+    marker_cols = [c for c in table.columns if _MARKER_COLUMN.search(c)]
+    channel_cols, dropped = [], []
+    for col in table.columns:
+        if col in time_cols or col in marker_cols:
+            continue
+        values = pd.to_numeric(table[col], errors="coerce")
+        if values.notna().mean() > 0.9:
+            channel_cols.append(col)
+        else:
+            dropped.append(col)
+    if dropped:
+        warnings.append(f"non-numeric column(s) ignored: {', '.join(dropped[:6])}")
+    if not channel_cols:
+        raise BrainkitError(f"{path.name} has no numeric channel columns")
+
+    if sfreq is None:
+        if not time_cols:
+            raise BrainkitError(f"{path.name} has no timestamp column: pass the sampling rate "
+                                "explicitly (sfreq=..., or --sfreq on the command line)")
+        sfreq = rate_from_timestamps(pd.to_numeric(table[time_cols[0]], errors="coerce").to_numpy(),
+                                     warnings)
+    data = table[channel_cols].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64).T
+    data = _to_volts(data, path.name, warnings)
+    info = mne.create_info(channel_cols, float(sfreq), "eeg")
+    raw = mne.io.RawArray(data, info, verbose="error")
+
+    onsets, descriptions = [], []
+    for col in marker_cols:
+        values = table[col]
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.notna().mean() > 0.5:
+            rows = np.flatnonzero(numeric.fillna(0).to_numpy() != 0)
+            labels = [f"{v:g}" for v in numeric.to_numpy()[rows]]
+        else:
+            text = values.fillna("").astype(str).str.strip()
+            rows = np.flatnonzero((text != "") & (text != "0"))
+            labels = list(text.to_numpy()[rows])
+        onsets.extend(rows / sfreq)
+        descriptions.extend(labels if len(marker_cols) == 1 else [f"{col}/{x}" for x in labels])
+    if onsets:
+        raw.set_annotations(mne.Annotations(onsets, [0.0] * len(onsets), descriptions))
+    return raw, warnings
+
+
+def read_single_column(path: Path, sfreq: float | None = None):
+    """One value per line, optional bracketed or plain-text name on the first line."""
+    import mne
+
+    warnings: list[str] = []
+    if sfreq is None:
+        raise BrainkitError(f"{path.name} is single-column text, which carries no sampling rate: "
+                            "pass it explicitly (sfreq=..., or --sfreq on the command line)")
+    with open(path, "r", encoding="utf-8", errors="replace") as f:
+        first = f.readline().strip()
+    name, skip = "EEG", 0
+    if first and not _is_number(first):
+        name, skip = first.strip("[]# ").strip() or "EEG", 1
+    try:
+        values = np.loadtxt(path, skiprows=skip, dtype=np.float64, ndmin=1)
+    except ValueError as err:
+        raise BrainkitError(f"{path.name} is not one number per line: {err}") from None
+    if values.ndim != 1 or values.size < 2:
+        raise BrainkitError(f"{path.name} does not hold a single column of at least 2 values")
+    data = _to_volts(values[None, :], path.name, warnings)
+    raw = mne.io.RawArray(data, mne.create_info([name], float(sfreq), "eeg"), verbose="error")
+    return raw, warnings
+
+
+def read_npz(path: Path, sfreq: float | None = None):
+    """``.npz`` with ``data`` (C, T), a rate and optional names; never unpickles."""
+    import mne
+
+    warnings: list[str] = []
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+    except ValueError as err:
+        raise BrainkitError(f"{path.name} is not a plain NumPy archive ({err})") from None
+    data = arrays.get("data")
+    if data is None or data.ndim not in (1, 2) or not np.issubdtype(data.dtype, np.number):
+        raise BrainkitError(f"{path.name} needs a numeric array 'data' of shape (channels, samples)")
+    data = np.atleast_2d(data).astype(np.float64)
+    rate = sfreq or next((float(arrays[k]) for k in ("sf", "sfreq", "fs") if k in arrays), None)
+    if rate is None:
+        raise BrainkitError(f"{path.name} has no rate ('sf' or 'sfreq'): pass it explicitly")
+    names = arrays.get("chan", arrays.get("ch_names"))
+    names = [str(n) for n in names] if names is not None else [f"ch{i + 1}" for i in range(len(data))]
+    if len(names) != len(data):
+        raise BrainkitError(f"{path.name}: {len(names)} channel names for {len(data)} rows of data")
+    data = _to_volts(data, path.name, warnings)
+    return mne.io.RawArray(data, mne.create_info(names, rate, "eeg"), verbose="error"), warnings
+
+
+def read_xdf(path: Path, sfreq: float | None = None):
+    """Lab Streaming Layer ``.xdf``: the numeric stream with most channels plus marker streams."""
+    import mne
+    import pyxdf
+
+    warnings: list[str] = []
+    try:
+        streams, _ = pyxdf.load_xdf(str(path))
+    except Exception as err:  # pyxdf raises bare Exceptions on damaged files
+        raise BrainkitError(f"{path.name} is not a readable XDF file: {err}") from None
+    numeric = [s for s in streams if isinstance(s["time_series"], np.ndarray)
+               and np.issubdtype(s["time_series"].dtype, np.number) and s["time_series"].ndim == 2
+               and len(s["time_series"]) > 1]
+    if not numeric:
+        raise BrainkitError(f"{path.name} holds no numeric signal stream")
+    stream = max(numeric, key=lambda s: s["time_series"].shape[1])
+    if len(numeric) > 1:
+        warnings.append(f"XDF file holds {len(numeric)} signal streams; read the one with most channels")
+    nominal = float(stream["info"]["nominal_srate"][0])
+    rate = sfreq or (nominal if nominal > 0 else rate_from_timestamps(stream["time_stamps"], warnings))
+    n_chan = stream["time_series"].shape[1]
+    names = []
+    try:
+        for ch in stream["info"]["desc"][0]["channels"][0]["channel"]:
+            names.append(ch["label"][0])
+    except (KeyError, IndexError, TypeError):
+        pass
+    if len(names) != n_chan or len(set(names)) != n_chan:
+        names = [f"ch{i + 1}" for i in range(n_chan)]
+    data = _to_volts(stream["time_series"].T.astype(np.float64), path.name, warnings)
+    raw = mne.io.RawArray(data, mne.create_info(names, rate, "eeg"), verbose="error")
+    t0 = stream["time_stamps"][0]
+    onsets, labels = [], []
+    for s in streams:
+        if any(s is other for other in numeric):
+            continue
+        for stamp, value in zip(s["time_stamps"], s["time_series"]):
+            if stamp >= t0:
+                onsets.append(stamp - t0)
+                labels.append(str(value[0] if isinstance(value, (list, np.ndarray)) else value))
+    if onsets:
+        raw.set_annotations(mne.Annotations(onsets, [0.0] * len(onsets), labels))
+    return raw, warnings
+
+
+def read_eeglab_epochs(path: Path, sfreq: float | None = None):
+    """An epoched EEGLAB ``.set``: epochs joined end to end, each boundary an annotation."""
+    import mne
+
+    epochs = mne.read_epochs_eeglab(str(path), verbose="error")
+    data = epochs.get_data(copy=False)  # (n_epochs, C, T)
+    n_epochs, n_chan, n_times = data.shape
+    raw = mne.io.RawArray(np.concatenate(list(data), axis=1), epochs.info, verbose="error")
+    length = n_times / epochs.info["sfreq"]
+    onsets = np.arange(n_epochs) * length
+    raw.set_annotations(mne.Annotations(onsets, [0.0] * n_epochs, ["epoch"] * n_epochs))
+    warning = (f"epoched file: {n_epochs} epochs of {length:.2f} s joined end to end "
+               "(each start marked by an 'epoch' annotation)")
+    return raw, [warning]
