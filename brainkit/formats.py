@@ -266,3 +266,47 @@ def read_eeglab_epochs(path: Path, sfreq: float | None = None):
     warning = (f"epoched file: {n_epochs} epochs of {length:.2f} s joined end to end "
                "(each start marked by an 'epoch' annotation)")
     return raw, [warning]
+
+
+def read_neuroscan_blocks(path: Path, sfreq: float | None = None):
+    """Fallback for Neuroscan CNT files MNE rejects: 16-bit samples in channel blocks.
+
+    The header gives the channel count (byte 370), the rate (376), the event-table offset (886)
+    and the block length in bytes (894); each 75-byte channel record gives the label (0-9),
+    baseline (47), sensitivity (59) and calibration (71). Samples become microvolts as
+    ``(raw - baseline) * sensitivity * calibration / 204.8``. A trailing partial block is dropped.
+    """
+    import struct
+
+    import mne
+
+    with open(path, "rb") as f:
+        header = f.read(900)
+        if len(header) < 900:
+            raise BrainkitError(f"{path.name} is too short for a Neuroscan CNT header")
+        n_chan = struct.unpack("<H", header[370:372])[0]
+        rate = float(sfreq or struct.unpack("<H", header[376:378])[0])
+        event_table = struct.unpack("<i", header[886:890])[0]
+        block_bytes = struct.unpack("<i", header[894:898])[0]
+        records = f.read(75 * n_chan)
+        if n_chan == 0 or len(records) < 75 * n_chan or rate <= 0:
+            raise BrainkitError(f"{path.name}: Neuroscan header is inconsistent")
+        raw_bytes = f.read(max(event_table - 900 - 75 * n_chan, 0))
+    names, scale, baseline = [], [], []
+    for i in range(n_chan):
+        rec = records[75 * i: 75 * (i + 1)]
+        names.append(rec[:10].split(b"\x00")[0].decode("latin-1").strip() or f"ch{i + 1}")
+        baseline.append(struct.unpack("<h", rec[47:49])[0])
+        sensitivity, calibration = struct.unpack("<f", rec[59:63])[0], struct.unpack("<f", rec[71:75])[0]
+        scale.append(sensitivity * calibration / 204.8)
+    block = max(block_bytes // 2, 1)  # samples per channel per block
+    values = np.frombuffer(raw_bytes[: len(raw_bytes) // 2 * 2], dtype="<i2")
+    n_blocks = values.size // (block * n_chan)
+    if n_blocks == 0:
+        raise BrainkitError(f"{path.name} holds no complete block of samples")
+    data = values[: n_blocks * block * n_chan].reshape(n_blocks, n_chan, block)  # (B, C, S)
+    data = data.transpose(1, 0, 2).reshape(n_chan, -1).astype(np.float64)  # (C, B*S)
+    data = (data - np.array(baseline)[:, None]) * np.array(scale)[:, None] * 1e-6
+    raw = mne.io.RawArray(data, mne.create_info(names, rate, "eeg"), verbose="error")
+    note = "read with brainkit's fallback Neuroscan reader (MNE could not parse the file)"
+    return raw, [note]

@@ -1,0 +1,101 @@
+"""The command line: ``python -m brainkit COMMAND ...`` (also installed as ``brainkit``).
+
+Every command prints JSON on stdout (or writes the file it is asked to). Bad input gives one
+line on stderr and exit code 2; never a traceback (``--verbose`` adds the log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import BrainkitError
+
+
+def _print_json(obj) -> None:
+    json.dump(obj, sys.stdout, indent=2, default=float)
+    sys.stdout.write("\n")
+
+
+def read_complete(path, sfreq=None):
+    """Read a recording for a command: a truncated file is an error here (the app only warns)."""
+    from .io import read_recording
+
+    recording = read_recording(path, sfreq=sfreq)
+    if recording.truncated:
+        raise BrainkitError(next(w for w in recording.warnings if w.startswith("file is truncated")))
+    return recording
+
+
+def cmd_info(args) -> int:
+    _print_json(read_complete(args.file, args.sfreq).summary())
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    from .simulate import write_samples
+
+    paths = write_samples(Path(args.out), seed=args.seed)
+    _print_json({"written": [str(p) for p in paths]})
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    from .datasets import summary
+
+    _print_json(summary(Path(args.data), tasks=args.task))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="brainkit", description=__doc__.splitlines()[0])
+    parser.add_argument("--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("info", help="JSON summary of a recording")
+    p.add_argument("file", help="recording (file, folder or .zip)")
+    p.add_argument("--sfreq", type=float, help="sampling rate in Hz for exports without one")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("simulate", help="write the simulated sample recordings")
+    p.add_argument("--out", default="sample_data", help="output folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("datasets", help="count labelled windows per task and class in the corpus")
+    p.add_argument("--data", default=str(default_data_dir()), help="corpus folder (../shared/data)")
+    p.add_argument("--task", action="append", help="only this task (repeatable)")
+    p.set_defaults(func=cmd_datasets)
+    return parser
+
+
+def default_data_dir() -> Path:
+    """``../shared/data`` beside the project, where the corpus lives."""
+    return Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verbose:
+        from ._logging import set_log_level
+
+        set_log_level("INFO")
+    try:
+        return args.func(args)
+    except BrainkitError as err:
+        print(f"brainkit {args.command}: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        print(f"brainkit {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug, not bad input: still one line, the log has the rest
+        from ._logging import logger
+
+        logger.debug("unexpected error", exc_info=True)
+        print(f"brainkit {args.command}: internal error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
