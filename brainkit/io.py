@@ -14,6 +14,7 @@ kept). Only the signal, channel names, kinds, positions, rate and annotations re
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io as _io
 import re
@@ -529,7 +530,12 @@ def read_recording(source, name: str | None = None, *, sfreq: float | None = Non
     with tempfile.TemporaryDirectory(prefix="brainkit-") as tmp:
         try:
             path, display = _materialize(source, name, Path(tmp), limits)
-            return _read_path(path, display, sfreq, limits)
+            chatter = _io.StringIO()  # some readers print; stdout belongs to the caller
+            with contextlib.redirect_stdout(chatter):
+                recording = _read_path(path, display, sfreq, limits)
+            if chatter.getvalue().strip():
+                logger.debug("reader output: %s", chatter.getvalue().strip())
+            return recording
         except BrainkitError:
             raise
         except MemoryError:

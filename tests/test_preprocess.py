@@ -1,0 +1,98 @@
+"""Filtering, resampling, robust scaling and windows."""
+
+import mne
+import numpy as np
+import pytest
+
+from brainkit.errors import BrainkitError
+from brainkit.io import Recording
+from brainkit.preprocess import (PreprocessConfig, annotation_windows, detect_line_freq, event_windows,
+                                 preprocess, robust_scale, sliding_windows)
+from brainkit.sensors import sensors_from_info
+
+
+def _recording(data, sfreq, names=None, kinds="eeg"):
+    names = names or [f"ch{i}" for i in range(len(data))]
+    raw = mne.io.RawArray(np.asarray(data, float), mne.create_info(names, sfreq, kinds), verbose="error")
+    sensors, _ = sensors_from_info(raw.info)
+    return Recording(raw=raw, sensors=sensors, format="test", name="test")
+
+
+def test_resample_and_shapes():
+    sfreq, n = 500.0, 5000
+    t = np.arange(n) / sfreq
+    rec = _recording([np.sin(2 * np.pi * 10 * t) * 1e-5, np.cos(2 * np.pi * 6 * t) * 2e-5, t * 0 + 1e-6],
+                     sfreq, ["Cz", "Pz", "ECG"], ["eeg", "eeg", "ecg"])
+    prep = preprocess(rec)
+    assert prep.sfreq == 256.0 and prep.data.shape == (2, 2560)  # ECG dropped, 10 s at 256 Hz
+    assert prep.data.dtype == np.float32
+    w = sliding_windows(prep, 4.0, 2.0)
+    assert w.x.shape == (4, 2, 1024) and np.allclose(w.starts_s, [0, 2, 4, 6])
+    # a 10 Hz sine keeps its frequency through filtering and resampling
+    spectrum = np.abs(np.fft.rfft(prep.data[0, 256:-256]))
+    freqs = np.fft.rfftfreq(prep.data.shape[1] - 512, 1 / 256)
+    assert abs(freqs[spectrum.argmax()] - 10) < 0.3
+
+
+def test_robust_scale_is_unit_and_keeps_scale():
+    rng = np.random.default_rng(0)
+    data = rng.normal(0, 3e-5, (3, 10000))
+    data[1] *= 10
+    scaled, scale = robust_scale(data)
+    assert np.allclose(np.std(scaled, axis=1), 1.0, atol=0.05)
+    assert scale[1] / scale[0] == pytest.approx(10, rel=0.1)
+    flat_scaled, flat_scale = robust_scale(np.zeros((1, 100)))
+    assert np.all(flat_scaled == 0) and flat_scale[0] == 1.0
+    spiky = rng.normal(0, 1, (1, 1000))
+    spiky[0, 10] = 1e6
+    assert robust_scale(spiky, clip=20)[0].max() == 20
+
+
+def test_line_noise_detected_and_removed():
+    sfreq = 500.0
+    t = np.arange(int(30 * sfreq)) / sfreq
+    rng = np.random.default_rng(0)
+    eeg = rng.normal(0, 1e-5, (2, t.size)) + 2e-5 * np.sin(2 * np.pi * 50 * t)
+    assert detect_line_freq(eeg, sfreq) == 50.0
+    assert detect_line_freq(rng.normal(0, 1e-5, (2, t.size)), sfreq) is None
+    prep = preprocess(_recording(eeg, sfreq, ["Cz", "Pz"]))
+    assert prep.notch_hz == 50.0
+    freqs = np.fft.rfftfreq(prep.data.shape[1], 1 / 256)
+    power = np.abs(np.fft.rfft(prep.data[0])) ** 2
+    line = power[np.abs(freqs - 50) < 0.5].mean()
+    around = power[(np.abs(freqs - 50) > 3) & (np.abs(freqs - 50) < 8)].mean()
+    assert line < 3 * around
+
+
+def test_event_windows_drop_edges_and_label():
+    prep = preprocess(_recording(np.random.default_rng(0).normal(0, 1e-5, (1, 2560)), 256.0, ["Cz"]))
+    w = event_windows(prep, [0.05, 3.0, 9.9], ["a", "b", "c"], 1.0, offset_s=-0.1)
+    assert w.labels.tolist() == ["b"] and w.x.shape == (1, 1, 256)
+    assert w.starts_s[0] == pytest.approx(2.9, abs=1 / 256)
+
+
+def test_annotation_blocks_tile_with_stride():
+    rec = _recording(np.random.default_rng(0).normal(0, 1e-5, (1, 256 * 60)), 256.0, ["Oz"])
+    rec.raw.set_annotations(mne.Annotations([0, 30], [30, 30], ["eyes open", "eyes closed"]))
+    prep = preprocess(rec)
+    w = annotation_windows(prep, rec.annotations, {"eyes open": "open", "eyes closed": "closed"},
+                           4.0, stride_s=4.0)
+    assert (w.labels == "open").sum() == 7 and (w.labels == "closed").sum() == 7
+
+
+def test_short_recordings():
+    prep = preprocess(_recording(np.random.default_rng(0).normal(0, 1e-5, (1, 300)), 256.0, ["Cz"]))
+    w = sliding_windows(prep, 4.0)
+    assert w.x.shape == (1, 1, 1024) and np.all(w.x[0, 0, 300:] == 0)  # padded, never rejected
+    with pytest.raises(BrainkitError, match="at least"):
+        preprocess(_recording(np.zeros((1, 50)), 256.0, ["Cz"]))
+    with pytest.raises(BrainkitError, match="no EEG or MEG"):
+        preprocess(_recording(np.zeros((1, 5000)), 256.0, ["ECG"], "ecg"))
+
+
+def test_slow_recording_filters_below_nyquist():
+    sfreq = 100.0
+    t = np.arange(int(20 * sfreq)) / sfreq
+    prep = preprocess(_recording([1e-5 * np.sin(2 * np.pi * 12 * t)], sfreq, ["C3-A1"]),
+                      PreprocessConfig(notch=None))
+    assert np.isfinite(prep.data).all() and prep.data.shape[1] == 20 * 256
