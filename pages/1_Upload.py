@@ -1,0 +1,106 @@
+"""Upload: load a recording (a file or a sample), then its header, channels with quality flags,
+annotations, paged traces and spectra."""
+
+import hashlib
+from pathlib import Path
+
+import streamlit as st
+
+from brainkit import BrainkitError
+from brainkit.io import FORMATS, read_recording
+from brainkit.plots import annotation_records, pick_channels, psd_figure, trace_figure
+from brainkit.quality import channel_quality
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+def load(source, key: str, sfreq=None) -> None:
+    """Read ``source`` once per ``key``; a new recording replaces the old one and its results."""
+    if st.session_state.get("recording_key") == key:
+        return
+    try:
+        with st.spinner("Reading the recording..."):
+            recording, error = read_recording(source, sfreq=sfreq), None
+    except BrainkitError as err:
+        recording, error = None, str(err)
+    st.session_state.update(recording=recording, recording_key=key, results={}, load_error=error)
+    st.rerun()  # so that everything drawn before this point (the sidebar) shows the new state
+
+
+def upload_key(files, sfreq) -> str:
+    """File names, sizes and content hashes (each file hashed once per upload)."""
+    hashes = st.session_state.setdefault("upload_hashes", {})
+    parts = []
+    for f in files:
+        if f.file_id not in hashes:
+            hashes[f.file_id] = hashlib.sha256(f.getvalue()).hexdigest()[:16]
+        parts.append(f"{f.name}:{f.size}:{hashes[f.file_id]}")
+    return "upload:" + "|".join(sorted(parts)) + f"|sfreq={sfreq}"
+
+
+st.title("Upload a recording")
+mode = st.radio("Source", ["Sample recording", "My file"], horizontal=True, key="source")
+if mode == "My file":
+    files = st.file_uploader("EEG or MEG recording: one file, the parts of a multi-file format "
+                             "(e.g. .vhdr + .vmrk + .eeg), or a .zip", accept_multiple_files=True,
+                             key="upload")
+    sfreq = st.number_input("Sampling rate (Hz), only for text exports without timestamps",
+                            min_value=0.0, value=0.0, step=1.0, key="sfreq") or None
+    if files:
+        load(files, upload_key(files, sfreq), sfreq)
+else:
+    names = sorted(p.name for p in SAMPLES.glob("*")
+                   if p.is_file() and p.name.lower().removesuffix(".gz").endswith(tuple(FORMATS)))
+    choice = st.selectbox("Sample recording (SIMULATED)", names, index=None,
+                          placeholder="choose a sample", key="sample")
+    if choice:
+        path = SAMPLES / choice
+        load(path, f"sample:{choice}:{path.stat().st_size}:{path.stat().st_mtime_ns}")
+
+if st.session_state.get("load_error"):
+    st.error(st.session_state["load_error"])
+recording = st.session_state.get("recording")
+if recording is None:
+    st.info("Choose a sample or upload a recording (EDF, BDF, FIF, BrainVision, EEGLAB, CSV, ...).")
+    st.stop()
+
+summary, results = recording.summary(), st.session_state.setdefault("results", {})
+st.subheader(recording.name)
+cols = st.columns(4)
+cols[0].metric("Format", summary["format"])
+cols[1].metric("Sampling rate", f"{summary['sfreq']:g} Hz")
+cols[2].metric("Duration", f"{summary['duration_s']:.1f} s")
+cols[3].metric("Channels", summary["n_channels"])
+st.caption("By kind: " + ", ".join(f"{k} {n}" for k, n in summary["channels_by_kind"].items())
+           + ". De-identified on load: names, birth dates, ids and device serials are removed; "
+             "the date is set to 2000-01-01.")
+for warning in recording.warnings:
+    st.warning(warning)
+
+if "quality" not in results:
+    with st.spinner("Checking every channel..."):
+        results["quality"] = channel_quality(recording)
+st.markdown("**Channels** (flags: flat, noisy, clipped; robust s.d. in the channel's unit)")
+number = st.column_config.NumberColumn
+st.dataframe([{**row, "flags": ", ".join(row["flags"])} for row in results["quality"]],
+             hide_index=True, key="channel_table",
+             column_config={"robust_std": number("robust s.d.", format="%.3g"),
+                            "clipped_fraction": number("clipped", format="%.4f"),
+                            "line_fraction": number("line noise", format="%.3f")})
+annotations = annotation_records(recording)
+st.markdown(f"**Annotations** ({len(annotations)})")
+if annotations:
+    st.dataframe(annotations, hide_index=True, height=200, key="annotation_table")
+
+st.markdown("**Signal**")
+channels = st.multiselect("Channels", recording.raw.ch_names, default=pick_channels(recording))
+if not channels:
+    st.info("Pick at least one channel to see its traces and spectrum.")
+    st.stop()
+page_s = st.select_slider("Page length (s)", [1, 2, 5, 10, 30, 60, 300], value=10)
+n_pages = max(1, int(-(-recording.duration_s // page_s)))
+page = st.slider("Page", 1, n_pages, 1) if n_pages > 1 else 1
+st.plotly_chart(trace_figure(recording, (page - 1) * page_s, page_s, channels), key="traces")
+if results.get("psd", (None,))[0] != channels:  # the spectrum is kept for the current channels
+    results["psd"] = (channels, psd_figure(recording, channels))
+st.plotly_chart(results["psd"][1], key="psd")

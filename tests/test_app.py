@@ -1,0 +1,189 @@
+"""The Streamlit app, driven headless with ``streamlit.testing.v1.AppTest``.
+
+Every page listed in ``app.py`` renders with and without a recording; each sample recording and
+an uploaded file (one EDF, a three-file BrainVision set) show their header, a channel table with
+one row per channel, trace and spectrum figures with data, and the Sensors page; a damaged file
+gives one error line and no exception.
+"""
+
+import ast
+import json
+from pathlib import Path
+
+import mne
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from brainkit.io import FORMATS
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_data"
+TIMEOUT = 60
+UPLOAD, SENSORS = "pages/1_Upload.py", "pages/2_Sensors.py"
+#: Sample entry points, by the same rule as the Upload page's selectbox.
+SAMPLE_NAMES = sorted(p.name for p in SAMPLES.glob("*")
+                      if p.is_file() and p.name.lower().removesuffix(".gz").endswith(tuple(FORMATS)))
+EEG_NAMES = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "Fz", "Cz", "Pz"]
+
+
+def _registered_pages() -> list[str]:
+    """The ``PAGES`` list of app.py, read without running Streamlit."""
+    tree = ast.parse((ROOT / "app.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PAGES":
+            return [path for path, _title, _icon in ast.literal_eval(node.value)]
+    raise AssertionError("app.py has no PAGES list")
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    return at
+
+
+def _figures(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def _assert_figures_have_data(at: AppTest, n: int) -> None:
+    figures = _figures(at)
+    assert len(figures) == n
+    for fig in figures:
+        assert any(len(trace.get("x", [])) > 0 for trace in fig["data"])
+
+
+def _assert_upload_page_shows(at: AppTest) -> None:
+    """Header, one table row per channel, traces and spectrum; then the Sensors page."""
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    recording = at.session_state["recording"]
+    assert [m.label for m in at.metric] == ["Format", "Sampling rate", "Duration", "Channels"]
+    assert at.metric[3].value == str(len(recording.sensors))
+    table = at.dataframe[0].value
+    assert list(table["name"]) == list(recording.sensors.names)
+    assert {"kind", "has_position", "flags", "robust_std"} <= set(table.columns)
+    _assert_figures_have_data(at, 2)  # traces, spectrum
+    at.switch_page(SENSORS).run()
+    assert not at.exception, at.exception
+    _assert_figures_have_data(at, 2)  # top view, 3-D head
+    model = recording.sensors.model_picks
+    if len(model):
+        assert len(at.dataframe[0].value) == len(model)
+        assert {"x_mm", "y_mm", "z_mm", "ori_x", "position_source"} <= set(at.dataframe[0].value.columns)
+
+
+@pytest.fixture(autouse=True)
+def _navigation_as_in_the_server(monkeypatch):
+    """Run app.py on every AppTest run, as the server does.
+
+    Streamlit runs the ``pages/`` folder as an old-style multipage app until ``st.navigation``
+    switches that off for the process (``PagesManager.uses_pages_directory = False``). AppTest
+    resets the switch before every run, so without this its reruns would execute the page file
+    alone and skip app.py (its sidebar note, its widget-state keeping).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    class Navigated(PagesManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr("streamlit.testing.v1.app_test.PagesManager", Navigated)
+    monkeypatch.setattr(PagesManager, "uses_pages_directory", None)
+
+
+@pytest.fixture(scope="module")
+def edf_bytes(tmp_path_factory) -> bytes:
+    rng = np.random.default_rng(0)
+    raw = mne.io.RawArray(rng.normal(0, 20e-6, (len(EEG_NAMES), 256 * 40)),
+                          mne.create_info(EEG_NAMES, 256.0, "eeg"), verbose="error")
+    raw.set_annotations(mne.Annotations([3.0, 12.0], [0.0, 5.0], ["stim", "rest"]))
+    path = tmp_path_factory.mktemp("edf") / "upload.edf"
+    mne.export.export_raw(path, raw, fmt="edf", verbose="error")
+    return path.read_bytes()
+
+
+def test_every_page_file_is_registered_and_exists():
+    registered = _registered_pages()
+    on_disk = sorted(f"pages/{p.name}" for p in (ROOT / "pages").glob("*.py")
+                     if not p.name.startswith("_"))
+    assert sorted(registered) == on_disk
+    assert registered[0] == UPLOAD
+
+
+def test_every_page_renders_without_a_recording():
+    at = _app()
+    assert any("not a medical device" in c.value for c in at.sidebar.caption)
+    assert at.radio(key="source").value == "Sample recording" and at.info
+    for page in _registered_pages():
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+        assert at.title, page
+    # the model card page shows the card or says that there is none yet
+    card = ROOT / "brainkit" / "assets" / "brainkit-base" / "MODEL_CARD.md"
+    at.switch_page("pages/7_Model_card.py").run()
+    assert (len(at.markdown) > 0) if card.is_file() else ("not trained yet" in at.info[0].value)
+
+
+@pytest.mark.skipif(not SAMPLE_NAMES, reason="sample_data/ holds no recording yet")
+@pytest.mark.parametrize("name", SAMPLE_NAMES or ["none"])
+def test_sample_recording_on_each_page(name):
+    at = _app()
+    assert at.selectbox(key="sample").options == SAMPLE_NAMES
+    at.selectbox(key="sample").select(name).run()
+    _assert_upload_page_shows(at)
+    assert at.session_state["recording_key"].startswith(f"sample:{name}:")
+
+
+def test_uploaded_file_loads_once_and_is_replaced_by_the_next(edf_bytes):
+    at = _app()
+    at.radio(key="source").set_value("My file").run()
+    at.file_uploader(key="upload").set_value(("upload.edf", edf_bytes, "application/octet-stream"))
+    at.run()
+    assert any("upload.edf" in c.value for c in at.sidebar.caption)
+    _assert_upload_page_shows(at)
+    first = at.session_state["recording"]
+    assert len(first.annotations) == 2 and "quality" in at.session_state["results"]
+    at.switch_page(UPLOAD).run()
+    at.slider[0].set_value(2).run()  # a rerun on another page of traces reads nothing again
+    assert not at.exception and at.session_state["recording"] is first
+    assert at.radio(key="source").value == "My file"  # kept while the user was on Sensors
+    assert any("upload.edf" in c.value for c in at.sidebar.caption)
+    assert at.metric[2].value == "40.0 s"
+    # a different file replaces the recording and forgets its results
+    at.file_uploader(key="upload").set_value(("other.edf", edf_bytes, "application/octet-stream"))
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["recording"] is not first
+
+
+def test_multi_file_brainvision_upload(tmp_path):
+    from pybv import write_brainvision
+
+    rng = np.random.default_rng(1)
+    write_brainvision(data=rng.normal(0, 20e-6, (len(EEG_NAMES), 500 * 20)), sfreq=500.0,
+                      ch_names=EEG_NAMES, fname_base="erp", folder_out=tmp_path, unit="µV")
+    files = [(p.name, p.read_bytes(), "application/octet-stream")
+             for p in sorted(tmp_path.glob("erp.*"))]
+    at = _app()
+    at.radio(key="source").set_value("My file").run()
+    at.file_uploader(key="upload").set_value(files).run()
+    _assert_upload_page_shows(at)
+    assert at.session_state["recording"].format == "BrainVision"
+
+
+def test_damaged_file_shows_one_error_line_and_the_app_stays_usable(edf_bytes):
+    at = _app()
+    at.radio(key="source").set_value("My file").run()
+    at.file_uploader(key="upload").set_value(("broken.edf", b"0       not an edf header" * 20,
+                                              "application/octet-stream")).run()
+    assert not at.exception, at.exception
+    assert len(at.error) == 1 and "\n" not in at.error[0].value
+    assert at.session_state["recording"] is None and not at.get("plotly_chart")
+    at.switch_page(SENSORS).run()
+    assert not at.exception and at.info
+    at.switch_page(UPLOAD).run()
+    at.file_uploader(key="upload").set_value(("good.edf", edf_bytes, "application/octet-stream"))
+    at.run()
+    _assert_upload_page_shows(at)
