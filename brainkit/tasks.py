@@ -9,14 +9,15 @@ Every question reaches the language model as one chat, rendered by the tokenizer
 template::
 
     system     You read brain signals. ... (SYSTEM_PROMPT)
-    user       Brain signals:
-               <n_soft_tokens soft EEG tokens>
-               <question>
+    user       <question>
                Answer with one of: <answer text>, <answer text>.
+               Brain signals:
+               <n_soft_tokens soft EEG tokens>
     assistant  <answer text><end of turn>
 
 :func:`build_prompt` cuts the chat at the soft tokens and returns token ids: ``prefix_ids`` (up to
-the soft tokens), ``suffix_ids`` (after them, up to and including the assistant header) and, per
+the soft tokens: system message, question, allowed answers), ``suffix_ids`` (after them: the end
+of the user turn and the assistant header, a handful of tokens) and, per
 allowed answer, ``option_ids`` (the assistant's reply: the answer's words and the end-of-turn
 token). The decoder embeds prefix and suffix with the language model's input embeddings and puts
 its soft tokens between them (``inputs_embeds``)::
@@ -31,8 +32,10 @@ log-likelihood::
 
     log p(a) = sum_t log p(o_t | prefix, soft, suffix, o_1..o_{t-1})
 
-The prefix, soft tokens and suffix are run once and their key/value cache is shared by all
-options, which are scored together as one batch. A softmax over the options' log-likelihoods (with
+The question comes before the soft tokens so that the prefix, which depends only on the task
+and question, is computed once and its key/value cache reused for every window; only the soft
+tokens, the short suffix and the options pass through the language model per window. The
+options share the cache of prefix, soft tokens and suffix, which are scored together as one batch. A softmax over the options' log-likelihoods (with
 a temperature fitted on validation data) gives the probabilities. The end-of-turn token in every
 option means no option is a prefix of another, and all options of a task tokenize to distinct
 sequences (checked here).
@@ -118,9 +121,9 @@ class PromptParts:
     Attributes
     ----------
     prefix_ids : tuple of int
-        Tokens before the soft tokens (system message, start of the user message).
+        Tokens before the soft tokens (system message, question, allowed answers).
     suffix_ids : tuple of int
-        Tokens after them: question, allowed answers, assistant header.
+        Tokens after them: end of the user turn, assistant header.
     n_soft_tokens : int
         How many soft tokens go between prefix and suffix.
     answers : tuple of str
@@ -348,7 +351,7 @@ def free_prompt(tokenizer, question: str, *, n_soft_tokens: int) -> PromptParts:
 
 
 def _messages(question: str) -> list[dict]:
-    user = f"Brain signals:\n{SOFT_TOKENS_MARK}\n{question}"
+    user = f"{question}\nBrain signals:\n{SOFT_TOKENS_MARK}"
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
@@ -367,7 +370,7 @@ def _cut(tokenizer, question: str, n_soft_tokens: int) -> PromptParts:
     if int(n_soft_tokens) != n_soft_tokens or n_soft_tokens < 1:
         raise BrainkitError(f"n_soft_tokens must be a positive integer, not {n_soft_tokens!r}")
     text = _render(tokenizer, _messages(question), add_generation_prompt=True)
-    before, after = text.split(SOFT_TOKENS_MARK, 1)  # the mark precedes the question
+    before, after = text.split(SOFT_TOKENS_MARK, 1)  # the mark ends the user message
     return PromptParts(_ids(tokenizer, before), _ids(tokenizer, after), int(n_soft_tokens),
                        text=text)
 

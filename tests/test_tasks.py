@@ -82,10 +82,13 @@ def test_prompt_round_trip_holds_question_and_answers(tokenizer, task_id, questi
     prefix = tokenizer.decode(parts.prefix_ids)
     suffix = tokenizer.decode(parts.suffix_ids)
     assert prefix.startswith("<|im_start|>system\n" + tasks.SYSTEM_PROMPT)
-    assert task.questions[question_index] in suffix and task.questions[question_index] not in prefix
+    # the question and the allowed answers come before the soft tokens (a prefix shared by all
+    # windows of a task); after them only the end of the user turn and the assistant header
+    assert task.questions[question_index] in prefix and task.questions[question_index] not in suffix
     for answer in task.answers:
-        assert task.answer_texts[answer] in suffix
+        assert task.answer_texts[answer] in prefix
     assert suffix.endswith("<|im_start|>assistant\n")  # the reply comes next
+    assert len(parts.suffix_ids) <= 8
     assert parts.text.replace(tasks.SOFT_TOKENS_MARK, "") == prefix + suffix
 
 
@@ -116,10 +119,10 @@ def test_bad_prompt_arguments_are_refused(tokenizer):
 
 def test_free_prompt(tokenizer):
     parts = free_prompt(tokenizer, "  What   is this person doing? ", n_soft_tokens=5)
-    suffix = tokenizer.decode(parts.suffix_ids)
-    assert "What is this person doing?" in suffix and "Answer with one of" not in suffix
+    prefix = tokenizer.decode(parts.prefix_ids)
+    assert "What is this person doing?" in prefix and "Answer with one of" not in prefix
     assert parts.answers == () and parts.option_ids == ()
-    assert parts.prefix_ids == build_prompt(tokenizer, "eyes", n_soft_tokens=5).prefix_ids
+    assert parts.suffix_ids == build_prompt(tokenizer, "eyes", n_soft_tokens=5).suffix_ids
     with pytest.raises(BrainkitError, match="question is empty"):
         free_prompt(tokenizer, "   ", n_soft_tokens=5)
 
@@ -128,6 +131,6 @@ def test_tokenizer_without_chat_template_gets_a_plain_one(tokenizer):
     plain = copy.deepcopy(tokenizer)
     plain.chat_template = None
     parts = build_prompt(plain, "motor_imagery", n_soft_tokens=4)
-    assert "Which hand" in plain.decode(parts.suffix_ids)
+    assert "Which hand" in plain.decode(parts.prefix_ids)
     assert len(set(parts.option_ids)) == 2
     assert all(option[-1] == plain.eos_token_id for option in parts.option_ids)
