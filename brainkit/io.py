@@ -73,6 +73,9 @@ _NAME_KINDS = [
 ]
 
 
+_REFERENCE_PAIR = re.compile(r"^(EEG\s*)?(A1|A2|M1|M2)\s*-\s*(A1|A2|M1|M2)$", re.I)
+
+
 @dataclass
 class Recording:
     """One recording, read and de-identified.
@@ -420,6 +423,9 @@ def _fix_kinds(raw) -> None:
     changes = {}
     for i, name in enumerate(raw.ch_names):
         if mne.channel_type(raw.info, i) != "eeg":
+            continue
+        if _REFERENCE_PAIR.match(name.strip()):  # e.g. A2-A1: ear against ear, no brain signal
+            changes[name] = "misc"
             continue
         for pattern, kind in _NAME_KINDS:
             if pattern.search(name.strip()):

