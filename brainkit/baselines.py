@@ -1,0 +1,71 @@
+"""Classical baselines, run on the same windows and splits as the brainkit model.
+
+- :func:`bandpower_logreg`: log band power (per channel when every recording of the task has the
+  same channels, else mean and spread over channels) plus log robust scale, standardised,
+  logistic regression. The baseline DESIGN.md says small EEG data favours.
+- CSP + LDA (motor imagery), xDAWN covariances + tangent space (ERP tasks) and YASA's staging
+  (sleep) live beside it as the decoder issue adds them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .datasets import TASK_WINDOWS, load_task
+from .metrics import classification_metrics
+
+BANDS_HZ = ((0.5, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 20.0), (20.0, 30.0), (30.0, 45.0), (45.0, 75.0))
+
+
+def band_powers(x: np.ndarray, sfreq: float, bands_hz=BANDS_HZ) -> np.ndarray:
+    """Log mean power per band of every channel of every window (Hann-windowed periodogram).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, T)
+    sfreq : float
+        Hz.
+
+    Returns
+    -------
+    ndarray, shape (N, C, n_bands)
+    """
+    spectrum = np.fft.rfft(x * np.hanning(x.shape[-1]), axis=-1)
+    power = np.abs(spectrum) ** 2  # (N, C, F)
+    freqs = np.fft.rfftfreq(x.shape[-1], 1.0 / sfreq)
+    out = [np.log(power[..., (freqs >= lo) & (freqs < hi)].mean(-1) + 1e-6) for lo, hi in bands_hz]
+    return np.stack(out, axis=-1)
+
+
+def _features(sets, per_channel: bool) -> tuple[np.ndarray, np.ndarray]:
+    feats, labels = [], []
+    for s in sets:
+        w = s.windows
+        bp = band_powers(w.x, w.sfreq)  # (N, C, B)
+        scale = np.broadcast_to(np.log10(np.maximum(w.scale, 1e-15))[None, :, None], bp[..., :1].shape)
+        f = np.concatenate([bp, scale], -1)  # (N, C, B+1)
+        f = f.reshape(len(f), -1) if per_channel else np.concatenate([f.mean(1), f.std(1)], -1)
+        feats.append(f)
+        labels.append(w.labels)
+    return np.concatenate(feats), np.concatenate(labels)
+
+
+def bandpower_logreg(task: str, data_dir=None) -> dict:
+    """Train on the task's train split, report :func:`classification_metrics` on its val split."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    answers = TASK_WINDOWS[task].answers
+    train, val = load_task(task, data_dir, "train"), load_task(task, data_dir, "val")
+    layouts = {tuple(s.windows.sensors.names) for s in train + val}
+    per_channel = len(layouts) == 1
+    x_tr, y_tr = _features(train, per_channel)
+    x_va, y_va = _features(val, per_channel)
+    index = {a: i for i, a in enumerate(answers)}
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000,
+                                                               class_weight="balanced"))
+    model.fit(x_tr, [index[y] for y in y_tr])
+    proba = np.zeros((len(x_va), len(answers)))
+    proba[:, model.classes_] = model.predict_proba(x_va)
+    return classification_metrics([index[y] for y in y_va], proba, answers)
