@@ -1,0 +1,217 @@
+"""Train the :class:`~brainkit.decoder.BrainDecoder` on all tasks at once, and score it.
+
+The frozen parts are computed once: every window of every task goes through the frozen
+tokenizer (codes, from which the latents are looked up) and its band powers are taken, then
+training only runs the connector and the frozen language model.
+
+One step picks a task (uniformly: small tasks are not drowned by large ones), a layout group of
+that task (recordings with the same channels, weighted by size), a class-balanced batch of its
+training windows and one of the task's paraphrased questions, and minimises the negative
+log-likelihood of the true answer's tokens plus the auxiliary and load-balancing terms.
+Validation scores every allowed answer of every validation window (option scoring) and reports
+:func:`~brainkit.metrics.classification_metrics`; a temperature per task is then fitted on
+validation log-likelihoods.
+
+Resumable (``checkpoint/`` with ``train_state.pt``, read with ``weights_only=True``), logs through
+the package logger, and runs under ``torchrun`` (DDP, ``gloo`` on CPU): each rank draws its own
+batches, rank 0 logs and writes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ._logging import logger
+from .decoder import BrainDecoder, BrainDecoderConfig, band_power_features
+from .metrics import classification_metrics
+from .tasks import get_task
+from .training import distributed, load_state, lr_at, save_checkpoint
+
+
+@dataclass
+class FeatureSet:
+    """Precomputed inputs of one task and one channel layout.
+
+    codes (N, K, P, L) int16; bandpower (N, C, B) float32; scale (C,); labels (N,) answer index;
+    subjects (N,) str; sensors of the C channels.
+    """
+
+    task: str
+    codes: np.ndarray
+    bandpower: np.ndarray
+    scale: np.ndarray
+    labels: np.ndarray
+    subjects: np.ndarray
+    sensors: object
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@torch.no_grad()
+def encode_sets(tokenizer, sets, bands_hz, batch_size: int = 64) -> list[FeatureSet]:
+    """Tokenize labelled sets (``brainkit.datasets.LabelledSet``) and group them by layout."""
+    groups: dict[tuple, list] = {}
+    for s in sets:
+        groups.setdefault((s.task, tuple(s.windows.sensors.names)), []).append(s)
+    out = []
+    for (task, _), members in groups.items():
+        answers = get_task(task).answers
+        codes, bps, labels, subjects = [], [], [], []
+        for s in members:
+            w = s.windows
+            for i in range(0, len(w.x), batch_size):
+                x = torch.from_numpy(w.x[i:i + batch_size])
+                c, _ = tokenizer.encode(x, w.sensors)
+                codes.append(c.to(torch.int16).numpy())
+                bps.append(band_power_features(x, w.sfreq, bands_hz).numpy())
+            labels += [answers.index(a) for a in w.labels]
+            subjects += [s.subject] * len(w.x)
+        scale = np.median(np.stack([m.windows.scale for m in members]), 0)
+        out.append(FeatureSet(task, np.concatenate(codes), np.concatenate(bps), scale,
+                              np.asarray(labels), np.asarray(subjects), members[0].windows.sensors))
+    return out
+
+
+def _batch(fs: FeatureSet, rng, batch_size: int) -> np.ndarray:
+    """Class-balanced window indices of one feature set."""
+    classes = np.unique(fs.labels)
+    per = rng.choice(classes, size=batch_size)
+    return np.array([rng.choice(np.flatnonzero(fs.labels == c)) for c in per])
+
+
+def _inputs(fs: FeatureSet, idx, tokenizer, device):
+    codes = torch.from_numpy(fs.codes[idx].astype(np.int64)).to(device)
+    latents = tokenizer.quantizer.lookup(codes)  # (B, K, P, D)
+    return latents, torch.from_numpy(fs.bandpower[idx]).to(device), fs.scale
+
+
+@torch.no_grad()
+def score(decoder: BrainDecoder, tokenizer, sets: list[FeatureSet], batch_size: int = 32) -> dict:
+    """Option log-likelihoods and metrics per task (probabilities at temperature 1)."""
+    decoder.eval()
+    by_task: dict[str, dict] = {}
+    for fs in sets:
+        logps = []
+        for i in range(0, len(fs), batch_size):
+            idx = np.arange(i, min(i + batch_size, len(fs)))
+            lat, bp, scale = _inputs(fs, idx, tokenizer, decoder.device)
+            conn = decoder.connect(lat, bp, scale, fs.sensors, fs.task)
+            logps.append(decoder.answer_logprobs(conn.soft_tokens, fs.task)[0].float().cpu().numpy())
+        entry = by_task.setdefault(fs.task, {"logp": [], "labels": []})
+        entry["logp"].append(np.concatenate(logps))
+        entry["labels"].append(fs.labels)
+    results = {}
+    for task, entry in by_task.items():
+        logp, labels = np.concatenate(entry["logp"]), np.concatenate(entry["labels"])
+        proba = torch.from_numpy(logp).softmax(-1).numpy()
+        results[task] = {"logp": logp, "labels": labels,
+                         "metrics": classification_metrics(labels, proba, get_task(task).answers)}
+    return results
+
+
+def fit_temperature(logp: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature T minimising the NLL of softmax(logp / T) (LBFGS on log T)."""
+    logp_t, y = torch.from_numpy(logp).double(), torch.from_numpy(labels).long()
+    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100)
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(logp_t / log_t.exp(), y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(log_t.exp().clamp(0.05, 100.0))
+
+
+def train(tokenizer, lm, lm_tokenizer, train_sets: list[FeatureSet], val_sets: list[FeatureSet],
+          out_dir, config: BrainDecoderConfig | None = None, *, steps=1000, batch_size=16, lr=3e-4,
+          seed=0, log_every=20, eval_every=250, ckpt_every=100, resume=True, weight_decay=0.01,
+          warmup_steps=50, clip=1.0, tasks=None) -> BrainDecoder:
+    """Train (or resume) a decoder on precomputed feature sets; returns the trained decoder.
+
+    ``tasks`` restricts training to some task ids (single-task ablations).
+    """
+    out_dir = Path(out_dir)
+    rank, world, device, started = distributed()
+    tokenizer = tokenizer.to(device).eval()
+    config = config or BrainDecoderConfig(lm_hidden=lm.config.hidden_size,
+                                          latent_dim=tokenizer.config.d_model,
+                                          n_sources=tokenizer.config.n_sources)
+    decoder = BrainDecoder(config).to(device)
+    optimizer = torch.optim.AdamW([p for p in decoder.parameters() if p.requires_grad], lr=lr,
+                                  weight_decay=weight_decay)
+    start = 0
+    state = load_state(out_dir) if resume else None
+    if state is not None:
+        decoder = BrainDecoder.from_pretrained(state["path"], use_safetensors=True).to(device)
+        optimizer = torch.optim.AdamW([p for p in decoder.parameters() if p.requires_grad], lr=lr,
+                                      weight_decay=weight_decay)
+        optimizer.load_state_dict(state["optimizer"])
+        start = int(state["step"])
+        logger.info("resuming decoder training at step %d", start)
+    decoder.attach_lm(lm.to(device), lm_tokenizer)
+    model = decoder
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(decoder, find_unused_parameters=True)
+    wanted = set(tasks or {fs.task for fs in train_sets})
+    by_task: dict[str, list[FeatureSet]] = {}
+    for fs in train_sets:
+        if fs.task in wanted:
+            by_task.setdefault(fs.task, []).append(fs)
+    task_ids = sorted(by_task)
+    logger.info("training decoder: %d trainable parameters, tasks %s, steps %d..%d, batch %d x %d",
+                sum(p.numel() for p in decoder.parameters() if p.requires_grad), task_ids, start,
+                steps, batch_size, world)
+    args = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "tasks": task_ids}
+    running, t0 = {}, time.time()
+    for step in range(start, steps):
+        rng = np.random.default_rng([seed, rank, step])
+        torch.manual_seed(seed * 1_000_003 + rank * 7919 + step)
+        task = task_ids[rng.integers(len(task_ids))]
+        groups = by_task[task]
+        fs = groups[rng.choice(len(groups), p=np.array([len(g) for g in groups]) / sum(map(len, groups)))]
+        idx = _batch(fs, rng, batch_size)
+        lat, bp, scale = _inputs(fs, idx, tokenizer, device)
+        question = int(rng.integers(len(get_task(task).questions)))
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, steps, lr, warmup_steps)
+        model.train()
+        out = model(lat, bp, scale, fs.sensors, task, labels=fs.labels[idx], question_index=question)
+        optimizer.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(decoder.parameters(), clip)
+        optimizer.step()
+        for k, v in {"loss": out["loss"], **out["losses"]}.items():
+            running[k] = running.get(k, 0.0) + float(v)
+        acc = (out["logp"].argmax(1).cpu().numpy() == fs.labels[idx]).mean()
+        running["acc"] = running.get("acc", 0.0) + acc
+        if rank == 0 and (step + 1) % log_every == 0:
+            n = log_every
+            logger.info("step %d/%d | %s | lr %.2e | %.2f s/step", step + 1, steps,
+                        " ".join(f"{k} {v / n:.3f}" for k, v in running.items()),
+                        lr_at(step, steps, lr, warmup_steps), (time.time() - t0) / n)
+            running, t0 = {}, time.time()
+        if rank == 0 and (step + 1) % ckpt_every == 0:
+            save_checkpoint(decoder, optimizer, step + 1, args, out_dir)
+        if rank == 0 and val_sets and (step + 1) % eval_every == 0:
+            _log_scores(score(decoder, tokenizer, [v for v in val_sets if v.task in wanted]))
+    if rank == 0:
+        save_checkpoint(decoder, optimizer, steps, args, out_dir)
+    if started:
+        torch.distributed.destroy_process_group()
+    return decoder
+
+
+def _log_scores(results: dict) -> None:
+    for task, r in sorted(results.items()):
+        m = r["metrics"]
+        logger.info("val %s: n %d balanced accuracy %.3f kappa %.3f", task, m["n"],
+                    m["balanced_accuracy"], m["cohen_kappa"])

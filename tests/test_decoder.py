@@ -1,0 +1,107 @@
+"""The decoder on tiny models: query selection gets gradients, is per sample, and follows the task."""
+
+import mne
+import numpy as np
+import pytest
+import torch
+
+from brainkit.decoder import BrainDecoder, BrainDecoderConfig, band_power_features
+from brainkit.llm import tiny_language_model
+from brainkit.sensors import sensors_from_info
+from brainkit.tasks import TASK_IDS, get_task
+
+K, P, D, C = 4, 8, 16, 3
+
+
+@pytest.fixture(scope="module")
+def decoder():
+    lm, tok = tiny_language_model(attn_implementation="eager")
+    torch.manual_seed(0)
+    cfg = BrainDecoderConfig(lm_hidden=lm.config.hidden_size, latent_dim=D, n_sources=K, d_model=32,
+                             n_soft_tokens=4, pool_size=3, dropout=0.0)
+    return BrainDecoder(cfg).attach_lm(lm, tok)
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    g = torch.Generator().manual_seed(1)
+    sensors, _ = sensors_from_info(mne.create_info(["Fz", "Cz", "Pz"], 256.0, "eeg"))
+    x = torch.randn(6, C, 512, generator=g)
+    latents = torch.randn(6, K, P, D, generator=g)
+    return latents, band_power_features(x, 256.0, BrainDecoderConfig().bands_hz), torch.full((C,), 1e-5), sensors
+
+
+def test_router_receives_gradients(decoder, inputs):
+    decoder.train()
+    decoder.zero_grad()
+    out = decoder(*inputs, "sleep_stage", labels=torch.tensor([0, 1, 2, 3, 4, 0]))
+    out["loss"].backward()
+    router_grad = sum(p.grad.abs().sum() for p in decoder.router.parameters())
+    assert router_grad > 0
+    assert decoder.caption_in.weight.grad.abs().sum() > 0  # the caption embedding is used
+    assert decoder.queries.grad.abs().sum() > 0
+    assert all(not p.requires_grad for p in decoder.lm[0].parameters())  # the LM stays frozen
+
+
+def test_routing_is_per_sample(decoder, inputs):
+    decoder.eval()
+    latents, bp, scale, sensors = inputs
+    perm = torch.tensor([3, 0, 5, 1, 4, 2])
+    with torch.no_grad():
+        a = decoder.connect(latents, bp, scale, sensors, "eyes")
+        b = decoder.connect(latents[perm], bp[perm], scale, sensors, "eyes")
+        one = decoder.connect(latents[2:3], bp[2:3], scale, sensors, "eyes")
+    torch.testing.assert_close(b.routing, a.routing[perm])
+    torch.testing.assert_close(b.soft_tokens, a.soft_tokens[perm], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(one.soft_tokens[0], a.soft_tokens[2], atol=1e-5, rtol=1e-5)
+
+
+def test_caption_changes_routing(decoder, inputs):
+    decoder.eval()
+    with torch.no_grad():
+        routes = [decoder.connect(*inputs, t).routing for t in ("eyes", "sleep_stage", "p300")]
+    assert not torch.allclose(routes[0], routes[1]) and not torch.allclose(routes[1], routes[2])
+
+
+@pytest.mark.parametrize("task", TASK_IDS)
+def test_every_option_is_scorable_and_probabilities_sum_to_one(decoder, inputs, task):
+    decoder.eval()
+    with torch.no_grad():
+        conn = decoder.connect(*inputs, task)
+        logp, att = decoder.answer_logprobs(conn.soft_tokens, task, return_lm_attention=True)
+    assert logp.shape == (6, len(get_task(task).answers)) and torch.isfinite(logp).all()
+    assert torch.allclose(logp.softmax(-1).sum(-1), torch.ones(6, dtype=logp.dtype))
+    assert att.shape == (6, 4) and (att >= 0).all()
+
+
+def test_option_scores_match_teacher_forcing(decoder, inputs):
+    """The batched, cached option scoring equals scoring each answer in one plain forward pass."""
+    from brainkit.tasks import build_prompt
+
+    decoder.eval()
+    lm, tok = decoder.lm
+    with torch.no_grad():
+        conn = decoder.connect(*inputs, "sleep_stage")
+        logp, _ = decoder.answer_logprobs(conn.soft_tokens[:1], "sleep_stage")
+        parts = build_prompt(tok, "sleep_stage", n_soft_tokens=4)
+        emb = lm.get_input_embeddings()
+        for a, option in enumerate(parts.option_ids):
+            ids = torch.tensor(parts.suffix_ids + option)
+            x = torch.cat([emb(torch.tensor(parts.prefix_ids))[None], conn.soft_tokens[:1], emb(ids)[None]], 1)
+            lp = lm(inputs_embeds=x).logits.log_softmax(-1)[0]
+            start = len(parts.prefix_ids) + 4 + len(parts.suffix_ids) - 1
+            ref = sum(lp[start + i, t] for i, t in enumerate(option))
+            assert float(logp[0, a]) == pytest.approx(float(ref), abs=1e-3)
+
+
+def test_save_load_round_trip(decoder, inputs, tmp_path):
+    decoder.eval()
+    decoder.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists()
+    assert not any(p.suffix in (".bin", ".pt") for p in tmp_path.iterdir())
+    loaded = BrainDecoder.from_pretrained(tmp_path, use_safetensors=True).attach_lm(*decoder.lm).eval()
+    with torch.no_grad():
+        a = decoder.connect(*inputs, "workload").soft_tokens
+        b = loaded.connect(*inputs, "workload").soft_tokens
+    torch.testing.assert_close(a, b)
+    assert not any(k.startswith("_lm") or "lm_head" in k for k in loaded.state_dict())
