@@ -34,6 +34,51 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_tokenize(args) -> int:
+    import numpy as np
+
+    from .checkpoint import load_tokenizer_model
+    from .preprocess import make_windows
+    from .tokenizer import codebook_usage, tokenize_windows
+
+    recording = read_complete(args.file, args.sfreq)
+    model = load_tokenizer_model(args.checkpoint)
+    windows = make_windows(recording, args.window_s, args.stride_s)
+    codes, recon, r = tokenize_windows(model, windows)
+    if args.out:
+        np.savez_compressed(args.out, codes=codes.astype(np.int16), starts_s=windows.starts_s,
+                            ch_names=np.array(windows.sensors.names, dtype=str),
+                            sfreq=windows.sfreq, window_s=windows.window_s)
+    usage = codebook_usage(codes, model.config.codebook_size)
+    _print_json({"n_windows": len(windows), "n_channels": len(windows.sensors),
+                 "codes_shape": list(codes.shape), "reconstruction_r": r,
+                 "codebook_usage": usage, "out": args.out})
+    return 0
+
+
+def cmd_train_tokenizer(args) -> int:
+    import torch
+
+    from . import train_tokenizer as tt
+    from .tokenizer import BrainTokenizerConfig
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    train_items, eval_items = tt.build_corpus(args.data, tuple(args.holdout))
+    model = tt.train(train_items, args.run_dir, BrainTokenizerConfig(), steps=args.steps,
+                     batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                     log_every=args.log_every, ckpt_every=args.ckpt_every)
+    report = {"train": tt.evaluate(model, train_items, max_windows=64),
+              "heldout": tt.evaluate(model, eval_items, max_windows=256),
+              "holdout_devices": list(args.holdout), "steps": args.steps}
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(args.out)
+        (Path(args.out) / "training_report.json").write_text(json.dumps(report, indent=2, default=float))
+    _print_json(report)
+    return 0
+
+
 def cmd_simulate(args) -> int:
     from .simulate import write_samples
 
@@ -58,6 +103,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="recording (file, folder or .zip)")
     p.add_argument("--sfreq", type=float, help="sampling rate in Hz for exports without one")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("tokenize", help="neural tokens of a recording and how well they rebuild it")
+    p.add_argument("file")
+    p.add_argument("--out", help="write codes, window starts and channel names to this .npz")
+    p.add_argument("--checkpoint", help="checkpoint folder (default: the shipped brainkit-base)")
+    p.add_argument("--window-s", type=float, default=4.0)
+    p.add_argument("--stride-s", type=float, default=None)
+    p.add_argument("--sfreq", type=float, help="sampling rate in Hz for exports without one")
+    p.set_defaults(func=cmd_tokenize)
+
+    p = sub.add_parser("train-tokenizer", help="train the sensor-aware tokenizer on the corpus")
+    p.add_argument("--data", default=str(default_data_dir()), help="corpus folder (../shared/data)")
+    p.add_argument("--run-dir", default="runs/tokenizer", help="checkpoints and logs (resumable)")
+    p.add_argument("--out", help="write the final tokenizer here (e.g. brainkit/assets/brainkit-base/tokenizer)")
+    p.add_argument("--steps", type=int, default=8000)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-every", type=int, default=100)
+    p.add_argument("--ckpt-every", type=int, default=500)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--holdout", nargs="*", default=["Muse-4", "KIT-157"],
+                   help="devices never shown in training (zero-shot evaluation)")
+    p.set_defaults(func=cmd_train_tokenizer)
 
     p = sub.add_parser("simulate", help="write the simulated sample recordings")
     p.add_argument("--out", default="sample_data", help="output folder")

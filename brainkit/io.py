@@ -554,6 +554,19 @@ def read_recording(source, name: str | None = None, *, sfreq: float | None = Non
             raise BrainkitError(f"could not read {label}: {message[:300]}") from None
 
 
+def recording_from_raw(raw, name: str = "recording", fmt: str = "MNE Raw") -> Recording:
+    """Wrap an MNE Raw made in memory (e.g. by :mod:`brainkit.simulate`) the way files are read:
+    kinds fixed by name, de-identified, non-finite samples cleaned, sensors found."""
+    warnings: list[str] = []
+    raw = raw.copy().load_data(verbose="error")
+    _fix_kinds(raw)
+    raw = _deidentified(raw)
+    _clean_samples(raw, warnings)
+    sensors, sensor_warnings = sensors_from_info(raw.info)
+    return Recording(raw=raw, sensors=sensors, format=fmt, name=name,
+                     warnings=warnings + sensor_warnings)
+
+
 def _read_path(path: Path, display: str, sfreq: float | None, limits: Limits) -> Recording:
     ext = _suffix(path)
     if ext not in FORMATS:
