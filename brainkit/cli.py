@@ -79,6 +79,69 @@ def cmd_train_tokenizer(args) -> int:
     return 0
 
 
+def _model(args):
+    from .pipeline import Brainkit
+
+    return Brainkit(args.checkpoint, lm_path=getattr(args, "lm", None))
+
+
+def cmd_decode(args) -> int:
+    import csv
+
+    from .tasks import get_task
+
+    task = get_task(args.task)
+    recording = read_complete(args.file, args.sfreq)
+    rows = _model(args).decode(recording, task.id, args.window_s, args.stride_s).rows()
+    fields = ["start_s", "duration_s", "task", "answer"] + [f"p_{a}" for a in task.answers]
+    if args.out:
+        with open(args.out, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+    else:
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .pipeline import evaluate_manifest
+
+    result = evaluate_manifest(_model(args), args.manifest, read=read_complete)
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2, default=float))
+    _print_json(result)
+    return 0
+
+
+def cmd_train_decoder(args) -> int:
+    import torch
+
+    from . import train_decoder as td
+    from .checkpoint import load_tokenizer_model
+    from .llm import load_language_model
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tokenizer = load_tokenizer_model(args.checkpoint)
+    lm, lm_tok = load_language_model(args.lm)
+    train_sets, val_sets = td.prepare(tokenizer, args.data, args.task)
+    decoder = td.train(tokenizer, lm, lm_tok, train_sets, val_sets, args.run_dir, steps=args.steps,
+                       batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                       log_every=args.log_every, eval_every=args.eval_every,
+                       ckpt_every=args.ckpt_every, tasks=args.task)
+    results = td.calibrate(decoder, tokenizer, val_sets)
+    report = {task: r["metrics"] | {"temperature": r["temperature"]} for task, r in results.items()}
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        decoder.save_pretrained(args.out)
+        (Path(args.out) / "validation.json").write_text(json.dumps(report, indent=2, default=float))
+    _print_json(report)
+    return 0
+
+
 def cmd_simulate(args) -> int:
     from .simulate import write_samples
 
@@ -113,6 +176,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sfreq", type=float, help="sampling rate in Hz for exports without one")
     p.set_defaults(func=cmd_tokenize)
 
+    p = sub.add_parser("decode", help="answer a task for every window of a recording (CSV)")
+    p.add_argument("file")
+    p.add_argument("--task", required=True, help="task id, e.g. sleep_stage, eyes, workload")
+    p.add_argument("--window-s", type=float, help="window length (default: the task's)")
+    p.add_argument("--stride-s", type=float, help="stride (default: the window length)")
+    p.add_argument("--out", help="CSV file (default: standard output)")
+    p.add_argument("--checkpoint", help="checkpoint folder (default: the shipped brainkit-base)")
+    p.add_argument("--lm", help="a local Hugging Face causal-LM folder instead of SmolLM2")
+    p.add_argument("--sfreq", type=float, help="sampling rate in Hz for exports without one")
+    p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("evaluate", help="metrics per task over a manifest of labelled windows")
+    p.add_argument("--manifest", required=True, help="CSV: path,task,label,start_s,duration_s,subject")
+    p.add_argument("--out", help="also write the JSON here")
+    p.add_argument("--checkpoint", help="checkpoint folder (default: the shipped brainkit-base)")
+    p.add_argument("--lm", help="a local Hugging Face causal-LM folder instead of SmolLM2")
+    p.set_defaults(func=cmd_evaluate)
+
     p = sub.add_parser("train-tokenizer", help="train the sensor-aware tokenizer on the corpus")
     p.add_argument("--data", default=str(default_data_dir()), help="corpus folder (../shared/data)")
     p.add_argument("--run-dir", default="runs/tokenizer", help="checkpoints and logs (resumable)")
@@ -127,6 +208,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", nargs="*", default=["Muse-4", "KIT-157"],
                    help="devices never shown in training (zero-shot evaluation)")
     p.set_defaults(func=cmd_train_tokenizer)
+
+    p = sub.add_parser("train-decoder", help="train the multi-task decoder (tokenizer frozen)")
+    p.add_argument("--data", default=str(default_data_dir()), help="corpus folder (../shared/data)")
+    p.add_argument("--checkpoint", help="checkpoint folder holding tokenizer/ (default: shipped)")
+    p.add_argument("--lm", help="a local Hugging Face causal-LM folder instead of SmolLM2")
+    p.add_argument("--run-dir", default="runs/decoder", help="checkpoints and logs (resumable)")
+    p.add_argument("--out", help="write the final decoder here (e.g. brainkit/assets/brainkit-base/decoder)")
+    p.add_argument("--task", action="append", help="train on this task only (repeatable; ablations)")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--ckpt-every", type=int, default=100)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.set_defaults(func=cmd_train_decoder)
 
     p = sub.add_parser("simulate", help="write the simulated sample recordings")
     p.add_argument("--out", default="sample_data", help="output folder")

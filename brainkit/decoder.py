@@ -215,8 +215,8 @@ class BrainDecoder(PreTrainedModel):
         return self.caption_emb[self.config.task_ids.index(get_task(task).id)]
 
     # ------------------------------------------------------------------ connector
-    def connect(self, latents, bandpower, scale, sensors, task: str, return_attention=False,
-                hard: bool | None = None) -> ConnectorOutput:
+    def connect(self, latents, bandpower, scale, sensors, task: str | None, return_attention=False,
+                hard: bool | None = None, caption=None) -> ConnectorOutput:
         """Brain features -> soft tokens for one task.
 
         Parameters
@@ -229,8 +229,10 @@ class BrainDecoder(PreTrainedModel):
             Robust scale of each channel in SI units (``Windows.scale``).
         sensors : SensorArray | SensorTensors
             The C channels.
-        task : str
+        task : str or None
             Task id; its caption embedding steers the router.
+        caption : Tensor, shape (H_lm,), optional
+            A caption embedding to route with instead of the task's (open questions).
         hard : bool, optional
             One query per slot (default: always; the soft weights carry the gradient in training).
         """
@@ -254,7 +256,8 @@ class BrainDecoder(PreTrainedModel):
 
         # Task-aware query selection: per-sample scores over each slot's pool
         pooled = memory.mean(1)  # (N, d)
-        cap = self.caption_in(self.caption(task)).expand(N, -1)  # (N, d)
+        caption = self.caption(task) if caption is None else caption
+        cap = self.caption_in(caption).expand(N, -1)  # (N, d)
         logits = self.router(torch.cat([pooled, cap], -1)).view(N, c.n_soft_tokens, c.pool_size)
         probs = logits.softmax(-1)  # (N, M, Q)
         if self.training:
@@ -275,7 +278,7 @@ class BrainDecoder(PreTrainedModel):
         soft = self.to_lm(q)  # (N, M, H_lm)
         soft = soft / soft.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt() * self.lm_scale
         soft = soft * getattr(self, "lm_embed_rms", 1.0)
-        aux = self.aux_heads[get_task(task).id](q.mean(1)) if get_task(task).id in self.aux_heads else None
+        aux = self.aux_heads[task](q.mean(1)) if task in self.aux_heads else None
         return ConnectorOutput(soft, probs, selected, attn, aux, balance)
 
     # ------------------------------------------------------------------ language model passes

@@ -190,7 +190,7 @@ def train(tokenizer, lm, lm_tokenizer, train_sets: list[FeatureSet], val_sets: l
         torch.nn.utils.clip_grad_norm_(decoder.parameters(), clip)
         optimizer.step()
         for k, v in {"loss": out["loss"], **out["losses"]}.items():
-            running[k] = running.get(k, 0.0) + float(v)
+            running[k] = running.get(k, 0.0) + float(torch.as_tensor(v).detach())
         acc = (out["logp"].argmax(1).cpu().numpy() == fs.labels[idx]).mean()
         running["acc"] = running.get("acc", 0.0) + acc
         if rank == 0 and (step + 1) % log_every == 0:
@@ -215,3 +215,35 @@ def _log_scores(results: dict) -> None:
         m = r["metrics"]
         logger.info("val %s: n %d balanced accuracy %.3f kappa %.3f", task, m["n"],
                     m["balanced_accuracy"], m["cohen_kappa"])
+
+
+def prepare(tokenizer, data_dir=None, tasks=None, bands_hz=None):
+    """(train feature sets, val feature sets) of every task, from ``brainkit.datasets``."""
+    from .datasets import load_tasks
+
+    bands_hz = bands_hz or BrainDecoderConfig().bands_hz
+    loaded = load_tasks(tasks, data_dir)
+    train_sets = [s for sets in loaded.values() for s in sets if s.split == "train"]
+    val_sets = [s for sets in loaded.values() for s in sets if s.split == "val"]
+    return encode_sets(tokenizer, train_sets, bands_hz), encode_sets(tokenizer, val_sets, bands_hz)
+
+
+def calibrate(decoder, tokenizer, val_sets) -> dict:
+    """Fit a temperature per task on validation log-likelihoods; store them in the config.
+
+    Returns the validation results (metrics at temperature 1; accuracy does not depend on it),
+    each with its ``temperature`` and ``ece_calibrated``.
+    """
+    from .metrics import expected_calibration_error
+
+    results = score(decoder, tokenizer, val_sets)
+    temperatures = {}
+    for task, r in results.items():
+        t = fit_temperature(r["logp"], r["labels"])
+        temperatures[task] = t
+        proba = torch.from_numpy(r["logp"] / t).softmax(-1).numpy()
+        r["temperature"] = t
+        r["ece_calibrated"] = expected_calibration_error(r["labels"], proba)
+        r["metrics"]["ece"] = r["ece_calibrated"]
+    decoder.config.temperatures = temperatures
+    return results

@@ -1,0 +1,71 @@
+"""Decoder training end to end on tiny models and synthetic labelled windows."""
+
+from types import SimpleNamespace
+
+import mne
+import numpy as np
+import pytest
+import torch
+
+from brainkit import train_decoder as td
+from brainkit.decoder import BrainDecoder
+from brainkit.llm import tiny_language_model
+from brainkit.preprocess import Windows
+from brainkit.sensors import sensors_from_info
+from brainkit.tokenizer import BrainTokenizer, BrainTokenizerConfig
+
+
+def _sets(n=24, seed=0):
+    """Eyes windows: 'closed' carries 10 Hz alpha, 'open' does not (2 subjects)."""
+    rng = np.random.default_rng(seed)
+    sensors, _ = sensors_from_info(mne.create_info(["O1", "O2", "Fz"], 256.0, "eeg"))
+    t = np.arange(512) / 256
+    out = []
+    for subject in ("s1", "s2"):
+        labels = np.array(["open", "closed"] * (n // 2))
+        x = rng.normal(0, 1, (n, 3, 512)).astype(np.float32)
+        x[labels == "closed", :2] += 3 * np.sin(2 * np.pi * 10 * t).astype(np.float32)
+        w = Windows(x, 256.0, np.arange(n) * 2.0, sensors, np.full(3, 1e-5), labels)
+        out.append(SimpleNamespace(task="eyes", windows=w, subject=subject))
+    return out
+
+
+@pytest.fixture(scope="module")
+def parts():
+    torch.manual_seed(0)
+    tok_model = BrainTokenizer(BrainTokenizerConfig(d_model=16, n_sources=4, codebook_size=32,
+                                                    n_levels=2)).eval()
+    lm, lm_tok = tiny_language_model()
+    return tok_model, lm, lm_tok
+
+
+def test_train_resume_and_calibrate(parts, tmp_path):
+    tok_model, lm, lm_tok = parts
+    train_fs = td.encode_sets(tok_model, _sets(), [[8, 13], [13, 30]])
+    val_fs = td.encode_sets(tok_model, _sets(seed=1), [[8, 13], [13, 30]])
+    assert len(train_fs) == 1 and train_fs[0].codes.shape[:2] == (48, 4)
+    from brainkit.decoder import BrainDecoderConfig
+
+    cfg = BrainDecoderConfig(lm_hidden=lm.config.hidden_size, latent_dim=16, n_sources=4, d_model=32,
+                             n_soft_tokens=2, pool_size=2, bands_hz=[[8, 13], [13, 30]])
+    decoder = td.train(tok_model, lm, lm_tok, train_fs, val_fs, tmp_path, cfg, steps=6, batch_size=8,
+                       lr=3e-3, log_every=3, eval_every=100, ckpt_every=3)
+    assert (tmp_path / "checkpoint" / "model.safetensors").exists()
+    state = torch.load(tmp_path / "checkpoint" / "train_state.pt", weights_only=True)
+    assert state["step"] == 6
+    resumed = td.train(tok_model, lm, lm_tok, train_fs, val_fs, tmp_path, cfg, steps=8, batch_size=8,
+                       lr=3e-3, log_every=3, eval_every=100, ckpt_every=3)
+    assert torch.load(tmp_path / "checkpoint" / "train_state.pt", weights_only=True)["step"] == 8
+    assert isinstance(resumed, BrainDecoder)
+    results = td.calibrate(resumed, tok_model, val_fs)
+    assert set(results) == {"eyes"} and 0.05 <= results["eyes"]["temperature"] <= 100
+    assert resumed.config.temperatures["eyes"] == results["eyes"]["temperature"]
+    m = results["eyes"]["metrics"]
+    assert m["n"] == 48 and 0 <= m["balanced_accuracy"] <= 1
+
+
+def test_fit_temperature_recovers_a_known_scale():
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(0, 2, (2000, 3))
+    labels = np.array([rng.choice(3, p=np.exp(l) / np.exp(l).sum()) for l in true_logits])
+    assert td.fit_temperature(true_logits * 3.0, labels) == pytest.approx(3.0, rel=0.15)
