@@ -69,3 +69,65 @@ def bandpower_logreg(task: str, data_dir=None) -> dict:
     proba = np.zeros((len(x_va), len(answers)))
     proba[:, model.classes_] = model.predict_proba(x_va)
     return classification_metrics([index[y] for y in y_va], proba, answers)
+
+
+def _arrays(sets, answers):
+    x = np.concatenate([s.windows.x for s in sets]).astype(np.float64)
+    y = np.array([answers.index(a) for s in sets for a in s.windows.labels])
+    return x, y
+
+
+def _bandpass(x: np.ndarray, sfreq: float, lo: float, hi: float) -> np.ndarray:
+    from scipy.signal import butter, sosfiltfilt
+
+    return sosfiltfilt(butter(4, [lo, hi], btype="band", fs=sfreq, output="sos"), x, axis=-1)
+
+
+def csp_lda(task: str = "motor_imagery", data_dir=None, n_components: int = 4) -> dict:
+    """CSP (8-30 Hz) + LDA, the classical motor-imagery pipeline."""
+    from mne.decoding import CSP
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.pipeline import make_pipeline
+
+    answers = TASK_WINDOWS[task].answers
+    x_tr, y_tr = _arrays(load_task(task, data_dir, "train"), answers)
+    x_va, y_va = _arrays(load_task(task, data_dir, "val"), answers)
+    model = make_pipeline(CSP(n_components=n_components, reg="ledoit_wolf", log=True),
+                          LinearDiscriminantAnalysis())
+    model.fit(_bandpass(x_tr, 256.0, 8, 30), y_tr)
+    return classification_metrics(y_va, model.predict_proba(_bandpass(x_va, 256.0, 8, 30)), answers)
+
+
+def xdawn_tangent(task: str, data_dir=None, n_filters: int = 2) -> dict:
+    """xDAWN covariances + tangent space + logistic regression (1-20 Hz), for ERP tasks."""
+    from pyriemann.estimation import XdawnCovariances
+    from pyriemann.tangentspace import TangentSpace
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    answers = TASK_WINDOWS[task].answers
+    x_tr, y_tr = _arrays(load_task(task, data_dir, "train"), answers)
+    x_va, y_va = _arrays(load_task(task, data_dir, "val"), answers)
+    model = make_pipeline(XdawnCovariances(nfilter=n_filters, estimator="oas"),
+                          TangentSpace(metric="riemann"),
+                          LogisticRegression(max_iter=2000, class_weight="balanced"))
+    model.fit(_bandpass(x_tr, 256.0, 1, 20), y_tr)
+    return classification_metrics(y_va, model.predict_proba(_bandpass(x_va, 256.0, 1, 20)), answers)
+
+
+#: baseline name -> (function, tasks it applies to)
+BASELINES = {
+    "bandpower_logreg": (bandpower_logreg, tuple(TASK_WINDOWS)),
+    "csp_lda": (csp_lda, ("motor_imagery",)),
+    "xdawn_tangent": (xdawn_tangent, ("p300", "n170", "auditory_oddball")),
+}
+
+
+def run_baselines(data_dir=None, tasks=None) -> dict:
+    """{baseline: {task: metrics}} on the validation splits of ``brainkit.datasets``."""
+    out: dict[str, dict] = {}
+    for name, (fn, applies) in BASELINES.items():
+        for task in applies:
+            if tasks is None or task in tasks:
+                out.setdefault(name, {})[task] = fn(task, data_dir)
+    return out

@@ -142,6 +142,19 @@ def cmd_train_decoder(args) -> int:
     return 0
 
 
+def cmd_baselines(args) -> int:
+    import mne
+
+    from .baselines import run_baselines
+
+    mne.set_log_level("ERROR")
+    result = run_baselines(args.data, args.task)
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2, default=float))
+    _print_json(result)
+    return 0
+
+
 def cmd_simulate(args) -> int:
     from .simulate import write_samples
 
@@ -225,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ckpt-every", type=int, default=100)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.set_defaults(func=cmd_train_decoder)
+
+    p = sub.add_parser("baselines", help="classical baselines on the validation splits")
+    p.add_argument("--data", default=str(default_data_dir()), help="corpus folder (../shared/data)")
+    p.add_argument("--task", action="append", help="only this task (repeatable)")
+    p.add_argument("--out", help="also write the JSON here")
+    p.set_defaults(func=cmd_baselines)
 
     p = sub.add_parser("simulate", help="write the simulated sample recordings")
     p.add_argument("--out", default="sample_data", help="output folder")
