@@ -1,0 +1,42 @@
+"""Metrics of `evaluate` on constructed answers, and the baselines on the real corpus."""
+
+import numpy as np
+import pytest
+
+from brainkit.metrics import classification_metrics, expected_calibration_error
+
+
+def test_perfect_and_chance():
+    y = np.array([0, 1, 0, 1, 1, 0])
+    perfect = classification_metrics(y, np.eye(2)[y], ("a", "b"))
+    assert perfect["balanced_accuracy"] == 1.0 and perfect["cohen_kappa"] == 1.0
+    assert perfect["auroc"] == 1.0 and perfect["confusion"] == [[3, 0], [0, 3]]
+    assert perfect["ece"] == pytest.approx(0.0)
+    flat = classification_metrics(y, np.full((6, 2), 0.5), ("a", "b"))
+    assert flat["balanced_accuracy"] == 0.5 and flat["auroc"] == 0.5
+
+
+def test_multiclass_keys_and_missing_class():
+    y = np.array([0, 1, 2, 2])
+    proba = np.array([[0.8, 0.1, 0.1, 0.0], [0.1, 0.7, 0.2, 0.0], [0.1, 0.1, 0.8, 0.0], [0.6, 0.2, 0.2, 0.0]])
+    m = classification_metrics(y, proba, ("W", "N1", "N2", "REM"))
+    assert m["auroc"] is None and m["n"] == 4
+    assert m["balanced_accuracy"] == pytest.approx((1 + 1 + 0.5) / 3)
+    assert np.array(m["confusion"]).shape == (4, 4)
+    for key in ("balanced_accuracy", "cohen_kappa", "macro_f1", "weighted_f1", "ece"):
+        assert -1 <= m[key] <= 1
+
+
+def test_ece_of_overconfident_predictions():
+    y = np.array([0, 1] * 50)
+    proba = np.tile([0.99, 0.01], (100, 1))  # always 99% sure of class 0, right half the time
+    assert expected_calibration_error(y, proba) == pytest.approx(0.49, abs=1e-6)
+
+
+def test_bandpower_baseline_on_real_data(data_dir):
+    from brainkit.baselines import bandpower_logreg
+
+    seizure = bandpower_logreg("seizure", data_dir)
+    assert seizure["n"] == 500 and seizure["balanced_accuracy"] > 0.9
+    workload = bandpower_logreg("workload", data_dir)
+    assert workload["n"] == 290 and workload["balanced_accuracy"] > 0.65
