@@ -366,3 +366,15 @@ def test_cli_info_bad_input(tmp_path, data_dir):
         out = _run_cli("info", str(tmp_path / name))
         assert out.returncode == 2, (name, out.stdout)
         assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def test_cli_info_on_samples(samples_dir):
+    entries = [p for p in sorted(samples_dir.iterdir()) if p.name.endswith((".edf", ".vhdr", ".fif.gz"))]
+    assert len(entries) == 4
+    for path in entries:
+        out = _run_cli("info", str(path))
+        assert out.returncode == 0, out.stderr
+        summary = json.loads(out.stdout)
+        ref = mne.io.read_raw(path, verbose="error")
+        assert summary["n_channels"] == len(ref.ch_names)
+        assert summary["sfreq"] == pytest.approx(ref.info["sfreq"])
