@@ -1,0 +1,272 @@
+"""Explanations on tiny seeded models: completeness, attention sums, sanity checks, task correlations."""
+
+import json
+import threading
+
+import mne
+import numpy as np
+import pytest
+import torch
+
+from brainkit.decoder import BrainDecoder, BrainDecoderConfig, band_power_features
+from brainkit.errors import BrainkitError
+from brainkit.explain import (TOPO_LABELS, AnswerModel, TokenAnswerModel, cascading_randomization,
+                              completeness, connector_attention, explain_window,
+                              integrated_gradients, linear_cka, lm_attention, reference_windows,
+                              sanity_checks, task_correlations, to_sources, token_attributions,
+                              topography)
+from brainkit.llm import tiny_language_model
+from brainkit.pipeline import Brainkit
+from brainkit.preprocess import Windows
+from brainkit.sensors import sensors_from_info
+from brainkit.tasks import build_prompt, get_task
+from brainkit.tokenizer import BrainTokenizer, BrainTokenizerConfig
+
+torch.set_num_threads(1)
+
+TASK = "n170"  # 1-s windows; both answers are two tokens long, so neither option wins by length
+N_STEPS = 42  # six model evaluations per piece of the path
+TOLERANCE = 0.05  # relative completeness error
+
+
+def tiny_brainkit(attn_implementation="eager", seed=0) -> Brainkit:
+    """A Brainkit with a tiny tokenizer, decoder and language model (no checkpoint, no SmolLM2)."""
+    lm, tok = tiny_language_model(attn_implementation=attn_implementation)
+    torch.manual_seed(seed)
+    tokenizer = BrainTokenizer(BrainTokenizerConfig(d_model=16, n_sources=4, codebook_size=32,
+                                                    n_levels=2)).eval()
+    cfg = BrainDecoderConfig(lm_hidden=lm.config.hidden_size, latent_dim=16, n_sources=4, d_model=32,
+                             n_soft_tokens=4, pool_size=3, n_layers=1, n_query_layers=1, dropout=0.0)
+    bk = object.__new__(Brainkit)  # Brainkit's methods, without loading a checkpoint
+    bk.checkpoint, bk._lock = None, threading.Lock()
+    bk.tokenizer, bk.decoder = tokenizer, BrainDecoder(cfg).attach_lm(lm, tok).eval()
+    return bk
+
+
+def make_windows(names=("Fz", "Cz", "Pz", "Oz"), n=3, seconds=1.0, seed=1) -> Windows:
+    sensors, _ = sensors_from_info(mne.create_info(list(names), 256.0, "eeg"))
+    x = np.random.default_rng(seed).normal(size=(n, len(names), int(seconds * 256))).astype(np.float32)
+    return Windows(x, 256.0, np.arange(n, dtype=float), sensors, np.full(len(names), 1e-5))
+
+
+@pytest.fixture(scope="module")
+def bk():
+    return tiny_brainkit()
+
+
+@pytest.fixture(scope="module")
+def windows():
+    return make_windows()
+
+
+@pytest.fixture(scope="module")
+def problem(bk, windows):
+    """(model frozen at the first window, the window, the answer it gives)."""
+    x = torch.from_numpy(windows.x[:1])
+    model = AnswerModel(bk.tokenizer, bk.decoder, windows.sensors, windows.scale, TASK, 256.0, anchor=x)
+    with torch.no_grad():
+        target = int(model(x).argmax())
+    return model, x, target
+
+
+# ------------------------------------------------------------------------ integrated gradients
+
+
+def test_wrapper_gives_the_known_answer_of_a_linear_model():
+    """(model, x, target) -> attribution shaped like x; for a linear model IG is weight * input."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8, 2))
+    x = torch.randn(2, 3, 8)
+    attr = integrated_gradients(model, x, 1, n_steps=8)
+    assert attr.shape == x.shape
+    torch.testing.assert_close(attr, model[1].weight[1].view(3, 8) * x, rtol=1e-5, atol=1e-6)
+
+
+def test_pieces_capture_log_band_power_near_the_zero_baseline():
+    """Log band power jumps within alpha ~ 1e-4 of a zero baseline: a plain 32-step path misses
+    much of it, the path cut per decade does not."""
+    bands = BrainDecoderConfig().bands_hz
+
+    def model(x):  # (N, C, T) -> (N, 1): all log band powers
+        return band_power_features(x, 256.0, bands).sum((1, 2))[:, None]
+
+    x = torch.randn(1, 2, 1024, generator=torch.Generator().manual_seed(0))
+    plain = integrated_gradients(model, x, 0, n_steps=32, boundaries=(0.0, 1.0))
+    cut = integrated_gradients(model, x, 0, n_steps=32)
+    assert completeness(model, x, 0, plain)[1][0] > 0.1
+    assert completeness(model, x, 0, cut)[1][0] < 0.01
+
+
+def test_integrated_gradients_are_complete(problem):
+    model, x, target = problem
+    attr = integrated_gradients(model, x, target, n_steps=N_STEPS, internal_batch_size=16)
+    assert attr.shape == x.shape and torch.isfinite(attr).all()
+    _, relative = completeness(model, x, target, attr)
+    assert relative[0] < TOLERANCE, f"sum of attributions misses f(x) - f(0) by {relative[0]:.1%}"
+
+
+def test_frozen_model_is_the_model_at_the_window(bk, windows, problem):
+    model, x, _ = problem
+    with torch.no_grad():
+        p = model(x).exp().numpy()[0]
+    np.testing.assert_allclose(p, bk.predict(windows.select([0]), TASK).probabilities[0], rtol=1e-4)
+
+
+def test_zero_attribution_when_input_equals_baseline(problem):
+    model, x, target = problem
+    attr = integrated_gradients(model, torch.zeros_like(x), target, n_steps=7)
+    assert torch.count_nonzero(attr) == 0
+
+
+def test_token_attributions_are_complete(bk, problem):
+    model, x, target = problem
+    with torch.no_grad():
+        codes, _ = bk.tokenizer.encode(x, model.sensors)
+        bp = band_power_features(x, 256.0, bk.decoder.config.bands_hz)
+    tok = TokenAnswerModel(bk.decoder, bk.tokenizer.quantizer.codebooks, bp, model.scale, model.sensors,
+                           TASK, router_logits=model.router_logits)
+    with torch.no_grad():  # the codes' vectors rebuild the model's own latents: same answer
+        torch.testing.assert_close(tok(codes), model(x))
+        gap = float(tok(codes)[0, target] - tok(torch.full_like(codes, tok.embed.null))[0, target])
+    attr, delta = token_attributions(tok, codes, target, n_steps=32)
+    assert attr.shape == codes.shape  # (1, K, P, L)
+    assert abs(float(delta[0])) < TOLERANCE * abs(gap)
+
+
+# ------------------------------------------------------------------------------- attention
+
+
+def test_attention_rows_sum_to_one(bk, windows):
+    x = torch.from_numpy(windows.x)
+    latents, bp, scale = bk.features(windows)
+    att = connector_attention(bk.decoder, latents, bp, scale, windows.sensors, TASK)
+    N, K, P = latents.shape[:3]
+    assert att.query_maps.shape == (N, 4, K, P) and att.channels.shape == (N, 4, x.shape[1])
+    rows = att.query_maps.sum((-1, -2)) + att.channels.sum(-1)  # each soft token over the memory
+    np.testing.assert_allclose(rows, 1.0, atol=1e-5)
+    np.testing.assert_allclose(att.source_time.sum((-1, -2)) + att.channels.mean(1).sum(-1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(att.routing.sum(-1), 1.0, atol=1e-5)
+
+    soft, row = lm_attention(bk.decoder, att.soft_tokens, TASK)
+    np.testing.assert_allclose(row.sum(-1), 1.0, atol=1e-5)  # over prefix, soft tokens, suffix
+    parts = build_prompt(bk.decoder.lm[1], get_task(TASK), 0, n_soft_tokens=4)
+    assert row.shape[1] == parts.n_prompt_tokens
+    np.testing.assert_allclose(soft, row[:, parts.soft_slice], rtol=1e-5, atol=1e-7)
+    lm_map = to_sources(soft, att.query_maps)  # (N, K, P): weighted mean of the query maps
+    w = soft / soft.sum(-1, keepdims=True)
+    np.testing.assert_allclose(lm_map.sum((-1, -2)), (w * att.query_maps.sum((-1, -2))).sum(-1), rtol=1e-5)
+    assert (lm_map >= 0).all() and (lm_map.sum((-1, -2)) <= 1 + 1e-6).all()
+
+
+def test_lm_attention_needs_eager_attention(windows):
+    bk = tiny_brainkit(attn_implementation="sdpa")
+    latents, bp, scale = bk.features(windows)
+    soft = connector_attention(bk.decoder, latents, bp, scale, windows.sensors, TASK).soft_tokens
+    with pytest.raises(BrainkitError, match="eager"):
+        lm_attention(bk.decoder, soft, TASK)
+    with pytest.raises(BrainkitError, match="eager"):
+        explain_window(bk, windows, TASK)
+
+
+# --------------------------------------------------------------------------- sanity checks
+
+
+def test_cascading_randomisation_changes_the_maps(problem):
+    model, x, target = problem
+    out = cascading_randomization(model, x, target, n_steps=14, seed=0)
+    assert out["layers"][0] == "to_lm" and out["layers"][-1] == "latent_in"
+    assert len(out["attribution"]) == len(out["layers"]) == len(out["connector_attention"])
+    # the attention sits below to_lm: randomising only to_lm leaves it exactly as it was
+    assert out["connector_attention"][0] == pytest.approx(1.0)
+    assert max(out["attribution"]) < 0.5  # a random decoder explains something else
+    assert out["attribution_abs"][-1] < 0.9  # magnitudes keep some of the input (x * gradient)
+    assert min(out["connector_attention"]) < 0.8
+    assert all(np.isnan(r) or -1 <= r <= 1 for r in out["attribution"])
+
+
+def test_sanity_checks_of_a_window(bk, windows):
+    out = sanity_checks(bk, windows, TASK, window_index=0, n_steps=7)
+    answers = get_task(TASK).answers
+    assert out["answer"] in answers and len(out["layers"]) == len(out["attribution"])
+    assert set(out["answer_contrast"]) == set(answers) - {out["answer"]}
+    # two options: evidence for one is evidence against the other
+    assert all(r < 0.5 for r in out["answer_contrast"].values())
+    json.dumps(out)
+
+
+# ------------------------------------------------------------------------- explain command
+
+
+def test_explain_window_contract(bk, windows, tmp_path):
+    out = explain_window(bk, windows, TASK, window_index=1, n_steps=14, token_steps=8)
+    C, T = windows.x.shape[1:]
+    K, L, M, Q = 4, 2, 4, 3
+    P = T // 64
+    shapes = {"ch_names": (C,), "attribution": (C, T), "channel_attribution": (C,),
+              "token_attribution": (K, P, L), "connector_attention": (K, P), "lm_attention": (K, P),
+              "routing": (M * Q,), "answer": (), "probabilities": (2,)}
+    for key, shape in shapes.items():
+        assert out[key].shape == shape, key
+    assert all(isinstance(v, np.ndarray) or np.isscalar(v) for v in out.values())
+    assert all(np.asarray(v).dtype != object for v in out.values())
+    assert str(out["answer"]) in get_task(TASK).answers
+    np.testing.assert_allclose(out["probabilities"].sum(), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(out["channel_attribution"], out["attribution"].sum(-1), rtol=1e-5)
+    assert 0 < out["lm_attention"].sum() <= 1 + 1e-6 and 0 < out["connector_attention"].sum() <= 1 + 1e-6
+    assert list(out["ch_names"]) == windows.sensors.names
+    np.savez(tmp_path / "explain.npz", **out)
+    with np.load(tmp_path / "explain.npz", allow_pickle=False) as z:
+        assert set(z.files) == set(out)
+    with pytest.raises(BrainkitError, match="window_index"):
+        explain_window(bk, windows, TASK, window_index=len(windows))
+
+
+# ------------------------------------------------------------------------ task correlations
+
+
+def test_topography_interpolates_on_the_common_layout():
+    sensors, _ = sensors_from_info(mne.create_info(["Fz", "Cz", "Pz", "Oz"], 256.0, "eeg"))
+    grid = topography(sensors, np.array([1.0, 2.0, 3.0, 4.0]))
+    assert grid.shape == (len(TOPO_LABELS),) and 1.0 <= grid.min() and grid.max() <= 4.0
+    assert grid[TOPO_LABELS.index("Fz")] == pytest.approx(1.0, abs=0.01)  # a channel on a grid point
+    assert grid[TOPO_LABELS.index("Oz")] == pytest.approx(4.0, abs=0.01)
+    assert topography(sensors.pick([0]), np.array([1.0])) is None  # one channel: no topography
+
+
+def test_linear_cka_properties():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 6))
+    rot, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    assert linear_cka(x, x) == pytest.approx(1.0)
+    assert linear_cka(x, 3.0 * x @ rot + 1.0) == pytest.approx(1.0)  # rotation, scale, shift
+    assert 0 <= linear_cka(x, rng.normal(size=(40, 5))) < 0.5
+    assert linear_cka(x, np.ones((40, 3))) == 0.0
+
+
+def test_task_correlations_are_symmetric_and_reproducible(bk):
+    reference = {"n170": make_windows(n=4, seed=2),
+                 "p300": make_windows(("TP9", "AF7", "AF8", "TP10"), n=4, seed=3),
+                 "ssvep": make_windows(("O1", "Oz", "O2"), n=3, seconds=2.0, seed=4),
+                 "auditory_oddball": make_windows(("Cz",), n=3, seed=5)}  # one channel: no topography
+    out = task_correlations(bk, reference, seed=0, n_attribution=2, n_steps=7)
+    assert set(out) == {"tasks", "order", "matrices", "n_windows"}
+    assert out["tasks"] == ["p300", "n170", "ssvep", "auditory_oddball"]  # registry order
+    assert sorted(out["order"]) == sorted(out["tasks"])
+    assert out["n_windows"] == {"p300": 4, "n170": 4, "ssvep": 3, "auditory_oddball": 3}
+    for name in ("routing", "attribution", "representation"):
+        m = np.array(out["matrices"][name])
+        assert m.shape == (4, 4), name
+        np.testing.assert_allclose(m, m.T)
+        np.testing.assert_allclose(np.diag(m), 1.0)
+        assert (m >= -1).all() and (m <= 1).all(), name
+    assert np.array(out["matrices"]["attribution"])[3, :3].tolist() == [0.0, 0.0, 0.0]
+    json.dumps(out, allow_nan=False)
+    assert task_correlations(bk, reference, seed=0, n_attribution=2, n_steps=7) == out
+
+
+def test_reference_windows_from_validation_sets(data_dir):
+    a = reference_windows(data_dir, n_per_task=5, seed=0, tasks=["n170"])
+    b = reference_windows(data_dir, n_per_task=5, seed=0, tasks=["n170"])
+    assert set(a) == {"n170"} and a["n170"].x.shape[0] == 5
+    assert a["n170"].scale.shape == (a["n170"].x.shape[1],)
+    np.testing.assert_array_equal(a["n170"].x, b["n170"].x)
