@@ -155,6 +155,41 @@ def cmd_baselines(args) -> int:
     return 0
 
 
+def cmd_explain(args) -> int:
+    import numpy as np
+
+    from .explain import explain_window
+    from .pipeline import Brainkit
+    from .preprocess import make_windows
+    from .tasks import get_task
+
+    task = get_task(args.task)
+    recording = read_complete(args.file, args.sfreq)
+    bk = Brainkit(args.checkpoint, lm_path=args.lm, attn_implementation="eager")
+    windows = make_windows(recording, task.window_s, args.stride_s or task.window_s)
+    if not 0 <= args.window_index < len(windows):
+        raise BrainkitError(f"--window-index must be in 0..{len(windows) - 1} for this recording")
+    result = explain_window(bk, windows, task.id, args.window_index, n_steps=args.steps)
+    np.savez_compressed(args.out, **result)
+    _print_json({"out": args.out, "task": task.id, "window_index": args.window_index,
+                 "answer": str(result["answer"]),
+                 "probabilities": dict(zip(task.answers, map(float, result["probabilities"])))})
+    return 0
+
+
+def cmd_correlations(args) -> int:
+    from .explain import reference_windows, task_correlations
+    from .pipeline import Brainkit
+
+    bk = Brainkit(args.checkpoint, lm_path=args.lm)
+    reference = reference_windows(args.data, n_per_task=args.n_per_task, seed=args.seed)
+    result = task_correlations(bk, reference, seed=args.seed)
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2))
+    _print_json(result)
+    return 0
+
+
 def cmd_simulate(args) -> int:
     from .simulate import write_samples
 
@@ -238,6 +273,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ckpt-every", type=int, default=100)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.set_defaults(func=cmd_train_decoder)
+
+    p = sub.add_parser("explain", help="attention and attributions for one window (.npz)")
+    p.add_argument("file")
+    p.add_argument("--task", required=True)
+    p.add_argument("--window-index", type=int, default=0)
+    p.add_argument("--stride-s", type=float, help="stride between windows (default: the window length)")
+    p.add_argument("--steps", type=int, default=64, help="integrated-gradients steps")
+    p.add_argument("--out", default="explain.npz")
+    p.add_argument("--checkpoint", help="checkpoint folder (default: the shipped brainkit-base)")
+    p.add_argument("--lm", help="a local Hugging Face causal-LM folder instead of SmolLM2")
+    p.add_argument("--sfreq", type=float, help="sampling rate in Hz for exports without one")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("correlations", help="task x task functional correlation matrices (JSON)")
+    p.add_argument("--data", default=str(default_data_dir()), help="corpus folder (../shared/data)")
+    p.add_argument("--n-per-task", type=int, default=32, help="reference windows per task")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="also write the JSON here")
+    p.add_argument("--checkpoint", help="checkpoint folder (default: the shipped brainkit-base)")
+    p.add_argument("--lm", help="a local Hugging Face causal-LM folder instead of SmolLM2")
+    p.set_defaults(func=cmd_correlations)
 
     p = sub.add_parser("baselines", help="classical baselines on the validation splits")
     p.add_argument("--data", default=str(default_data_dir()), help="corpus folder (../shared/data)")
