@@ -9,23 +9,38 @@ One thin page per step of the data flow (DESIGN.md, "App pages"). Shared per-use
 ``results``        dict of anything computed from ``recording`` (quality, tokens, predictions,
                    ...); emptied whenever a new recording is loaded
 
-The model, when pages need it, is loaded once per process with ``st.cache_resource``.
+The model, when pages need it, is loaded once per process with ``st.cache_resource`` (see
+``pages/_model.py``; the environment variables ``BRAINKIT_CHECKPOINT`` and ``BRAINKIT_LM`` point
+it at another checkpoint or language model).
 """
+
+import sys
+from pathlib import Path
 
 import streamlit as st
 
 #: Pages in data-flow order: (file, title, icon). tests/test_app.py checks that every file in
-#: pages/ is listed here and renders every page listed. Numbers 3-6 are kept for the pages still
-#: to come: 3_Tokens.py, 4_Decode.py, 5_Explain.py, 6_Task_correlations.py.
+#: pages/ is listed here and renders every page listed (``pages/_model.py`` is not a page: it
+#: loads the model for the pages that need one).
 PAGES = [
     ("pages/1_Upload.py", "Upload", ":material/upload_file:"),
     ("pages/2_Sensors.py", "Sensors", ":material/sensors:"),
+    ("pages/3_Tokens.py", "Tokens", ":material/grid_view:"),
+    ("pages/4_Decode.py", "Decode", ":material/psychology:"),
+    ("pages/5_Explain.py", "Explain", ":material/insights:"),
+    ("pages/6_Task_correlations.py", "Task correlations", ":material/hub:"),
     ("pages/7_Model_card.py", "Model card", ":material/description:"),
 ]
 
+# Pages import their shared helpers as ``pages._model``: make this folder importable, as
+# ``streamlit run`` does (streamlit.testing's AppTest does not).
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 # Streamlit forgets the value of a widget that a run does not draw; re-saving these keeps the
-# Upload page's choices while the user is on another page.
-for _key in ("source", "sample"):
+# Upload page's choices, and the task chosen on Decode and Explain, while the user is on
+# another page.
+for _key in ("source", "sample", "decode_task", "explain_task"):
     if _key in st.session_state:
         st.session_state[_key] = st.session_state[_key]
 

