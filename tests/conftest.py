@@ -20,3 +20,38 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     return SAMPLES
+
+
+def save_tiny_tokenizer(folder: Path) -> None:
+    """A tiny random tokenizer in ``folder`` (``config.json`` + ``model.safetensors``)."""
+    import torch
+
+    from brainkit.tokenizer import BrainTokenizer, BrainTokenizerConfig
+
+    torch.manual_seed(0)
+    BrainTokenizer(BrainTokenizerConfig(d_model=16, n_sources=4, codebook_size=32, n_levels=2)
+                   ).save_pretrained(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> tuple[Path, Path]:
+    """A tiny random checkpoint and language model: (checkpoint folder, language-model folder).
+
+    The language model shares SmolLM2's tokenizer; everything else is random and small, so tests
+    of the whole path (pages, commands, exports) run in seconds.
+    """
+    import torch
+
+    from brainkit.decoder import BrainDecoder, BrainDecoderConfig
+    from brainkit.llm import tiny_language_model
+
+    root = tmp_path_factory.mktemp("tiny_model")
+    save_tiny_tokenizer(root / "checkpoint" / "tokenizer")
+    torch.manual_seed(0)
+    lm, tokenizer = tiny_language_model()
+    BrainDecoder(BrainDecoderConfig(lm_hidden=lm.config.hidden_size, latent_dim=16, n_sources=4,
+                                    d_model=32, n_soft_tokens=4, pool_size=3)
+                 ).save_pretrained(root / "checkpoint" / "decoder")
+    lm.save_pretrained(root / "lm")
+    tokenizer.save_pretrained(root / "lm")
+    return root / "checkpoint", root / "lm"

@@ -17,6 +17,8 @@ from pathlib import Path
 import mne
 import numpy as np
 import pytest
+
+from conftest import save_tiny_tokenizer
 import torch
 from streamlit.testing.v1 import AppTest
 
@@ -203,32 +205,6 @@ def test_damaged_file_shows_one_error_line_and_the_app_stays_usable(edf_bytes):
 # ------------------------------------------------------------------------------------ model pages
 
 
-def _save_tiny_tokenizer(folder: Path) -> None:
-    from brainkit.tokenizer import BrainTokenizer, BrainTokenizerConfig
-
-    torch.manual_seed(0)
-    BrainTokenizer(BrainTokenizerConfig(d_model=16, n_sources=4, codebook_size=32, n_levels=2)
-                   ).save_pretrained(folder / "tokenizer")
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> tuple[Path, Path]:
-    """A tiny random checkpoint and language model: (checkpoint folder, language-model folder)."""
-    from brainkit.decoder import BrainDecoder, BrainDecoderConfig
-    from brainkit.llm import tiny_language_model
-
-    root = tmp_path_factory.mktemp("tiny_model")
-    _save_tiny_tokenizer(root / "checkpoint")
-    BrainDecoder(BrainDecoderConfig(lm_hidden=64, latent_dim=16, n_sources=4, d_model=32,
-                                    n_soft_tokens=4, pool_size=3)
-                 ).save_pretrained(root / "checkpoint" / "decoder")
-    lm, tokenizer = tiny_language_model()
-    assert lm.config.hidden_size == 64
-    lm.save_pretrained(root / "lm")
-    tokenizer.save_pretrained(root / "lm")
-    return root / "checkpoint", root / "lm"
-
-
 @pytest.fixture
 def model_env(monkeypatch, tiny_model):
     monkeypatch.setenv("BRAINKIT_CHECKPOINT", str(tiny_model[0]))
@@ -326,7 +302,7 @@ def test_model_pages_say_when_the_model_is_not_trained_yet(tmp_path, monkeypatch
     for page in (TOKENS, DECODE, EXPLAIN, CORRELATIONS):
         _page(at, page)
         assert "no trained tokenizer yet" in at.info[0].value, page
-    _save_tiny_tokenizer(tmp_path)  # the tokenizer is trained before the decoder
+    save_tiny_tokenizer(tmp_path / "tokenizer")  # the tokenizer is trained before the decoder
     _page(at, TOKENS)
     _assert_figures_have_data(at, 4)
     for page in (DECODE, EXPLAIN, CORRELATIONS):

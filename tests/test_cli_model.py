@@ -15,23 +15,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """A checkpoint folder with a tiny tokenizer and decoder, and a tiny language model folder."""
-    from brainkit.decoder import BrainDecoder, BrainDecoderConfig
-    from brainkit.llm import tiny_language_model
-    from brainkit.tokenizer import BrainTokenizer, BrainTokenizerConfig
-
-    root = tmp_path_factory.mktemp("tiny")
-    torch.manual_seed(0)
-    BrainTokenizer(BrainTokenizerConfig(d_model=16, n_sources=4, codebook_size=32, n_levels=2)) \
-        .save_pretrained(root / "ckpt" / "tokenizer")
-    lm, tok = tiny_language_model()
-    lm.save_pretrained(root / "lm")
-    tok.save_pretrained(root / "lm")
-    BrainDecoder(BrainDecoderConfig(lm_hidden=lm.config.hidden_size, latent_dim=16, n_sources=4,
-                                    d_model=32, n_soft_tokens=4, pool_size=3)) \
-        .save_pretrained(root / "ckpt" / "decoder")
-    return root
+def tiny(tiny_model):
+    """The shared tiny checkpoint laid out as ckpt/ and lm/ under one folder."""
+    checkpoint, lm = tiny_model
+    assert checkpoint.parent == lm.parent
+    return checkpoint.parent
 
 
 def run(*args):
@@ -40,7 +28,7 @@ def run(*args):
 
 
 def model_args(tiny):
-    return ["--checkpoint", tiny / "ckpt", "--lm", tiny / "lm"]
+    return ["--checkpoint", tiny / "checkpoint", "--lm", tiny / "lm"]
 
 
 def test_decode_writes_the_csv_contract(tiny, samples_dir, tmp_path):
@@ -94,7 +82,7 @@ def test_evaluate_json_contract(tiny, samples_dir, tmp_path):
 def test_evaluate_on_a_gzip_headset_export(tiny, data_dir, tmp_path):
     src = next((data_dir / "muse/visual/P300/subject4").rglob("*.csv.gz"))
     with gzip.open(src, "rt") as f:
-        header = f.readline().strip().split(",")
+        f.readline()  # header
         marks = [(i, line.strip().split(",")[-1]) for i, line in enumerate(f)]
     rows = [(str(src), "p300", "target" if m == "2" else "nontarget", i / 256 - 0.1, 1.0, "subject4")
             for i, m in marks if m in ("1", "2") and i > 256][:40]
@@ -108,7 +96,7 @@ def test_evaluate_on_a_gzip_headset_export(tiny, data_dir, tmp_path):
 
 def test_tokenize_and_explain(tiny, samples_dir, tmp_path):
     res = run("tokenize", samples_dir / "eyes_open_closed.edf", "--out", tmp_path / "t.npz",
-              "--checkpoint", tiny / "ckpt")
+              "--checkpoint", tiny / "checkpoint")
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout)
     assert summary["n_windows"] == 45 and -1 <= summary["reconstruction_r"] <= 1
@@ -136,7 +124,7 @@ def test_pickle_in_checkpoint_is_refused(tiny, tmp_path, samples_dir):
     import shutil
 
     bad = tmp_path / "bad"
-    shutil.copytree(tiny / "ckpt", bad)
+    shutil.copytree(tiny / "checkpoint", bad)
     torch.save({"x": 1}, bad / "tokenizer" / "pytorch_model.bin")
     res = run("tokenize", samples_dir / "eyes_open_closed.edf", "--checkpoint", bad)
     assert res.returncode == 2 and "pickle" in res.stderr

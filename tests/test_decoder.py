@@ -1,7 +1,6 @@
 """The decoder on tiny models: query selection gets gradients, is per sample, and follows the task."""
 
 import mne
-import numpy as np
 import pytest
 import torch
 

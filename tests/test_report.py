@@ -21,28 +21,9 @@ torch.set_num_threads(1)
 EEG = ["Fp1", "Fp2", "C3", "C4", "O1", "O2"]
 
 
-def make_tiny_checkpoint(folder):
-    """A tiny checkpoint and language model: (checkpoint folder, language-model folder)."""
-    from brainkit.decoder import BrainDecoder, BrainDecoderConfig
-    from brainkit.llm import tiny_language_model
-    from brainkit.tokenizer import BrainTokenizer, BrainTokenizerConfig
-
-    torch.manual_seed(0)
-    BrainTokenizer(BrainTokenizerConfig(d_model=16, n_sources=4, codebook_size=32, n_levels=2)
-                   ).save_pretrained(folder / "checkpoint" / "tokenizer")
-    BrainDecoder(BrainDecoderConfig(lm_hidden=64, latent_dim=16, n_sources=4, d_model=32,
-                                    n_soft_tokens=4, pool_size=3)
-                 ).save_pretrained(folder / "checkpoint" / "decoder")
-    lm, tokenizer = tiny_language_model()
-    assert lm.config.hidden_size == 64
-    lm.save_pretrained(folder / "lm")
-    tokenizer.save_pretrained(folder / "lm")
-    return folder / "checkpoint", folder / "lm"
-
-
 @pytest.fixture(scope="module")
-def bk(tmp_path_factory):
-    checkpoint, lm = make_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
+def bk(tiny_model):
+    checkpoint, lm = tiny_model
     return Brainkit(checkpoint, lm_path=lm, attn_implementation="eager")
 
 

@@ -48,7 +48,7 @@ def test_train_resume_and_calibrate(parts, tmp_path):
 
     cfg = BrainDecoderConfig(lm_hidden=lm.config.hidden_size, latent_dim=16, n_sources=4, d_model=32,
                              n_soft_tokens=2, pool_size=2, bands_hz=[[8, 13], [13, 30]])
-    decoder = td.train(tok_model, lm, lm_tok, train_fs, val_fs, tmp_path, cfg, steps=6, batch_size=8,
+    td.train(tok_model, lm, lm_tok, train_fs, val_fs, tmp_path, cfg, steps=6, batch_size=8,
                        lr=3e-3, log_every=3, eval_every=100, ckpt_every=3)
     assert (tmp_path / "checkpoint" / "model.safetensors").exists()
     state = torch.load(tmp_path / "checkpoint" / "train_state.pt", weights_only=True)
