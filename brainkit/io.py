@@ -296,6 +296,23 @@ def _find_entry(folder: Path) -> Path:
     return entries[0]
 
 
+def list_recordings(folder) -> list[Path]:
+    """The recording entry points in a folder (one per recording: ``x.vhdr``, not its ``.eeg``),
+    sorted by name; folder formats (``.mff``, ``.ds``) count as one entry."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    entries = []
+    for path in sorted(folder.iterdir()):
+        name = path.name.lower()
+        ext = _suffix(path)
+        if name.endswith(".gz") and ext not in FORMATS:
+            ext = _suffix(Path(name[:-3]))
+        if ext in FORMATS and (path.is_file() or ext in (".mff", ".ds")):
+            entries.append(path)
+    return entries
+
+
 def supported_formats() -> str:
     """Comma-separated list of the extensions brainkit reads."""
     return ", ".join(sorted(FORMATS)) + ", .zip of any of these, .gz of text exports"

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from brainkit import BrainkitError
-from brainkit.io import FORMATS, read_recording
+from brainkit.io import list_recordings, read_recording
 from brainkit.plots import annotation_records, pick_channels, psd_figure, trace_figure
 from brainkit.quality import channel_quality
 
@@ -49,8 +49,7 @@ if mode == "My file":
     if files:
         load(files, upload_key(files, sfreq), sfreq)
 else:
-    names = sorted(p.name for p in SAMPLES.glob("*")
-                   if p.is_file() and p.name.lower().removesuffix(".gz").endswith(tuple(FORMATS)))
+    names = [p.name for p in list_recordings(SAMPLES)]
     choice = st.selectbox("Sample recording (SIMULATED)", names, index=None,
                           placeholder="choose a sample", key="sample")
     if choice:

@@ -378,3 +378,12 @@ def test_cli_info_on_samples(samples_dir):
         ref = mne.io.read_raw(path, verbose="error")
         assert summary["n_channels"] == len(ref.ch_names)
         assert summary["sfreq"] == pytest.approx(ref.info["sfreq"])
+
+
+def test_list_recordings_gives_entry_points(samples_dir, data_dir):
+    from brainkit.io import list_recordings
+
+    assert [p.name for p in list_recordings(samples_dir)] == [
+        "eyes_open_closed.edf", "meg_evoked_raw.fif.gz", "oddball_erp.vhdr", "sleep_night.edf"]
+    assert [p.name for p in list_recordings(data_dir / "formats/egi_mff")] == [
+        "test_egi_multiepoch_paused.mff", "test_egi_pns.mff"]
