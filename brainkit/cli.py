@@ -67,7 +67,8 @@ def cmd_train_tokenizer(args) -> int:
     train_items, eval_items = tt.build_corpus(args.data, tuple(args.holdout))
     model = tt.train(train_items, args.run_dir, BrainTokenizerConfig(), steps=args.steps,
                      batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                     log_every=args.log_every, ckpt_every=args.ckpt_every)
+                     log_every=args.log_every, ckpt_every=args.ckpt_every,
+                     weighting=args.weighting, init_from=args.init_from)
     report = {"train": tt.evaluate(model, train_items, max_windows=64),
               "heldout": tt.evaluate(model, eval_items, max_windows=256),
               "holdout_devices": list(args.holdout), "steps": args.steps}
@@ -254,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--ckpt-every", type=int, default=500)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--weighting", choices=["sqrt", "uniform"], default="sqrt",
+                   help="how often each device is drawn: sqrt of its window count, or uniformly")
+    p.add_argument("--init-from", help="start from this saved tokenizer (fine-tuning)")
     p.add_argument("--holdout", nargs="*", default=["Muse-4", "KIT-157"],
                    help="devices never shown in training (zero-shot evaluation)")
     p.set_defaults(func=cmd_train_tokenizer)

@@ -6,7 +6,8 @@ other kinds than eeg/mag/grad are left out) and ``.device`` (name of the recordi
 
 One training step:
 
-1. picks a device uniformly at random, then one of its items with probability proportional to its
+1. picks a device with probability proportional to the square root of its window count (or
+   uniformly), then one of its items with probability proportional to its
    number of windows (so a large MEG set does not drown the small EEG ones), then ``batch_size``
    windows of that item (one C per batch) and a random crop of ``crop_s`` seconds in each;
 2. keeps at most ``max_channels`` channels (a random subset, same for the batch) to bound the step
@@ -54,7 +55,25 @@ def _model_channels(item):
     return item.x[:, picks], item.sensors.pick(picks)
 
 
-def sample_batch(corpus, rng, batch_size, n_times, max_channels=64, max_drop=0.5):
+def device_weights(corpus, rule: str = "sqrt") -> tuple[list[str], np.ndarray]:
+    """Devices and the probability of drawing each: ``uniform``, or ``sqrt`` of its window count
+    (large sets are seen more often, a device with one short file is not seen as often as a
+    corpus of hundreds of recordings)."""
+    counts: dict[str, int] = {}
+    for item in corpus:
+        counts[item.device] = counts.get(item.device, 0) + len(item.x)
+    devices = sorted(counts)
+    if rule == "uniform":
+        w = np.ones(len(devices))
+    elif rule == "sqrt":
+        w = np.sqrt([counts[d] for d in devices])
+    else:
+        raise BrainkitError(f"device weighting must be 'uniform' or 'sqrt', not {rule!r}")
+    return devices, w / w.sum()
+
+
+def sample_batch(corpus, rng, batch_size, n_times, max_channels=64, max_drop=0.5,
+                 weighting: str = "sqrt"):
     """Draw one training batch (see the module docstring for the rule).
 
     Parameters
@@ -76,8 +95,8 @@ def sample_batch(corpus, rng, batch_size, n_times, max_channels=64, max_drop=0.5
     visible : ndarray, shape (B, C), bool
         Channels the encoder sees (at least one per window).
     """
-    devices = sorted({item.device for item in corpus})
-    device = devices[rng.integers(len(devices))]
+    devices, p = device_weights(corpus, weighting)
+    device = devices[rng.choice(len(devices), p=p)]
     items = [item for item in corpus if item.device == device]
     sizes = np.array([len(item.x) for item in items], dtype=float)
     item = items[rng.choice(len(items), p=sizes / sizes.sum())]
@@ -103,7 +122,8 @@ def _settings(config):
 
 def train(corpus, out_dir, config: BrainTokenizerConfig | None = None, *, steps=3000, batch_size=16,
           lr=1e-3, seed=0, log_every=50, ckpt_every=500, resume=True, crop_s=4.0, max_channels=64,
-          max_drop=0.5, rebuild_dropped=True, weight_decay=0.01, warmup_steps=None, clip=1.0):
+          max_drop=0.5, rebuild_dropped=True, weight_decay=0.01, warmup_steps=None, clip=1.0,
+          weighting="sqrt", init_from=None):
     """Train (or resume training) a tokenizer.
 
     Parameters
@@ -146,7 +166,7 @@ def train(corpus, out_dir, config: BrainTokenizerConfig | None = None, *, steps=
     ckpt = out_dir / CHECKPOINT_DIR
     args = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "crop_s": crop_s,
             "max_channels": max_channels, "max_drop": max_drop, "rebuild_dropped": rebuild_dropped,
-            "weight_decay": weight_decay, "clip": clip, "world_size": world}
+            "weight_decay": weight_decay, "clip": clip, "world_size": world, "weighting": weighting}
     start, state = 0, None
     if resume and (ckpt / STATE_FILE).exists():
         model = BrainTokenizer.from_pretrained(ckpt)
@@ -157,6 +177,10 @@ def train(corpus, out_dir, config: BrainTokenizerConfig | None = None, *, steps=
             if config is not None and _settings(config) != _settings(model.config):
                 logger.warning("resuming with the checkpoint's model config; the config passed in differs "
                                "and is ignored (use resume=False or another out_dir to start afresh)")
+    elif init_from is not None:  # fine-tune a saved tokenizer (fresh optimizer and schedule)
+        model = BrainTokenizer.from_pretrained(init_from, use_safetensors=True)
+        if rank == 0:
+            logger.info("starting from the tokenizer in %s", init_from)
     else:
         torch.manual_seed(seed)
         model = BrainTokenizer(config or BrainTokenizerConfig())
@@ -181,7 +205,8 @@ def train(corpus, out_dir, config: BrainTokenizerConfig | None = None, *, steps=
     for step in range(start, steps):
         rng = np.random.default_rng([seed, rank, step])
         torch.manual_seed(seed * 1_000_003 + step * 1009 + rank)
-        x, sensors, visible = sample_batch(corpus, rng, batch_size, n_times, max_channels, max_drop)
+        x, sensors, visible = sample_batch(corpus, rng, batch_size, n_times, max_channels, max_drop,
+                                           weighting)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, steps, lr, warmup)
         x_t = torch.from_numpy(x).to(device)
