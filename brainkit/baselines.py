@@ -14,27 +14,16 @@ import numpy as np
 from .datasets import TASK_WINDOWS, load_task
 from .metrics import classification_metrics
 
-BANDS_HZ = ((0.5, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 20.0), (20.0, 30.0), (30.0, 45.0), (45.0, 75.0))
+def band_powers(x: np.ndarray, sfreq: float) -> np.ndarray:
+    """Log band power (N, C, n_bands) of windows (N, C, T): the same features the decoder's
+    channel tokens carry (:func:`brainkit.decoder.band_power_features`)."""
+    import torch
 
+    from .decoder import BANDS_HZ, band_power_features
 
-def band_powers(x: np.ndarray, sfreq: float, bands_hz=BANDS_HZ) -> np.ndarray:
-    """Log mean power per band of every channel of every window (Hann-windowed periodogram).
-
-    Parameters
-    ----------
-    x : ndarray, shape (N, C, T)
-    sfreq : float
-        Hz.
-
-    Returns
-    -------
-    ndarray, shape (N, C, n_bands)
-    """
-    spectrum = np.fft.rfft(x * np.hanning(x.shape[-1]), axis=-1)
-    power = np.abs(spectrum) ** 2  # (N, C, F)
-    freqs = np.fft.rfftfreq(x.shape[-1], 1.0 / sfreq)
-    out = [np.log(power[..., (freqs >= lo) & (freqs < hi)].mean(-1) + 1e-6) for lo, hi in bands_hz]
-    return np.stack(out, axis=-1)
+    with torch.no_grad():
+        return band_power_features(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+                                   sfreq, BANDS_HZ).numpy()
 
 
 def _features(sets, per_channel: bool) -> tuple[np.ndarray, np.ndarray]:
