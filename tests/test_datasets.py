@@ -172,7 +172,7 @@ def test_workload_is_the_published_protocol(data_dir, loaded):
         subject, run = Path(s.source).stem.split("_")
         duration = mne.io.read_raw_edf(data_dir / s.source, verbose="error").duration
         starts = s.windows.starts_s
-        assert len(s.windows) == 29 and s.windows.x.shape[1] == 20  # 19 EEG + A2-A1, no ECG
+        assert len(s.windows) == 29 and s.windows.x.shape[1] == 19  # 19 EEG; A2-A1 and ECG are not EEG
         np.testing.assert_allclose(np.diff(starts), 2.0)
         np.testing.assert_allclose([starts[0], starts[-1] + 4.0], [duration - 60.0, duration],
                                    atol=1 / SFREQ)
