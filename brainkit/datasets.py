@@ -48,6 +48,7 @@ from ._logging import logger
 from .errors import BrainkitError
 from .preprocess import DEFAULT, PreprocessConfig, Windows
 from .sensors import SensorArray
+from .tasks import TASKS
 
 
 @dataclass(frozen=True)
@@ -59,17 +60,8 @@ class TaskWindow:
     offset_s: float = 0.0  #: window start from the stimulus onset, for event-locked tasks
 
 
-TASK_WINDOWS = {
-    "workload": TaskWindow(("low", "high"), 4.0),
-    "eyes": TaskWindow(("open", "closed"), 4.0),
-    "sleep_stage": TaskWindow(("W", "N1", "N2", "N3", "REM"), 30.0),
-    "motor_imagery": TaskWindow(("left_hand", "right_hand"), 4.0),
-    "seizure": TaskWindow(("normal", "seizure"), 4.0),
-    "p300": TaskWindow(("target", "nontarget"), 1.0, -0.1),
-    "n170": TaskWindow(("face", "house"), 1.0, -0.1),
-    "ssvep": TaskWindow(("20hz", "30hz"), 2.0, 0.5),
-    "auditory_oddball": TaskWindow(("deviant", "standard"), 1.0, -0.1),
-}
+#: task id -> how its windows are cut, from the task registry (brainkit.tasks)
+TASK_WINDOWS = {t.id: TaskWindow(t.answers, t.window_s, t.offset_s) for t in TASKS.values()}
 TASK_IDS = tuple(TASK_WINDOWS)  #: the same ids, in the same order, as brainkit.tasks
 #: task -> the corpus folders whose adapters label it
 TASK_SOURCES = {"workload": ("eegmat",), "eyes": ("eegmmidb", "bonn"), "sleep_stage": ("dreams",),

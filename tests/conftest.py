@@ -8,6 +8,19 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 SAMPLES = ROOT / "sample_data"
 
+# The task table of DESIGN.md ("Tasks"): answers, window (s), window start from the event (s).
+DESIGN_TASKS = {
+    "workload": (("low", "high"), 4.0, 0.0),
+    "eyes": (("open", "closed"), 4.0, 0.0),
+    "sleep_stage": (("W", "N1", "N2", "N3", "REM"), 30.0, 0.0),
+    "motor_imagery": (("left_hand", "right_hand"), 4.0, 0.0),
+    "seizure": (("normal", "seizure"), 4.0, 0.0),
+    "p300": (("target", "nontarget"), 1.0, -0.1),
+    "n170": (("face", "house"), 1.0, -0.1),
+    "ssvep": (("20hz", "30hz"), 2.0, 0.5),
+    "auditory_oddball": (("deviant", "standard"), 1.0, -0.1),
+}
+
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:

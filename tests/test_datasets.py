@@ -15,6 +15,7 @@ import mne
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import DESIGN_TASKS
 
 from brainkit import datasets
 from brainkit.errors import BrainkitError
@@ -23,18 +24,7 @@ from brainkit.sensors import SensorArray
 
 ROOT = Path(__file__).resolve().parents[1]
 SFREQ = 256.0
-# DESIGN.md "Tasks": answers, window (s), window start from the event (s)
-DESIGN = {
-    "workload": (("low", "high"), 4.0, 0.0),
-    "eyes": (("open", "closed"), 4.0, 0.0),
-    "sleep_stage": (("W", "N1", "N2", "N3", "REM"), 30.0, 0.0),
-    "motor_imagery": (("left_hand", "right_hand"), 4.0, 0.0),
-    "seizure": (("normal", "seizure"), 4.0, 0.0),
-    "p300": (("target", "nontarget"), 1.0, -0.1),
-    "n170": (("face", "house"), 1.0, -0.1),
-    "ssvep": (("20hz", "30hz"), 2.0, 0.5),
-    "auditory_oddball": (("deviant", "standard"), 1.0, -0.1),
-}
+DESIGN = DESIGN_TASKS  # defined once, in conftest.py
 WITHIN_SUBJECT = {"motor_imagery", "auditory_oddball"}  # one subject: the last run is validation
 
 

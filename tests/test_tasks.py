@@ -4,6 +4,7 @@ import copy
 import os
 
 import pytest
+from conftest import DESIGN_TASKS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -12,18 +13,7 @@ from brainkit.errors import BrainkitError  # noqa: E402
 from brainkit.llm import load_tokenizer  # noqa: E402
 from brainkit.tasks import TASKS, build_prompt, free_prompt, get_task  # noqa: E402
 
-# The table of DESIGN.md: answers, window (s), window start relative to the event (s).
-DESIGN = {
-    "workload": (("low", "high"), 4.0, 0.0),
-    "eyes": (("open", "closed"), 4.0, 0.0),
-    "sleep_stage": (("W", "N1", "N2", "N3", "REM"), 30.0, 0.0),
-    "motor_imagery": (("left_hand", "right_hand"), 4.0, 0.0),
-    "seizure": (("normal", "seizure"), 4.0, 0.0),
-    "p300": (("target", "nontarget"), 1.0, -0.1),
-    "n170": (("face", "house"), 1.0, -0.1),
-    "ssvep": (("20hz", "30hz"), 2.0, 0.5),
-    "auditory_oddball": (("deviant", "standard"), 1.0, -0.1),
-}
+DESIGN = DESIGN_TASKS  # defined once, in conftest.py
 ALL = [(task_id, i) for task_id, task in TASKS.items() for i in range(len(task.questions))]
 
 
