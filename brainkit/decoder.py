@@ -162,7 +162,8 @@ class BrainDecoder(PreTrainedModel):
         self.space_blocks = nn.ModuleList(Block(d, c.n_heads, c.dropout) for _ in range(c.n_layers))
         self.time_blocks = nn.ModuleList(Block(d, c.n_heads, c.dropout) for _ in range(c.n_layers))
         n_bands = len(c.bands_hz)
-        self.channel_in = nn.Sequential(nn.Linear(n_bands + 1, d), nn.GELU(), nn.Linear(d, d))
+        self.channel_in = nn.Sequential(nn.LayerNorm(n_bands + 1), nn.Linear(n_bands + 1, d), nn.GELU(),
+                                        nn.Linear(d, d))
         self.sensor_in = nn.Sequential(nn.Linear(3 + 3 + 3 + 1, d), nn.GELU(), nn.Linear(d, d))
         self.type_emb = nn.Parameter(torch.randn(2, d) * 0.02)  # source-time vs channel tokens
         self.queries = nn.Parameter(torch.randn(c.n_soft_tokens, c.pool_size, d) * 0.02)
@@ -255,7 +256,7 @@ class BrainDecoder(PreTrainedModel):
                             chan + self.type_emb[1]], 1)  # (N, K*P + C, d)
 
         # Task-aware query selection: per-sample scores over each slot's pool
-        pooled = memory.mean(1)  # (N, d)
+        pooled = h.mean((1, 2)) + chan.mean(1)  # (N, d): source-time and channel summaries
         caption = self.caption(task) if caption is None else caption
         cap = self.caption_in(caption).expand(N, -1)  # (N, d)
         logits = self.router(torch.cat([pooled, cap], -1)).view(N, c.n_soft_tokens, c.pool_size)
@@ -278,7 +279,7 @@ class BrainDecoder(PreTrainedModel):
         soft = self.to_lm(q)  # (N, M, H_lm)
         soft = soft / soft.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt() * self.lm_scale
         soft = soft * getattr(self, "lm_embed_rms", 1.0)
-        aux = self.aux_heads[task](q.mean(1)) if task in self.aux_heads else None
+        aux = self.aux_heads[task](q.mean(1) + pooled) if task in self.aux_heads else None
         return ConnectorOutput(soft, probs, selected, attn, aux, balance)
 
     # ------------------------------------------------------------------ language model passes

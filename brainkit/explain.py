@@ -866,7 +866,8 @@ def reference_windows(data_dir=None, n_per_task: int = 32, seed: int = 0, tasks=
     """A seeded sample of validation windows per task, for :func:`task_correlations`.
 
     A task whose validation windows come in several sensor layouts keeps the layout with the most
-    windows; the per-recording scales are replaced by their median (as in decoder training).
+    windows; the per-recording scales are replaced by their median (a Windows holds one scale per
+    channel), so absolute amplitude differences between recordings are not part of these maps.
 
     Returns
     -------

@@ -37,7 +37,8 @@ from .training import distributed, load_state, lr_at, save_checkpoint
 class FeatureSet:
     """Precomputed inputs of one task and one channel layout.
 
-    codes (N, K, P, L) int16; bandpower (N, C, B) float32; scale (C,); labels (N,) answer index;
+    codes (N, K, P, L) int16; bandpower (N, C, B) float32; scale (N, C) robust scale of each
+    window's recording (absolute amplitude, which robust scaling removed); labels (N,) answer index;
     subjects (N,) str; sensors of the C channels.
     """
 
@@ -62,7 +63,7 @@ def encode_sets(tokenizer, sets, bands_hz, batch_size: int = 64) -> list[Feature
     out = []
     for (task, _), members in groups.items():
         answers = get_task(task).answers
-        codes, bps, labels, subjects = [], [], [], []
+        codes, bps, scales, labels, subjects = [], [], [], [], []
         for s in members:
             w = s.windows
             for i in range(0, len(w.x), batch_size):
@@ -72,8 +73,8 @@ def encode_sets(tokenizer, sets, bands_hz, batch_size: int = 64) -> list[Feature
                 bps.append(band_power_features(x, w.sfreq, bands_hz).numpy())
             labels += [answers.index(a) for a in w.labels]
             subjects += [s.subject] * len(w.x)
-        scale = np.median(np.stack([m.windows.scale for m in members]), 0)
-        out.append(FeatureSet(task, np.concatenate(codes), np.concatenate(bps), scale,
+            scales.append(np.broadcast_to(w.scale, (len(w.x), len(w.scale))))
+        out.append(FeatureSet(task, np.concatenate(codes), np.concatenate(bps), np.concatenate(scales),
                               np.asarray(labels), np.asarray(subjects), members[0].windows.sensors))
     return out
 
@@ -88,7 +89,7 @@ def _batch(fs: FeatureSet, rng, batch_size: int) -> np.ndarray:
 def _inputs(fs: FeatureSet, idx, tokenizer, device):
     codes = torch.from_numpy(fs.codes[idx].astype(np.int64)).to(device)
     latents = tokenizer.quantizer.lookup(codes)  # (B, K, P, D)
-    return latents, torch.from_numpy(fs.bandpower[idx]).to(device), fs.scale
+    return latents, torch.from_numpy(fs.bandpower[idx]).to(device), fs.scale[idx]
 
 
 @torch.no_grad()
