@@ -133,7 +133,7 @@ def cmd_train_decoder(args) -> int:
     decoder = td.train(tokenizer, lm, lm_tok, train_sets, val_sets, args.run_dir, steps=args.steps,
                        batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                        log_every=args.log_every, eval_every=args.eval_every,
-                       ckpt_every=args.ckpt_every, tasks=args.task)
+                       ckpt_every=args.ckpt_every, tasks=args.task, aux_steps=args.aux_steps)
     results = td.calibrate(decoder, tokenizer, val_sets)
     report = {task: r["metrics"] | {"temperature": r["temperature"]} for task, r in results.items()}
     if args.out:
@@ -270,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the final decoder here (e.g. brainkit/assets/brainkit-base/decoder)")
     p.add_argument("--task", action="append", help="train on this task only (repeatable; ablations)")
     p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--aux-steps", type=int, default=0,
+                   help="first steps train the connector through its auxiliary heads only (no LM)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--seed", type=int, default=0)

@@ -352,19 +352,25 @@ class BrainDecoder(PreTrainedModel):
             logp = logp + (tok * valid).sum(-1)
         return logp, lm_attention
 
-    def forward(self, latents, bandpower, scale, sensors, task, labels=None, question_index=0):
+    def forward(self, latents, bandpower, scale, sensors, task, labels=None, question_index=0,
+                use_lm: bool = True):
         """Training/inference pass for one task. ``labels``: answer index per window (N,).
 
         Returns a dict with ``loss`` (answer-token NLL + auxiliary + balance terms when labels are
-        given), ``logp`` (N, n_answers) option log-likelihoods, and the connector output.
+        given), ``logp`` (N, n_answers) option log-likelihoods, and the connector output. With
+        ``use_lm=False`` the language model is skipped: ``logp`` comes from the auxiliary head and
+        the loss is the auxiliary + balance terms (a cheap first training stage on CPU).
         """
         conn = self.connect(latents, bandpower, scale, sensors, task)
-        logp, _ = self.answer_logprobs(conn.soft_tokens, task, question_index)
+        if use_lm:
+            logp, _ = self.answer_logprobs(conn.soft_tokens, task, question_index)
+        else:
+            logp = conn.aux_logits.log_softmax(-1)
         out = {"logp": logp, "connector": conn}
         if labels is not None:
             labels = torch.as_tensor(labels, device=logp.device)
-            nll = -logp.gather(1, labels[:, None]).mean()  # loss on the true answer's tokens
             aux = F.cross_entropy(conn.aux_logits, labels) if conn.aux_logits is not None else 0.0
+            nll = -logp.gather(1, labels[:, None]).mean() if use_lm else torch.zeros(())
             out["losses"] = {"answer": nll, "aux": aux, "balance": conn.balance_loss}
             out["loss"] = nll + self.config.w_aux * aux + self.config.w_balance * conn.balance_loss
         return out
