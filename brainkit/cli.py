@@ -87,23 +87,16 @@ def _model(args):
 
 
 def cmd_decode(args) -> int:
-    import csv
-
+    from .report import predictions_csv
     from .tasks import get_task
 
     task = get_task(args.task)
     recording = read_complete(args.file, args.sfreq)
-    rows = _model(args).decode(recording, task.id, args.window_s, args.stride_s).rows()
-    fields = ["start_s", "duration_s", "task", "answer"] + [f"p_{a}" for a in task.answers]
+    text = predictions_csv(_model(args).decode(recording, task.id, args.window_s, args.stride_s))
     if args.out:
-        with open(args.out, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
+        Path(args.out).write_text(text)
     else:
-        writer = csv.DictWriter(sys.stdout, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
+        sys.stdout.write(text)
     return 0
 
 
@@ -207,6 +200,20 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def _model_options(p, lm: bool = True) -> None:
+    p.add_argument("--checkpoint", help="checkpoint folder (default: the shipped brainkit-base)")
+    if lm:
+        p.add_argument("--lm", help="a local Hugging Face causal-LM folder instead of SmolLM2")
+
+
+def _sfreq_option(p) -> None:
+    p.add_argument("--sfreq", type=float, help="sampling rate in Hz for exports without one")
+
+
+def _data_option(p) -> None:
+    p.add_argument("--data", default=str(default_data_dir()), help="corpus folder (../shared/data)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brainkit", description=__doc__.splitlines()[0])
     parser.add_argument("--verbose", action="store_true", help="log progress to stderr")
@@ -214,16 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="JSON summary of a recording")
     p.add_argument("file", help="recording (file, folder or .zip)")
-    p.add_argument("--sfreq", type=float, help="sampling rate in Hz for exports without one")
+    _sfreq_option(p)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("tokenize", help="neural tokens of a recording and how well they rebuild it")
     p.add_argument("file")
     p.add_argument("--out", help="write codes, window starts and channel names to this .npz")
-    p.add_argument("--checkpoint", help="checkpoint folder (default: the shipped brainkit-base)")
+    _model_options(p, lm=False)
     p.add_argument("--window-s", type=float, default=4.0)
     p.add_argument("--stride-s", type=float, default=None)
-    p.add_argument("--sfreq", type=float, help="sampling rate in Hz for exports without one")
+    _sfreq_option(p)
     p.set_defaults(func=cmd_tokenize)
 
     p = sub.add_parser("decode", help="answer a task for every window of a recording (CSV)")
@@ -232,20 +239,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window-s", type=float, help="window length (default: the task's)")
     p.add_argument("--stride-s", type=float, help="stride (default: the window length)")
     p.add_argument("--out", help="CSV file (default: standard output)")
-    p.add_argument("--checkpoint", help="checkpoint folder (default: the shipped brainkit-base)")
-    p.add_argument("--lm", help="a local Hugging Face causal-LM folder instead of SmolLM2")
-    p.add_argument("--sfreq", type=float, help="sampling rate in Hz for exports without one")
+    _model_options(p)
+    _sfreq_option(p)
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser("evaluate", help="metrics per task over a manifest of labelled windows")
     p.add_argument("--manifest", required=True, help="CSV: path,task,label,start_s,duration_s,subject")
     p.add_argument("--out", help="also write the JSON here")
-    p.add_argument("--checkpoint", help="checkpoint folder (default: the shipped brainkit-base)")
-    p.add_argument("--lm", help="a local Hugging Face causal-LM folder instead of SmolLM2")
+    _model_options(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("train-tokenizer", help="train the sensor-aware tokenizer on the corpus")
-    p.add_argument("--data", default=str(default_data_dir()), help="corpus folder (../shared/data)")
+    _data_option(p)
     p.add_argument("--run-dir", default="runs/tokenizer", help="checkpoints and logs (resumable)")
     p.add_argument("--out", help="write the final tokenizer here (e.g. brainkit/assets/brainkit-base/tokenizer)")
     p.add_argument("--steps", type=int, default=8000)
@@ -263,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_tokenizer)
 
     p = sub.add_parser("train-decoder", help="train the multi-task decoder (tokenizer frozen)")
-    p.add_argument("--data", default=str(default_data_dir()), help="corpus folder (../shared/data)")
+    _data_option(p)
     p.add_argument("--checkpoint", help="checkpoint folder holding tokenizer/ (default: shipped)")
     p.add_argument("--lm", help="a local Hugging Face causal-LM folder instead of SmolLM2")
     p.add_argument("--run-dir", default="runs/decoder", help="checkpoints and logs (resumable)")
@@ -288,22 +293,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stride-s", type=float, help="stride between windows (default: the window length)")
     p.add_argument("--steps", type=int, default=64, help="integrated-gradients steps")
     p.add_argument("--out", default="explain.npz")
-    p.add_argument("--checkpoint", help="checkpoint folder (default: the shipped brainkit-base)")
-    p.add_argument("--lm", help="a local Hugging Face causal-LM folder instead of SmolLM2")
-    p.add_argument("--sfreq", type=float, help="sampling rate in Hz for exports without one")
+    _model_options(p)
+    _sfreq_option(p)
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("correlations", help="task x task functional correlation matrices (JSON)")
-    p.add_argument("--data", default=str(default_data_dir()), help="corpus folder (../shared/data)")
+    _data_option(p)
     p.add_argument("--n-per-task", type=int, default=32, help="reference windows per task")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="also write the JSON here")
-    p.add_argument("--checkpoint", help="checkpoint folder (default: the shipped brainkit-base)")
-    p.add_argument("--lm", help="a local Hugging Face causal-LM folder instead of SmolLM2")
+    _model_options(p)
     p.set_defaults(func=cmd_correlations)
 
     p = sub.add_parser("baselines", help="classical baselines on the validation splits")
-    p.add_argument("--data", default=str(default_data_dir()), help="corpus folder (../shared/data)")
+    _data_option(p)
     p.add_argument("--task", action="append", help="only this task (repeatable)")
     p.add_argument("--out", help="also write the JSON here")
     p.set_defaults(func=cmd_baselines)
@@ -314,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("datasets", help="count labelled windows per task and class in the corpus")
-    p.add_argument("--data", default=str(default_data_dir()), help="corpus folder (../shared/data)")
+    _data_option(p)
     p.add_argument("--task", action="append", help="only this task (repeatable)")
     p.set_defaults(func=cmd_datasets)
     return parser

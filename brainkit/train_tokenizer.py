@@ -40,7 +40,7 @@ import torch
 import torch.distributed as dist
 
 from brainkit._logging import logger
-from brainkit.training import CHECKPOINT_DIR, STATE_FILE, distributed, lr_at, save_checkpoint
+from brainkit.training import CHECKPOINT_DIR, distributed, load_state, lr_at, save_checkpoint
 from brainkit.errors import BrainkitError
 from brainkit.tokenizer import (BrainTokenizer, BrainTokenizerConfig, codebook_usage,
                                 reconstruction_r, sensor_tensors)
@@ -167,10 +167,10 @@ def train(corpus, out_dir, config: BrainTokenizerConfig | None = None, *, steps=
     args = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "crop_s": crop_s,
             "max_channels": max_channels, "max_drop": max_drop, "rebuild_dropped": rebuild_dropped,
             "weight_decay": weight_decay, "clip": clip, "world_size": world, "weighting": weighting}
-    start, state = 0, None
-    if resume and (ckpt / STATE_FILE).exists():
+    start = 0
+    state = load_state(out_dir) if resume else None
+    if state is not None:
         model = BrainTokenizer.from_pretrained(ckpt)
-        state = torch.load(ckpt / STATE_FILE, weights_only=True)
         start = int(state["step"])
         if rank == 0:
             logger.info("resuming tokenizer training from %s at step %d", ckpt, start)
