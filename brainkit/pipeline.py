@@ -187,6 +187,10 @@ def read_manifest(path) -> list[dict]:
         if row["duration_s"] <= 0:
             raise BrainkitError(f"manifest line {i}: duration_s must be positive")
         row["file"] = (path.parent / row["path"]).resolve()
+        try:  # optional: the rate of a single-column text recording
+            row["sfreq"] = float(row["sfreq"]) if (row.get("sfreq") or "").strip() else None
+        except ValueError:
+            raise BrainkitError(f"manifest line {i}: sfreq must be a number or empty") from None
     return rows
 
 
@@ -203,10 +207,10 @@ def evaluate_manifest(bk: Brainkit, manifest, read=None, progress=None) -> dict:
     rows = read_manifest(manifest)
     by_file: dict = {}
     for row in rows:
-        by_file.setdefault(row["file"], []).append(row)
+        by_file.setdefault((row["file"], row["sfreq"]), []).append(row)
     results: dict[str, dict] = {}
-    for done, (file, file_rows) in enumerate(by_file.items(), start=1):
-        prep = preprocess(read(file))
+    for done, ((file, sfreq), file_rows) in enumerate(by_file.items(), start=1):
+        prep = preprocess(read(file, sfreq=sfreq))
         for task_id in sorted({r["task"] for r in file_rows}):
             task_rows = [r for r in file_rows if r["task"] == task_id]
             windows = [fit_window(window_at(None, r["start_s"], r["duration_s"], prep),

@@ -70,7 +70,20 @@ def test_every_option_is_scorable_and_probabilities_sum_to_one(decoder, inputs, 
         logp, att = decoder.answer_logprobs(conn.soft_tokens, task, return_lm_attention=True)
     assert logp.shape == (6, len(get_task(task).answers)) and torch.isfinite(logp).all()
     assert torch.allclose(logp.softmax(-1).sum(-1), torch.ones(6, dtype=logp.dtype))
-    assert att.shape == (6, 4) and (att >= 0).all()
+    assert conn.soft_tokens.shape[1] == decoder.config.n_soft_tokens + 1  # + the answer anchor
+    assert att.shape == (6, conn.soft_tokens.shape[1]) and (att >= 0).all()
+
+
+def test_answer_anchor_is_the_aux_mixture_of_answer_prototypes(decoder, inputs):
+    """The last soft token is p_aux @ prototypes; fresh prototypes are the answer words' embeddings."""
+    decoder.eval()
+    torch.testing.assert_close(decoder.answer_prototypes["eyes"].detach(),
+                               decoder._answer_embeddings("eyes"))
+    with torch.no_grad():
+        conn = decoder.connect(*inputs, "eyes", return_attention=True)
+    expected = conn.aux_logits.softmax(-1) @ decoder.answer_prototypes["eyes"]
+    torch.testing.assert_close(conn.soft_tokens[:, -1], expected)
+    assert conn.query_attention.shape[1] == conn.soft_tokens.shape[1]
 
 
 def test_option_scores_match_teacher_forcing(decoder, inputs):
@@ -82,13 +95,14 @@ def test_option_scores_match_teacher_forcing(decoder, inputs):
     with torch.no_grad():
         conn = decoder.connect(*inputs, "sleep_stage")
         logp, _ = decoder.answer_logprobs(conn.soft_tokens[:1], "sleep_stage")
-        parts = build_prompt(tok, "sleep_stage", n_soft_tokens=4)
+        M = conn.soft_tokens.shape[1]
+        parts = build_prompt(tok, "sleep_stage", n_soft_tokens=M)
         emb = lm.get_input_embeddings()
         for a, option in enumerate(parts.option_ids):
             ids = torch.tensor(parts.suffix_ids + option)
             x = torch.cat([emb(torch.tensor(parts.prefix_ids))[None], conn.soft_tokens[:1], emb(ids)[None]], 1)
             lp = lm(inputs_embeds=x).logits.log_softmax(-1)[0]
-            start = len(parts.prefix_ids) + 4 + len(parts.suffix_ids) - 1
+            start = len(parts.prefix_ids) + M + len(parts.suffix_ids) - 1
             ref = sum(lp[start + i, t] for i, t in enumerate(option))
             assert float(logp[0, a]) == pytest.approx(float(ref), abs=1e-3)
 

@@ -141,7 +141,8 @@ def test_attention_rows_sum_to_one(bk, windows):
     latents, bp, scale = bk.features(windows)
     att = connector_attention(bk.decoder, latents, bp, scale, windows.sensors, TASK)
     N, K, P = latents.shape[:3]
-    assert att.query_maps.shape == (N, 4, K, P) and att.channels.shape == (N, 4, x.shape[1])
+    M = bk.decoder.config.n_soft_tokens + 1  # the query tokens and the answer anchor
+    assert att.query_maps.shape == (N, M, K, P) and att.channels.shape == (N, M, x.shape[1])
     rows = att.query_maps.sum((-1, -2)) + att.channels.sum(-1)  # each soft token over the memory
     np.testing.assert_allclose(rows, 1.0, atol=1e-5)
     np.testing.assert_allclose(att.source_time.sum((-1, -2)) + att.channels.mean(1).sum(-1), 1.0, atol=1e-5)
@@ -149,7 +150,7 @@ def test_attention_rows_sum_to_one(bk, windows):
 
     soft, row = lm_attention(bk.decoder, att.soft_tokens, TASK)
     np.testing.assert_allclose(row.sum(-1), 1.0, atol=1e-5)  # over prefix, soft tokens, suffix
-    parts = build_prompt(bk.decoder.lm[1], get_task(TASK), 0, n_soft_tokens=4)
+    parts = build_prompt(bk.decoder.lm[1], get_task(TASK), 0, n_soft_tokens=M)
     assert row.shape[1] == parts.n_prompt_tokens
     np.testing.assert_allclose(soft, row[:, parts.soft_slice], rtol=1e-5, atol=1e-7)
     lm_map = to_sources(soft, att.query_maps)  # (N, K, P): weighted mean of the query maps

@@ -1,0 +1,45 @@
+"""Evaluation manifests: the repository's ``manifests/`` are what ``brainkit.datasets`` yields."""
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from brainkit.errors import BrainkitError
+from brainkit.manifests import COLUMNS, manifest_rows
+from brainkit.pipeline import MANIFEST_COLUMNS, read_manifest
+from brainkit.tasks import TASK_IDS
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFESTS = ROOT / "manifests"
+
+
+def test_every_task_has_a_validation_manifest_with_the_contract_columns():
+    for task in TASK_IDS:
+        path = MANIFESTS / f"val_{task}.csv"
+        with open(path, newline="") as f:
+            header = next(csv.reader(f))
+        assert tuple(header[:len(MANIFEST_COLUMNS)]) == MANIFEST_COLUMNS and tuple(header) == COLUMNS
+
+
+@pytest.mark.parametrize("task", TASK_IDS)
+def test_shipped_manifests_are_the_validation_windows_of_the_corpus(data_dir, task):
+    path = MANIFESTS / f"val_{task}.csv"
+    with open(path, newline="") as f:
+        shipped = list(csv.DictReader(f))
+    expected = manifest_rows(task, data_dir, "val", relative_to=MANIFESTS)
+    assert shipped == expected
+    rows = read_manifest(path)  # every recording it names exists
+    assert all(r["file"].exists() for r in rows)
+    assert {r["label"] for r in rows} >= {"low", "high"} if task == "workload" else len(rows) > 0
+
+
+def test_optional_sfreq_column(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("path,task,label,start_s,duration_s,subject,sfreq\n"
+                    "a.txt,seizure,normal,0,4,s1,173.61\nb.edf,seizure,normal,0,4,s1,\n")
+    a, b = read_manifest(path)
+    assert a["sfreq"] == pytest.approx(173.61) and b["sfreq"] is None
+    path.write_text("path,task,label,start_s,duration_s,subject,sfreq\na.txt,seizure,normal,0,4,s1,fast\n")
+    with pytest.raises(BrainkitError, match="sfreq"):
+        read_manifest(path)
