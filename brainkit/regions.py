@@ -1,0 +1,150 @@
+"""Scalp regions and the physiology check the attribution maps must pass.
+
+Closing the eyes raises the occipital alpha rhythm (Berger's effect), so a model that decodes
+eyes open/closed should draw the evidence for "closed" from occipital more than from frontal
+channels. :func:`eyes_closed_regions` measures that with integrated gradients of the "closed"
+answer on eyes-closed windows; the shipped checkpoint's figure and its command are in the README::
+
+    python -m brainkit explain-regions --data ../shared/data --out eyes_closed_regions.json
+
+Regions go by 10-20/10-05 name (MNE montage spelling, case-insensitive): frontal ``Fp``, ``AF``,
+``F``; occipital ``O``, ``PO``, ``I``; midline and lateral letters keep their usual meaning.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+#: region -> name prefixes (longest match first)
+REGIONS = {
+    "frontal": ("FP", "AF", "F"),
+    "fronto-central": ("FC", "FT"),
+    "central": ("C",),
+    "temporal": ("T",),
+    "centro-parietal": ("CP", "TP"),
+    "parietal": ("P",),
+    "occipital": ("PO", "O", "I"),
+}
+
+
+def region_of(name: str) -> str | None:
+    """The region of a 10-20/10-05 channel name (``Fp1``, ``PO7``, ``Oz``...), or None."""
+    from .sensors import clean_eeg_name
+
+    base = re.sub(r"[^A-Za-z0-9]", "", clean_eeg_name(name).split("-")[0]).upper()
+    best, length = None, 0
+    for region, prefixes in REGIONS.items():
+        for p in prefixes:
+            if base.startswith(p) and len(p) > length and re.fullmatch(r"\d+|Z", base[len(p):] or "-"):
+                best, length = region, len(p)
+    return best
+
+
+def region_means(names, values) -> dict[str, float]:
+    """Mean of ``values`` (C,) over the channels of each region that has any."""
+    values = np.asarray(values, dtype=np.float64)
+    out: dict[str, list] = {}
+    for name, v in zip(names, values):
+        region = region_of(str(name))
+        if region:
+            out.setdefault(region, []).append(v)
+    return {r: float(np.mean(v)) for r, v in out.items()}
+
+
+def eyes_closed_regions(bk, windows, n_steps: int = 32, internal_batch_size: int = 16) -> dict:
+    """Integrated gradients of the "closed" answer on eyes-closed windows, by region.
+
+    Parameters
+    ----------
+    bk : Brainkit
+    windows : list of Windows
+        Eyes-closed windows (4 s), one per item, all with the same channels.
+
+    Returns
+    -------
+    dict
+        ``occipital`` and ``frontal``: per window, the mean over the region's channels of the
+        absolute attribution summed over time; ``ratio`` their per-window quotient;
+        ``channel_attribution`` (N, C) and ``ch_names``; ``p_closed`` the model's probability of
+        "closed" per window.
+    """
+    import torch
+
+    from .explain import _explaining, _lock, _window_model, integrated_gradients
+    from .tasks import get_task
+
+    closed = get_task("eyes").answers.index("closed")
+    per_channel, p_closed = [], []
+    for one in windows:
+        model, one, x, _ = _window_model(bk, one, "eyes", 0)
+        with _lock(bk), _explaining(bk.tokenizer, bk.decoder):
+            with torch.no_grad():
+                p_closed.append(float(model(x)[0, closed].exp()))
+            attr = integrated_gradients(model, x, closed, n_steps=n_steps,
+                                        internal_batch_size=internal_batch_size)
+        per_channel.append(attr[0].abs().sum(-1).numpy())
+    per_channel = np.stack(per_channel)  # (N, C)
+    names = list(windows[0].sensors.names)
+    regions = [region_means(names, row) for row in per_channel]
+    occ = np.array([r["occipital"] for r in regions])
+    front = np.array([r["frontal"] for r in regions])
+    return {"occipital": occ, "frontal": front, "ratio": occ / np.maximum(front, 1e-12),
+            "channel_attribution": per_channel, "ch_names": names, "p_closed": np.array(p_closed)}
+
+
+def eegmmidb_eyes_closed(data_dir=None, n_windows: int = 8, seed: int = 0, split: str = "val"):
+    """``n_windows`` eyes-closed windows of EEGMMIDB (64 channels), spread over subjects.
+
+    Returns a list of one-window :class:`~brainkit.preprocess.Windows` (each keeps its own
+    recording's amplitude scale).
+    """
+    from .datasets import load_task
+    from .errors import BrainkitError
+
+    sets = [s for s in load_task("eyes", data_dir, split=split)
+            if s.source.startswith("eegmmidb/") and "closed" in set(s.windows.labels)]
+    if not sets:
+        raise BrainkitError(f"no EEGMMIDB eyes-closed windows in the {split} split")
+    rng = np.random.default_rng(seed)
+    picks = []
+    for k in range(n_windows):  # round-robin over recordings, a random closed window of each
+        s = sets[k % len(sets)]
+        closed = np.flatnonzero(s.windows.labels == "closed")
+        picks.append(s.windows.select([int(rng.choice(closed))]))
+    return picks
+
+
+def summarise(result: dict) -> dict:
+    """JSON-ready figures of :func:`eyes_closed_regions`."""
+    ratio = result["ratio"]
+    means = region_means(result["ch_names"], result["channel_attribution"].mean(0))
+    return {"n_windows": int(len(ratio)),
+            "occipital_mean": float(result["occipital"].mean()),
+            "frontal_mean": float(result["frontal"].mean()),
+            "occipital_over_frontal": float(result["occipital"].mean() / result["frontal"].mean()),
+            "windows_occipital_above_frontal": float((ratio > 1).mean()),
+            "median_ratio": float(np.median(ratio)),
+            "mean_p_closed": float(result["p_closed"].mean()),
+            "region_means": means}
+
+
+def topomap_png(sensors, values, path, title: str = "|IG| toward 'closed' (mean over windows)") -> None:
+    """A static topomap (matplotlib, through MNE) of per-channel values, for the README."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mne
+
+    from .plots import HEAD_RADIUS_M, project_topview
+
+    xy = project_topview(sensors.pos) / 1000.0  # (C, 2) m, nose up
+    fig, ax = plt.subplots(figsize=(4.2, 4.2), dpi=110)
+    im, _ = mne.viz.plot_topomap(np.asarray(values), xy, axes=ax, show=False, sphere=HEAD_RADIUS_M,
+                                 names=list(sensors.names), cmap="Reds")
+    fig.colorbar(im, ax=ax, shrink=0.7)
+    ax.set_title(title, fontsize=9)
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
