@@ -35,13 +35,13 @@ def cmd_info(args) -> int:
 
 
 def cmd_tokenize(args) -> int:
+    recording = read_complete(args.file, args.sfreq)  # a bad file fails before torch loads
     import numpy as np
 
     from .checkpoint import load_tokenizer_model
     from .preprocess import make_windows
     from .tokenizer import codebook_usage, tokenize_windows
 
-    recording = read_complete(args.file, args.sfreq)
     model = load_tokenizer_model(args.checkpoint)
     windows = make_windows(recording, args.window_s, args.stride_s)
     codes, recon, r = tokenize_windows(model, windows)

@@ -104,7 +104,7 @@ def read_table(path: Path, sfreq: float | None = None):
     has_header = not all(_is_number(c) for c in header_cells if c)
     try:
         table = pd.read_csv(path, sep=sep, header=0 if has_header else None, engine="c",
-                            skipinitialspace=True, low_memory=False)
+                            skipinitialspace=True, low_memory=False, encoding_errors="replace")
     except Exception as err:  # pandas raises several types for malformed text
         raise BrainkitError(f"{path.name} is not a readable table: {err}") from None
     if not has_header:
@@ -193,10 +193,10 @@ def read_npz(path: Path, sfreq: float | None = None):
     except ValueError as err:
         raise BrainkitError(f"{path.name} is not a plain NumPy archive ({err})") from None
     data = arrays.get("data")
-    if data is None or data.ndim not in (1, 2) or not np.issubdtype(data.dtype, np.number):
-        raise BrainkitError(f"{path.name} needs a numeric array 'data' of shape (channels, samples)")
+    if data is None or data.ndim not in (1, 2) or data.dtype.kind not in "biuf":
+        raise BrainkitError(f"{path.name} needs a real-valued array 'data' of shape (channels, samples)")
     data = np.atleast_2d(data).astype(np.float64)
-    rate = sfreq or next((float(arrays[k]) for k in ("sf", "sfreq", "fs") if k in arrays), None)
+    rate = sfreq or _npz_rate(arrays, path)
     if rate is None:
         raise BrainkitError(f"{path.name} has no rate ('sf' or 'sfreq'): pass it explicitly")
     names = arrays.get("chan", arrays.get("ch_names"))
@@ -205,6 +205,17 @@ def read_npz(path: Path, sfreq: float | None = None):
         raise BrainkitError(f"{path.name}: {len(names)} channel names for {len(data)} rows of data")
     data = _to_volts(data, path.name, warnings)
     return mne.io.RawArray(data, mne.create_info(names, rate, "eeg"), verbose="error"), warnings
+
+
+def _npz_rate(arrays: dict, path: Path) -> float | None:
+    """The sampling rate stored in an ``.npz`` (``sf``, ``sfreq`` or ``fs``), checked to be one number."""
+    for key in ("sf", "sfreq", "fs"):
+        if key in arrays:
+            value = arrays[key]
+            if value.size != 1 or value.dtype.kind not in "iuf":
+                raise BrainkitError(f"{path.name}: '{key}' must be one number, the sampling rate in Hz")
+            return float(value.ravel()[0])
+    return None
 
 
 def read_xdf(path: Path, sfreq: float | None = None):
@@ -216,7 +227,8 @@ def read_xdf(path: Path, sfreq: float | None = None):
     try:
         streams, _ = pyxdf.load_xdf(str(path))
     except Exception as err:  # pyxdf raises bare Exceptions on damaged files
-        raise BrainkitError(f"{path.name} is not a readable XDF file: {err}") from None
+        detail = str(err).replace(str(path), path.name)
+        raise BrainkitError(f"{path.name} is not a readable XDF file: {detail}") from None
     numeric = [s for s in streams if isinstance(s["time_series"], np.ndarray)
                and np.issubdtype(s["time_series"].dtype, np.number) and s["time_series"].ndim == 2
                and len(s["time_series"]) > 1]

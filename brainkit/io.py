@@ -19,8 +19,10 @@ import gzip
 import io as _io
 import re
 import shutil
+import struct
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +57,7 @@ FORMATS: dict[str, tuple[str, object]] = {
     ".ds": ("CTF", None), ".sqd": ("KIT", None), ".con": ("KIT", None),
     ".nxe": ("Nexstim", None), ".lay": ("Persyst", None), ".data": ("Nicolet", None),
     ".egi": ("EGI", None), ".raw": ("EGI", None), ".cdt": ("Curry", None), ".dap": ("Curry", None),
-    ".nedf": ("NEDF", None), ".mef": ("MEF", None), ".nwb": ("NWB", None),
+    ".nedf": ("NEDF", None),
     ".xdf": ("XDF", formats.read_xdf), ".xdfz": ("XDF", formats.read_xdf),
     ".csv": ("CSV", formats.read_table), ".tsv": ("TSV", formats.read_table),
     ".txt": ("text", formats.read_table), ".npz": ("NumPy", formats.read_npz),
@@ -149,6 +151,9 @@ def _safe_name(name: str) -> str:
     """A file name without folders, control characters or path tricks."""
     base = Path(str(name).replace("\\", "/")).name
     base = re.sub(r"[^\w.\- ]", "_", base).strip(" .")
+    if len(base) > 120:  # file systems refuse names over 255 bytes; keep the extension
+        stem, dot, ext = base.rpartition(".")
+        base = stem[:100] + dot + ext[-16:] if dot and len(ext) <= 16 else base[:120]
     return base or "upload"
 
 
@@ -193,15 +198,27 @@ def _extract_zip(data_or_path, dest: Path, limits: Limits) -> None:
                 continue
             if member.filename.lower().endswith(".zip"):
                 raise BrainkitError("zip inside a zip is not supported: upload the inner archive")
+            if member.flag_bits & 0x1:
+                raise BrainkitError(f"zip entry {_safe_name(member.filename)} is password-protected; "
+                                    "brainkit reads unencrypted archives only")
             target = dest.joinpath(*[_safe_name(p) for p in parts])
             target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(member) as src, open(target, "wb") as out:
-                while chunk := src.read(1 << 20):
-                    written += len(chunk)
-                    if written > limits.max_bytes:  # the header lied about sizes (zip bomb)
-                        raise BrainkitError("zip unpacks to more than the "
-                                            f"{limits.max_bytes // 2**20} MiB limit; refused")
-                    out.write(chunk)
+            try:
+                written = _copy_member(archive, member, target, written, limits)
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as err:
+                raise BrainkitError(f"zip entry {_safe_name(member.filename)} is damaged ({err})") from None
+
+
+def _copy_member(archive, member, target: Path, written: int, limits: Limits) -> int:
+    """Unpack one zip member to ``target``; returns the bytes unpacked so far, all members counted."""
+    with archive.open(member) as src, open(target, "wb") as out:
+        while chunk := src.read(1 << 20):
+            written += len(chunk)
+            if written > limits.max_bytes:  # the header lied about sizes (zip bomb)
+                raise BrainkitError("zip unpacks to more than the "
+                                    f"{limits.max_bytes // 2**20} MiB limit; refused")
+            out.write(chunk)
+    return written
 
 
 def _gunzip(path: Path, limits: Limits) -> Path:
@@ -340,11 +357,18 @@ def _edf_header(path: Path) -> dict:
                                 f"{header_bytes}-byte header)")
         if size < header_bytes:
             raise BrainkitError(f"{path.name} is truncated inside its header")
+        f.seek(256 + n_signals * 104)
+        ranges = f.read(32 * n_signals)  # physical min, max, digital min, max: 8 bytes each
         f.seek(256 + n_signals * 216)
         try:
             samples = [int(f.read(8).decode("ascii").strip()) for _ in range(n_signals)]
+            [float(ranges[i:i + 8].decode("ascii")) for i in range(0, len(ranges), 8)]
         except ValueError:
-            raise BrainkitError(f"{path.name}: EDF samples-per-record field is not a number") from None
+            raise BrainkitError(f"{path.name}: EDF samples-per-record or signal range field is not a "
+                                "number") from None
+        if min(samples) < 1:
+            raise BrainkitError(f"{path.name}: EDF header gives {min(samples)} samples per record for "
+                                "a signal; every signal needs at least 1")
     width = 3 if head[0:1] == b"\xff" else 2
     record_bytes = sum(samples) * width
     kind = head[192:197].decode("ascii", "replace")
@@ -356,14 +380,44 @@ def _edf_header(path: Path) -> dict:
 def _check_edf(path: Path, limits: Limits, warnings: list[str]) -> str:
     header = _edf_header(path)
     base = "BDF" if header["bdf"] else "EDF"
+    if not np.isfinite(header["record_s"]) or header["record_s"] <= 0:
+        raise BrainkitError(f"{path.name}: EDF record duration {header['record_s']} s is not a positive "
+                            "number")
+    if header["n_signals"] > limits.max_channels:
+        raise BrainkitError(f"{header['n_signals']} channels is more than the limit of {limits.max_channels}")
+    rate = max(header["samples"]) / header["record_s"]
+    if rate > limits.max_sfreq:
+        raise BrainkitError(f"sampling rate {rate:g} Hz is outside 0-{limits.max_sfreq:g} Hz")
     if header["n_records"] > 0 and header["held_records"] < header["n_records"]:
         warnings.append(f"file is truncated: header promises {header['n_records']} data records, "
                         f"the file holds {header['held_records']}; the rest is missing")
     if header["held_records"] == 0:
         raise BrainkitError(f"{path.name} holds no complete data record")
-    if header["record_s"] <= 0:
-        raise BrainkitError(f"{path.name}: EDF record duration {header['record_s']} is not positive")
     return base + ("+" if header["plus"] else "")
+
+
+def _check_riff(path: Path, wide: bool) -> None:
+    """Walk the chunks of an ANT eego file (RIFF, or RF64 with 8-byte sizes) and refuse one whose
+    sizes do not fit the file: the C library behind MNE's reader can hang on such a file."""
+    size = path.stat().st_size
+    width = 8 if wide else 4
+    unpack = struct.Struct("<Q" if wide else "<I").unpack
+
+    def walk(f, start: int, end: int, depth: int) -> None:
+        pos = start
+        while pos + 4 + width <= end:
+            f.seek(pos)
+            head = f.read(4 + width)
+            chunk, length = head[:4], unpack(head[4:])[0]
+            if not all(32 <= b < 127 for b in chunk) or pos + 4 + width + length > end:
+                raise BrainkitError(f"{path.name}: the chunk sizes of this ANT CNT file do not fit its "
+                                    f"{size} bytes; it is truncated or damaged")
+            if chunk in (b"LIST", b"RIFF", b"RF64") and depth < 8:
+                walk(f, pos + 8 + width, pos + 4 + width + length, depth + 1)
+            pos += 4 + width + length + (length & 1)
+
+    with open(path, "rb") as f:
+        walk(f, 0, size, 0)
 
 
 def _read_cnt(path: Path):
@@ -372,6 +426,7 @@ def _read_cnt(path: Path):
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic in (b"RIFF", b"RF64"):
+        _check_riff(path, wide=magic == b"RF64")
         return mne.io.read_raw_ant(path, preload=False, verbose="error"), "ANT eego CNT", []
     errors = []
     for data_format in ("auto", "int32", "int16"):
@@ -407,7 +462,8 @@ def _read_mne(path: Path, ext: str, limits: Limits, warnings: list[str]):
             warnings.extend(notes)
             fmt = "EEGLAB (epoched)"
     else:
-        raw = mne.io.read_raw(path, preload=False, verbose="error")
+        raw = _open_mne(path, ext, warnings)
+    _check_companions(raw, path)
     check_limits(len(raw.ch_names), raw.info["sfreq"], raw.n_times, limits)
     raw.load_data(verbose="error")
     if ext in (".edf", ".bdf") and fmt.endswith("+") is False and len(raw.annotations):
@@ -415,12 +471,127 @@ def _read_mne(path: Path, ext: str, limits: Limits, warnings: list[str]):
     return raw, fmt
 
 
+def _open_mne(path: Path, ext: str, warnings: list[str]):
+    """``mne.io.read_raw`` without loading, plus the readers it cannot pick by extension alone."""
+    import mne
+
+    if ext == ".data":
+        return mne.io.read_raw_nicolet(path, ch_type="eeg", preload=False, verbose="error")
+    if ext in (".raw", ".egi"):
+        return mne.io.read_raw_egi(path, preload=False, verbose="error")
+    try:
+        return mne.io.read_raw(path, preload=False, verbose="error")
+    except Exception as err:  # MNE raises a bare Exception for undecodable EDF annotations
+        if ext not in (".edf", ".bdf") or "annotations channel" not in str(err):
+            raise
+    warnings.append("annotation text is not valid UTF-8 and was read as Latin-1")
+    return mne.io.read_raw(path, preload=False, encoding="latin1", verbose="error")
+
+
+def _check_companions(raw, entry: Path) -> None:
+    """Refuse a header that makes the reader open files outside the recording's own folder
+    (e.g. a BrainVision ``DataFile=../../secret`` or an EEGLAB ``.set`` naming another ``.fdt``)."""
+    folder = (entry if entry.is_dir() else entry.parent).resolve()
+    for name in getattr(raw, "filenames", ()) or ():
+        if name is None:
+            continue
+        target = Path(name).resolve()
+        if target != folder and folder not in target.parents:
+            raise BrainkitError(f"{entry.name} points to a data file outside its folder "
+                                f"({Path(name).name}); refused")
+
+
+def _header_value(text: str, key: str) -> str | None:
+    match = re.search(rf"^\s*{key}\s*=\s*(.*?)\s*$", text, re.M | re.I)
+    return match.group(1) if match else None
+
+
+def _check_brainvision(path: Path, limits: Limits) -> None:
+    """The files a BrainVision header names must be plain names beside it; the data file must be there."""
+    with open(path, "rb") as f:
+        text = f.read(1 << 20).decode("latin-1")
+    n_channels, interval = _header_value(text, "NumberOfChannels"), _header_value(text, "SamplingInterval")
+    try:
+        n_channels = int(n_channels) if n_channels is not None else None
+        interval = float(interval) if interval is not None else None
+    except ValueError:
+        raise BrainkitError(f"{path.name}: NumberOfChannels and SamplingInterval must be numbers") from None
+    if n_channels is not None and n_channels < 1:
+        raise BrainkitError(f"{path.name}: NumberOfChannels is {n_channels}; a recording needs at least 1")
+    if n_channels is not None:
+        _check_size(n_channels, 0, limits)
+    if interval is not None and not (np.isfinite(interval) and interval > 0):
+        raise BrainkitError(f"{path.name}: SamplingInterval {interval} µs is not a positive number")
+    if interval is not None and 1e6 / interval > limits.max_sfreq:
+        raise BrainkitError(f"sampling rate {1e6 / interval:g} Hz is outside 0-{limits.max_sfreq:g} Hz")
+    for key in ("DataFile", "MarkerFile"):
+        value = _header_value(text, key)
+        if value is None:
+            continue
+        if value in ("", ".", "..") or Path(value.replace("\\", "/")).name != value:
+            raise BrainkitError(f"{path.name} names its {key} {value!r}, which is not a file beside it; "
+                                "refused")
+        if key == "DataFile" and not (path.parent / value).is_file():
+            raise BrainkitError(f"{path.name} needs its data file {value}, which is missing: give the .vhdr, "
+                                ".vmrk and .eeg together (or zip them)")
+
+
+def _check_table(path: Path, limits: Limits) -> None:
+    """Refuse a table with far more columns than channels allowed, before parsing it."""
+    with open(path, "r", encoding="utf-8", errors="replace") as f:
+        first = f.readline(1 << 22).strip("\ufeff\r\n")
+    sep = formats._sniff_separator(first)
+    n_columns = first.count(sep) + 1 if sep else 1
+    if n_columns > limits.max_channels + 16:  # room for time, marker and auxiliary columns
+        raise BrainkitError(f"{path.name} has {n_columns} columns, more than the limit of "
+                            f"{limits.max_channels} channels")
+
+
+def _check_npz(path: Path, limits: Limits) -> None:
+    """Check an ``.npz``'s ``data`` from its ``.npy`` header before anything is decompressed."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {m.filename: m for m in archive.infolist()}
+            if sum(m.file_size for m in members.values()) > limits.max_bytes:
+                raise BrainkitError(f"{path.name} unpacks to more than the {limits.max_bytes // 2**20} MiB "
+                                    "limit")
+            member = members.get("data.npy")
+            if member is None:
+                return  # the reader says what is missing
+            with archive.open(member) as f:
+                version = np.lib.format.read_magic(f)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(f)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, zlib.error) as err:
+        raise BrainkitError(f"{path.name} is not a readable NumPy archive ({err})") from None
+    if len(shape) not in (1, 2):
+        return  # the reader refuses other shapes
+    n_channels, n_times = (1, shape[0]) if len(shape) == 1 else shape
+    if int(np.prod(shape)) * dtype.itemsize > member.file_size:
+        raise BrainkitError(f"{path.name}: 'data' claims shape {tuple(shape)} but holds only "
+                            f"{member.file_size} bytes; the file is damaged")
+    _check_size(n_channels, n_times, limits)
+
+
+#: checks of a file's header before its reader runs, by extension
+_PRECHECKS = {".vhdr": _check_brainvision, ".ahdr": _check_brainvision, ".csv": _check_table,
+              ".tsv": _check_table, ".txt": _check_table, ".npz": _check_npz}
+
+
+def _check_size(n_channels: int, n_times: int, limits: Limits) -> None:
+    if n_channels > limits.max_channels:
+        raise BrainkitError(f"{n_channels} channels is more than the limit of {limits.max_channels}")
+    if n_channels * n_times > limits.max_samples:
+        raise BrainkitError(f"{n_channels} channels x {n_times} samples is more than the "
+                            f"{limits.max_samples:,} samples brainkit holds in memory")
+
+
 def check_limits(n_channels: int, sfreq: float, n_times: int, limits: Limits = DEFAULT_LIMITS):
     """Raise a one-line error when a recording is beyond what brainkit accepts."""
     if n_channels < 1:
         raise BrainkitError("the recording has no channels")
-    if n_channels > limits.max_channels:
-        raise BrainkitError(f"{n_channels} channels is more than the limit of {limits.max_channels}")
+    _check_size(n_channels, 0, limits)
     if not np.isfinite(sfreq) or sfreq <= 0 or sfreq > limits.max_sfreq:
         raise BrainkitError(f"sampling rate {sfreq} Hz is outside 0-{limits.max_sfreq:g} Hz")
     if n_times < 2:
@@ -428,9 +599,7 @@ def check_limits(n_channels: int, sfreq: float, n_times: int, limits: Limits = D
     if n_times / sfreq > limits.max_duration_s:
         raise BrainkitError(f"recording lasts {n_times / sfreq / 3600:.1f} h, more than the limit of "
                             f"{limits.max_duration_s / 3600:g} h")
-    if n_channels * n_times > limits.max_samples:
-        raise BrainkitError(f"{n_channels} channels x {n_times} samples is more than the "
-                            f"{limits.max_samples:,} samples brainkit holds in memory")
+    _check_size(n_channels, n_times, limits)
 
 
 def _fix_kinds(raw) -> None:
@@ -565,10 +734,28 @@ def read_recording(source, name: str | None = None, *, sfreq: float | None = Non
             raise BrainkitError("the recording does not fit in memory") from None
         except Exception as err:  # readers of damaged files raise anything; the user gets one line
             logger.debug("reader failed", exc_info=True)
-            label = name or getattr(source, "name", None) or (
-                Path(source).name if isinstance(source, (str, Path)) else "upload")
-            message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise BrainkitError(f"could not read {label}: {message[:300]}") from None
+            label = _safe_name(name or getattr(source, "name", None) or (
+                Path(source).name if isinstance(source, (str, Path)) else "upload"))
+            folders = [tmp, str(Path(tmp).resolve())] + _folders(source)
+            raise BrainkitError(_failure(label, err, folders)) from None
+
+
+def _folders(source) -> list[str]:
+    """The folders of a source given as paths: said as nothing in messages (the user knows them)."""
+    items = source if isinstance(source, (list, tuple)) else [source]
+    return [str(Path(p).resolve().parent) for p in items
+            if isinstance(p, (str, Path)) and "\x00" not in str(p)]
+
+
+def _failure(label: str, err: Exception, folders: list[str]) -> str:
+    """One line for a reader's own exception: the file, that it is damaged or not of its format, and
+    the reader's words without folder names or Python reprs."""
+    detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    detail = re.sub(r"(?:Posix|Windows)?Path\('([^']*)'\)", r"'\1'", detail)
+    for folder in sorted(folders, key=len, reverse=True):
+        detail = detail.replace(folder + "/", "").replace(folder, "")
+    kind = FORMATS.get(_suffix(Path(label)), ("recording",))[0]
+    return f"could not read {label}: not a valid {kind} file, or damaged ({detail[:300]})"
 
 
 def recording_from_raw(raw, name: str = "recording", fmt: str = "MNE Raw") -> Recording:
@@ -593,6 +780,8 @@ def _read_path(path: Path, display: str, sfreq: float | None, limits: Limits) ->
     fmt, reader = FORMATS[ext]
     if path.is_file() and path.stat().st_size == 0:
         raise BrainkitError(f"{path.name} is empty (0 bytes)")
+    if ext in _PRECHECKS:
+        _PRECHECKS[ext](path, limits)
     if reader is None:
         raw, fmt = _read_mne(path, ext, limits, warnings)
     else:
