@@ -183,9 +183,11 @@ class BrainDecoder(PreTrainedModel):
         self.query_self = nn.ModuleList(Block(d, c.n_heads, c.dropout) for _ in range(c.n_query_layers))
         self.to_lm = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, c.lm_hidden))
         self.lm_scale = nn.Parameter(torch.tensor(1.0))
-        self.aux_heads = nn.ModuleDict({t: nn.Linear(d, len(a)) for t, a in c.task_answers.items()})
+        # in task_ids order (a list survives config.json; the dict's keys come back sorted), so
+        # that parameter order, and with it a resumed optimizer's state, is stable
+        self.aux_heads = nn.ModuleDict({t: nn.Linear(d, len(c.task_answers[t])) for t in c.task_ids})
         self.answer_prototypes = nn.ParameterDict(
-            {t: nn.Parameter(torch.zeros(len(a), c.lm_hidden)) for t, a in c.task_answers.items()})
+            {t: nn.Parameter(torch.zeros(len(c.task_answers[t]), c.lm_hidden)) for t in c.task_ids})
         self.post_init()
         self._lm = None  # (model, tokenizer); not a submodule: never saved, never trained
         self._prefix_cache = {}

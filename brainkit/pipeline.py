@@ -187,6 +187,9 @@ def read_manifest(path) -> list[dict]:
         if row["duration_s"] <= 0:
             raise BrainkitError(f"manifest line {i}: duration_s must be positive")
         row["file"] = (path.parent / row["path"]).resolve()
+        if not row["file"].exists():
+            raise BrainkitError(f"manifest line {i}: {row['path']} does not exist "
+                                f"(paths are relative to the manifest's folder)")
         try:  # optional: the rate of a single-column text recording
             row["sfreq"] = float(row["sfreq"]) if (row.get("sfreq") or "").strip() else None
         except ValueError:

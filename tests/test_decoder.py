@@ -118,3 +118,11 @@ def test_save_load_round_trip(decoder, inputs, tmp_path):
         b = loaded.connect(*inputs, "workload").soft_tokens
     torch.testing.assert_close(a, b)
     assert not any(k.startswith("_lm") or "lm_head" in k for k in loaded.state_dict())
+
+
+def test_parameter_order_survives_save_and_load(decoder, tmp_path):
+    """A resumed optimizer's state is matched by position: the order must not change on reload."""
+    decoder.save_pretrained(tmp_path)
+    loaded = BrainDecoder.from_pretrained(tmp_path, use_safetensors=True)
+    assert [n for n, _ in decoder.named_parameters()] == [n for n, _ in loaded.named_parameters()]
+    assert [p.shape for p in decoder.parameters()] == [p.shape for p in loaded.parameters()]

@@ -34,7 +34,16 @@ def test_shipped_manifests_are_the_validation_windows_of_the_corpus(data_dir, ta
     assert {r["label"] for r in rows} >= {"low", "high"} if task == "workload" else len(rows) > 0
 
 
+def test_manifest_naming_a_missing_recording_is_refused_before_any_model_loads(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("path,task,label,start_s,duration_s,subject\ngone.edf,eyes,open,0,4,s1\n")
+    with pytest.raises(BrainkitError, match="line 2: gone.edf does not exist"):
+        read_manifest(path)
+
+
 def test_optional_sfreq_column(tmp_path):
+    (tmp_path / "a.txt").write_text("1\n2\n")
+    (tmp_path / "b.edf").write_bytes(b"")
     path = tmp_path / "m.csv"
     path.write_text("path,task,label,start_s,duration_s,subject,sfreq\n"
                     "a.txt,seizure,normal,0,4,s1,173.61\nb.edf,seizure,normal,0,4,s1,\n")
