@@ -200,6 +200,20 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from . import bench
+
+    cfg = bench.default_config(args.quick, checkpoint=args.checkpoint, lm_path=args.lm,
+                               int8=args.int8, profile=args.profile, threads=args.threads,
+                               **({"repeats": args.repeats} if args.repeats else {}))
+    result = bench.run(cfg, progress=lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
+    bench.save_json(result, args.out)
+    if args.markdown:
+        bench.write_markdown(result, args.markdown)
+    sys.stdout.write(bench.to_markdown(result))
+    return 0
+
+
 def _model_options(p, lm: bool = True) -> None:
     p.add_argument("--checkpoint", help="checkpoint folder (default: the shipped brainkit-base)")
     if lm:
@@ -315,6 +329,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="sample_data", help="output folder")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("bench", help="speed and memory benchmarks on simulated recordings")
+    p.add_argument("--quick", action="store_true", help="short recordings, 2 repeats, no accuracy")
+    p.add_argument("--out", default="bench.json", help="JSON results (default bench.json)")
+    p.add_argument("--markdown", help="put the tables into this Markdown file (e.g. BENCHMARKS.md)")
+    p.add_argument("--repeats", type=int, default=0, help="runs per measurement (default 3; 2 with --quick)")
+    p.add_argument("--int8", action="store_true", help="also time an int8 (dynamic) language model")
+    p.add_argument("--profile", action="store_true", help="also profile the sleep decode")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    _model_options(p)
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("datasets", help="count labelled windows per task and class in the corpus")
     _data_option(p)
