@@ -24,14 +24,14 @@ $(TEST_STAMP): $(STAMP) requirements-test.txt
 	$(PIP) install --quiet -r requirements-test.txt
 	touch $@
 
-# Debian's Chromium, for the browser tests (make test depends on it once they exist)
+# Debian's Chromium, for the browser tests (tests/test_browser.py; they skip without it)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
 
 app: install
 	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) chromium
 	$(PY) -m pytest -q
 
 clean:

@@ -44,7 +44,9 @@ for _key in ("source", "sample", "decode_task", "explain_task"):
     if _key in st.session_state:
         st.session_state[_key] = st.session_state[_key]
 
-st.set_page_config(page_title="brainkit", page_icon=":material/neurology:", layout="wide")
+# An emoji favicon is drawn in the browser; a ":material/...:" one would be fetched from
+# fonts.gstatic.com on every page view (a request leaving the machine; it fails offline).
+st.set_page_config(page_title="brainkit", page_icon="🧠", layout="wide")
 page = st.navigation([st.Page(path, title=title, icon=icon, default=(i == 0))
                       for i, (path, title, icon) in enumerate(PAGES)])
 st.sidebar.caption(
