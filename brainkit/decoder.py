@@ -18,7 +18,9 @@ UniMind-style (arXiv 2506.18962), with the faults of its public code fixed:
 4. The selected queries attend over the connector's source-time tokens and the channel tokens;
    the result is projected to the language model's width and inserted between the prompt's
    prefix and suffix (:func:`brainkit.tasks.build_prompt`) through ``inputs_embeds``.
-5. A small linear head per task on the pooled queries gives an auxiliary classification loss that
+5. A small linear head per task on the pooled queries, plus a linear read-out of the channel
+   band-power statistics (mean and spread over channels: the classical band-power features,
+   which the deep path learns to use only slowly), gives an auxiliary classification loss that
    speeds up training on CPU; answers always come from the language model.
 6. **Answer anchor.** One more soft token, after the M query tokens: the auxiliary head's
    probabilities times one learned vector per answer (``answer_prototypes``, initialised from the
@@ -59,7 +61,8 @@ class BrainDecoderConfig(PretrainedConfig):
     def __init__(self, latent_dim=64, n_sources=16, d_model=128, n_heads=4, n_layers=2,
                  n_query_layers=2, n_soft_tokens=8, pool_size=4, bands_hz=BANDS_HZ, sfreq=256.0,
                  max_patches=256, lm_hidden=576, dropout=0.1, gumbel_tau=1.0, w_balance=0.01,
-                 w_aux=0.5, w_option=1.0, answer_anchor=True, task_ids=TASK_IDS, task_answers=None,
+                 w_aux=0.5, w_option=1.0, answer_anchor=True, spectral_head=True, task_ids=TASK_IDS,
+                 task_answers=None,
                  temperatures=None, lm_sha256=None, **kwargs):
         self.latent_dim, self.n_sources, self.d_model = latent_dim, n_sources, d_model
         self.n_heads, self.n_layers, self.n_query_layers = n_heads, n_layers, n_query_layers
@@ -67,7 +70,7 @@ class BrainDecoderConfig(PretrainedConfig):
         self.bands_hz = [list(b) for b in bands_hz]
         self.sfreq, self.max_patches, self.lm_hidden = sfreq, max_patches, lm_hidden
         self.dropout, self.gumbel_tau, self.w_balance, self.w_aux = dropout, gumbel_tau, w_balance, w_aux
-        self.w_option, self.answer_anchor = w_option, answer_anchor
+        self.w_option, self.answer_anchor, self.spectral_head = w_option, answer_anchor, spectral_head
         self.task_ids = list(task_ids)
         self.task_answers = task_answers or {t: list(get_task(t).answers) for t in self.task_ids}
         self.temperatures = temperatures or {}
@@ -186,6 +189,9 @@ class BrainDecoder(PreTrainedModel):
         # in task_ids order (a list survives config.json; the dict's keys come back sorted), so
         # that parameter order, and with it a resumed optimizer's state, is stable
         self.aux_heads = nn.ModuleDict({t: nn.Linear(d, len(c.task_answers[t])) for t in c.task_ids})
+        n_stats = 2 * (len(c.bands_hz) + 1)
+        self.spectral_heads = nn.ModuleDict(
+            {t: nn.Linear(n_stats, len(c.task_answers[t])) for t in c.task_ids} if c.spectral_head else {})
         self.answer_prototypes = nn.ParameterDict(
             {t: nn.Parameter(torch.zeros(len(c.task_answers[t]), c.lm_hidden)) for t in c.task_ids})
         self.post_init()
@@ -280,8 +286,8 @@ class BrainDecoder(PreTrainedModel):
         sensor_feat = torch.cat([s.pos * 10, s.ori, kind, s.has_position.float()[..., None]], -1)
         log_scale = torch.log10(torch.as_tensor(scale, dtype=latents.dtype, device=latents.device)
                                 .clamp(min=1e-15)).expand(N, -1)  # (N, C)
-        chan = torch.cat([bandpower, (log_scale[..., None] + 5.0)], -1)  # (N, C, n_bands+1)
-        chan = self.channel_in(chan) + self.sensor_in(sensor_feat).expand(N, -1, -1)  # (N, C, d)
+        chan_feat = torch.cat([bandpower, (log_scale[..., None] + 5.0)], -1)  # (N, C, n_bands+1)
+        chan = self.channel_in(chan_feat) + self.sensor_in(sensor_feat).expand(N, -1, -1)  # (N, C, d)
         memory = torch.cat([h.reshape(N, K * P, -1) + self.type_emb[0],
                             chan + self.type_emb[1]], 1)  # (N, K*P + C, d)
 
@@ -310,6 +316,9 @@ class BrainDecoder(PreTrainedModel):
         soft = soft / soft.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt() * self.lm_scale
         soft = soft * getattr(self, "lm_embed_rms", 1.0)
         aux = self.aux_heads[task](q.mean(1) + pooled) if task in self.aux_heads else None
+        if aux is not None and task in self.spectral_heads:
+            stats = torch.cat([chan_feat.mean(1), chan_feat.std(1, unbiased=False)], -1)  # (N, 2(B+1))
+            aux = aux + self.spectral_heads[task](stats)
         if c.answer_anchor and aux is not None and self._lm is not None:
             anchor = aux.softmax(-1).to(soft.dtype) @ self.answer_prototypes[task].to(soft.dtype)  # (N, H)
             soft = torch.cat([soft, anchor[:, None]], 1)  # (N, M + 1, H_lm)
@@ -367,25 +376,42 @@ class BrainDecoder(PreTrainedModel):
             Lp = len(parts.prefix_ids)
             att = torch.stack([a[:, :, -1, Lp:Lp + M] for a in out.attentions])  # (layers, N, H, M)
             lm_attention = att.mean((0, 2))  # (N, M)
-        A = len(options)
-        longest = max(len(o) for o in options)
         logp = first[:, [o[0] for o in options]]  # (N, A)
-        if longest > 1:
-            cache = out.past_key_values
-            cache.batch_repeat_interleave(A)  # sample-major: rows n*A + a
-            pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-            rest = torch.tensor([list(o[:-1]) + [pad] * (longest - len(o)) for o in options],
-                                device=self.device)  # (A, longest-1): inputs after the first token
-            target = torch.tensor([list(o[1:]) + [pad] * (longest - len(o)) for o in options],
-                                  device=self.device)  # (A, longest-1)
-            valid = torch.tensor([[1.0] * (len(o) - 1) + [0.0] * (longest - len(o)) for o in options],
-                                 device=self.device)
-            emb = model.get_input_embeddings()(rest).repeat(N, 1, 1)  # (N*A, longest-1, H)
-            more = model(inputs_embeds=emb, past_key_values=cache, use_cache=False).logits
-            more = more.log_softmax(-1).view(N, A, longest - 1, -1)
-            tok = more.gather(-1, target[None, :, :, None].expand(N, -1, -1, 1))[..., 0]  # (N, A, L-1)
-            logp = logp + (tok * valid).sum(-1)
+        if max(len(o) for o in options) > 1:
+            logp = logp + self._later_tokens(out.past_key_values, options, N)
         return logp, lm_attention
+
+    def _later_tokens(self, cache, options, n):
+        """Log-likelihood of every option's tokens after its first, all options in one row.
+
+        The options' tokens (but their last) are packed one after another in a single sequence
+        per sample; a 4-D attention mask lets each see the prompt (``cache``) and its own earlier
+        tokens only, and position ids restart after the prompt for each option. One pass, no copy
+        of the cache per option. Returns (n, A).
+        """
+        model, _ = self.lm
+        past = cache.get_seq_length()
+        ids, pos, owner, target = [], [], [], []
+        for a, o in enumerate(options):
+            for j in range(len(o) - 1):
+                ids.append(o[j])
+                pos.append(past + j)
+                owner.append(a)
+                target.append(o[j + 1])
+        dev = self.device
+        owner_t, pos_t = torch.tensor(owner, device=dev), torch.tensor(pos, device=dev)
+        L = len(ids)
+        own = (owner_t[:, None] == owner_t[None]) & (pos_t[None] <= pos_t[:, None])  # (L, L)
+        allowed = torch.cat([torch.ones(L, past, dtype=torch.bool, device=dev), own], 1)
+        dtype = model.get_input_embeddings().weight.dtype
+        mask = torch.zeros(L, past + L, dtype=dtype, device=dev).masked_fill(~allowed, torch.finfo(dtype).min)
+        emb = model.get_input_embeddings()(torch.tensor(ids, device=dev))[None].expand(n, -1, -1)
+        logits = model(inputs_embeds=emb, past_key_values=cache, use_cache=False,
+                       attention_mask=mask[None, None].expand(n, 1, -1, -1),
+                       position_ids=pos_t[None].expand(n, -1)).logits  # (n, L, V)
+        lp = logits.log_softmax(-1).gather(-1, torch.tensor(target, device=dev)[None, :, None]
+                                           .expand(n, -1, 1))[..., 0]  # (n, L)
+        return torch.zeros(n, len(options), dtype=lp.dtype, device=dev).index_add(1, owner_t, lp)
 
     def forward(self, latents, bandpower, scale, sensors, task, labels=None, question_index=0,
                 use_lm: bool = True):

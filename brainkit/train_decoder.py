@@ -223,15 +223,22 @@ def train(tokenizer, lm, lm_tokenizer, train_sets: list[FeatureSet], val_sets: l
     return decoder
 
 
-def _optimizer(decoder, lr, prototype_lr, weight_decay):
-    """AdamW with the answer prototypes in their own group (no decay, a constant rate: they only
-    learn once the language-model stage starts, late in the connector's schedule)."""
-    protos = [p for n, p in decoder.named_parameters() if n.startswith("answer_prototypes.")]
-    rest = [p for n, p in decoder.named_parameters()
-            if p.requires_grad and not n.startswith("answer_prototypes.")]
-    return torch.optim.AdamW([{"params": rest, "base_lr": lr, "lr": lr, "schedule": True},
-                              {"params": protos, "base_lr": prototype_lr, "lr": prototype_lr,
-                               "weight_decay": 0.0, "schedule": False}], lr=lr, weight_decay=weight_decay)
+def _optimizer(decoder, lr, prototype_lr, weight_decay, linear_lr_factor: float = 10.0):
+    """AdamW in three groups: the connector; the linear band-power heads at ``linear_lr_factor``
+    times its rate (a linear read-out of features of scale ~5 learns slowly at a transformer's
+    rate); the answer prototypes at a constant ``prototype_lr`` without decay (they only learn once
+    the language-model stage starts, late in the connector's schedule)."""
+    groups = {"answer_prototypes.": [], "spectral_heads.": [], "": []}
+    for name, p in decoder.named_parameters():
+        if p.requires_grad:
+            groups[next(k for k in groups if name.startswith(k))].append(p)
+    return torch.optim.AdamW([
+        {"params": groups[""], "base_lr": lr, "lr": lr, "schedule": True},
+        {"params": groups["spectral_heads."], "base_lr": lr * linear_lr_factor,
+         "lr": lr * linear_lr_factor, "schedule": True},
+        {"params": groups["answer_prototypes."], "base_lr": prototype_lr, "lr": prototype_lr,
+         "weight_decay": 0.0, "schedule": False},
+    ], lr=lr, weight_decay=weight_decay)
 
 
 def _log_scores(results: dict, note: str = "") -> None:

@@ -126,3 +126,17 @@ def test_parameter_order_survives_save_and_load(decoder, tmp_path):
     loaded = BrainDecoder.from_pretrained(tmp_path, use_safetensors=True)
     assert [n for n, _ in decoder.named_parameters()] == [n for n, _ in loaded.named_parameters()]
     assert [p.shape for p in decoder.parameters()] == [p.shape for p in loaded.parameters()]
+
+
+def test_spectral_head_reads_band_power_statistics(decoder, inputs):
+    """The auxiliary logits include a linear read-out of channel band-power mean and spread."""
+    decoder.eval()
+    head = decoder.spectral_heads["seizure"]
+    assert head.in_features == 2 * (len(decoder.config.bands_hz) + 1)
+    with torch.no_grad():
+        before = decoder.connect(*inputs, "seizure").aux_logits
+        saved = head.weight.clone()
+        head.weight.add_(1.0)
+        after = decoder.connect(*inputs, "seizure").aux_logits
+        head.weight.copy_(saved)
+    assert not torch.allclose(before, after)
