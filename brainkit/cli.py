@@ -172,6 +172,24 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def cmd_explain_regions(args) -> int:
+    from .pipeline import Brainkit
+    from .regions import eegmmidb_eyes_closed, eyes_closed_regions, summarise
+
+    windows = eegmmidb_eyes_closed(Path(args.data), args.n_windows, args.seed)
+    bk = Brainkit(args.checkpoint, lm_path=args.lm)
+    result = eyes_closed_regions(bk, windows, n_steps=args.steps)
+    summary = summarise(result) | {"command": "python -m brainkit " + " ".join(sys.argv[1:])}
+    if args.figure:
+        from .regions import topomap_png
+
+        topomap_png(windows[0].sensors, result["channel_attribution"].mean(0), args.figure)
+    if args.out:
+        Path(args.out).write_text(json.dumps(summary, indent=2))
+    _print_json(summary)
+    return 0
+
+
 def cmd_correlations(args) -> int:
     from .explain import reference_windows, task_correlations
     from .pipeline import Brainkit
@@ -196,6 +214,12 @@ def cmd_simulate(args) -> int:
 def cmd_datasets(args) -> int:
     from .datasets import summary
 
+    if args.manifests:
+        from .manifests import write_manifests
+
+        written = write_manifests(args.manifests, Path(args.data), tasks=args.task, split=args.split)
+        _print_json({task: str(path) for task, path in written.items()})
+        return 0
     _print_json(summary(Path(args.data), tasks=args.task))
     return 0
 
@@ -230,7 +254,7 @@ def _data_option(p) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brainkit", description=__doc__.splitlines()[0])
-    parser.add_argument("--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("--verbose", action="store_true", help="log progress to stderr (always on for training)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("info", help="JSON summary of a recording")
@@ -311,6 +335,17 @@ def build_parser() -> argparse.ArgumentParser:
     _sfreq_option(p)
     p.set_defaults(func=cmd_explain)
 
+    p = sub.add_parser("explain-regions", help="physiology check: is 'eyes closed' evidence occipital? "
+                                              "(EEGMMIDB validation subjects)")
+    _data_option(p)
+    p.add_argument("--n-windows", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=32, help="integrated-gradients steps")
+    p.add_argument("--out", help="write the JSON summary here too")
+    p.add_argument("--figure", help="write a topomap (PNG) of the mean attribution here")
+    _model_options(p)
+    p.set_defaults(func=cmd_explain_regions)
+
     p = sub.add_parser("correlations", help="task x task functional correlation matrices (JSON)")
     _data_option(p)
     p.add_argument("--n-per-task", type=int, default=32, help="reference windows per task")
@@ -344,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("datasets", help="count labelled windows per task and class in the corpus")
     _data_option(p)
     p.add_argument("--task", action="append", help="only this task (repeatable)")
+    p.add_argument("--manifests", metavar="DIR",
+                   help="write one evaluation manifest per task (<split>_<task>.csv) to DIR instead")
+    p.add_argument("--split", choices=("val", "train"), default="val", help="split of --manifests")
     p.set_defaults(func=cmd_datasets)
     return parser
 
@@ -364,7 +402,7 @@ def main(argv=None) -> int:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-    if args.verbose:
+    if args.verbose or args.command in ("train-tokenizer", "train-decoder"):  # training logs progress
         from ._logging import set_log_level
 
         set_log_level("INFO")
