@@ -391,6 +391,6 @@ def sensor_view_3d(sensors, show_head: bool = True):
     fig.update_layout(
         title=dict(text=f"Sensors in the head frame{_missing_note(sensors)}", font=dict(size=13)),
         scene=dict(xaxis=axis, yaxis=axis, zaxis=axis, aspectmode="data",
-                   camera=dict(eye=dict(x=1.4, y=0.9, z=0.8))),
+                   camera=dict(eye=dict(x=1.9, y=1.25, z=1.1))),
         height=600, margin=dict(l=0, r=0, t=50, b=0), legend=dict(itemsizing="constant"))
     return fig

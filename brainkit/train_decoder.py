@@ -164,6 +164,9 @@ def train(tokenizer, lm, lm_tokenizer, train_sets: list[FeatureSet], val_sets: l
         start = int(state["step"])
         logger.info("resuming decoder training at step %d", start)
     decoder.attach_lm(lm.to(device), lm_tokenizer)
+    if state is None and decoder.config.spectral_head:
+        logger.info("spectral heads from logistic regression, training accuracy %s",
+                    {t: round(a, 3) for t, a in init_spectral_heads(decoder, train_sets).items()})
     optimizer = _optimizer(decoder, lr, prototype_lr, weight_decay)
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
@@ -223,10 +226,52 @@ def train(tokenizer, lm, lm_tokenizer, train_sets: list[FeatureSet], val_sets: l
     return decoder
 
 
-def _optimizer(decoder, lr, prototype_lr, weight_decay, linear_lr_factor: float = 10.0):
+def spectral_statistics(fs: FeatureSet) -> np.ndarray:
+    """What the decoder's spectral head reads: mean and spread over channels of each window's
+    log band powers and log robust scale (+5), shape (N, 2 * (n_bands + 1))."""
+    feat = np.concatenate([fs.bandpower, np.log10(np.maximum(fs.scale, 1e-15))[..., None] + 5.0], -1)
+    return np.concatenate([feat.mean(1), feat.std(1)], -1)
+
+
+def init_spectral_heads(decoder: BrainDecoder, train_sets: list[FeatureSet], C: float = 1.0) -> dict:
+    """Start each task's spectral head at the logistic regression of its training windows.
+
+    A linear read-out learns slowly by gradient steps shared among nine tasks; fitted in closed
+    form (scikit-learn, class-balanced, standardised features folded back into the weights) it
+    starts where the classical band-power baseline is, and training refines it with the rest.
+    Returns the training accuracy of each fit.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    fitted = {}
+    for task in decoder.config.task_ids:
+        sets = [fs for fs in train_sets if fs.task == task]
+        if not sets or task not in decoder.spectral_heads:
+            continue
+        x = np.concatenate([spectral_statistics(fs) for fs in sets])
+        y = np.concatenate([fs.labels for fs in sets])
+        if len(np.unique(y)) < 2:
+            continue
+        mu, sd = x.mean(0), x.std(0) + 1e-6
+        model = LogisticRegression(C=C, max_iter=2000, class_weight="balanced").fit((x - mu) / sd, y)
+        coef, bias = model.coef_, model.intercept_
+        if len(model.classes_) == 2:  # one logit -> two: [0, z]
+            coef, bias = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, bias[0]])
+        head = decoder.spectral_heads[task]
+        weight = np.zeros(tuple(head.weight.shape))
+        offset = np.full(head.weight.shape[0], -10.0)  # classes absent from training: unlikely
+        weight[model.classes_] = coef / sd
+        offset[model.classes_] = bias - (coef * mu / sd).sum(1)
+        with torch.no_grad():
+            head.weight.copy_(torch.from_numpy(weight))
+            head.bias.copy_(torch.from_numpy(offset))
+        fitted[task] = float(model.score((x - mu) / sd, y))
+    return fitted
+
+
+def _optimizer(decoder, lr, prototype_lr, weight_decay, linear_lr_factor: float = 1.0):
     """AdamW in three groups: the connector; the linear band-power heads at ``linear_lr_factor``
-    times its rate (a linear read-out of features of scale ~5 learns slowly at a transformer's
-    rate); the answer prototypes at a constant ``prototype_lr`` without decay (they only learn once
+    times its rate; the answer prototypes at a constant ``prototype_lr`` without decay (they only learn once
     the language-model stage starts, late in the connector's schedule)."""
     groups = {"answer_prototypes.": [], "spectral_heads.": [], "": []}
     for name, p in decoder.named_parameters():

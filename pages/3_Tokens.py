@@ -27,7 +27,10 @@ cols = st.columns(3)
 cols[0].metric("Windows tokenized", f"{len(windows)} of {tokens.n_available}",
                help="Consecutive windows from the start of the recording (a bounded number)")
 cols[1].metric("Reconstruction r", f"{tokens.r:.3f}")
-cols[2].metric("Codes used", " / ".join(f"{f:.0%}" for f in tokens.usage["fraction_used"]))
+used = tokens.usage["fraction_used"]
+cols[2].metric("Codes used (mean of levels)", f"{sum(used) / len(used):.0%}",
+               help="Fraction of each level's codes in these windows: "
+                    + ", ".join(f"level {i + 1} {f:.0%}" for i, f in enumerate(used)))
 st.caption(f"Each window becomes {model.config.n_sources} sources x {tokens.codes.shape[2]} "
            f"patches of {tokens.patch_s:g} s x {n_levels} levels of a {size}-code codebook.")
 

@@ -220,7 +220,7 @@ def _page(at: AppTest, page: str) -> AppTest:
 
 def _assert_tokens_page(at: AppTest) -> None:
     _page(at, TOKENS)
-    assert [m.label for m in at.metric] == ["Windows tokenized", "Reconstruction r", "Codes used"]
+    assert [m.label for m in at.metric] == ["Windows tokenized", "Reconstruction r", "Codes used (mean of levels)"]
     _assert_figures_have_data(at, 4)  # codes, codebook usage, reconstruction, code waveform
     tokens = at.session_state["results"][("tokens", 4.0)]
     assert tokens.codes.shape[1:] == (4, 16, 2)  # K sources, 4 s of 0.25-s patches, L levels

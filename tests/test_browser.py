@@ -385,7 +385,7 @@ def test_sample_recording_on_every_page(server, browser, samples_dir):
     _screenshot(page, "sample_2_sensors.png", "2_sensors.png")
 
     _goto(page, "Tokens", "Tokens")
-    assert list(_metrics(page)) == ["Windows tokenized", "Reconstruction r", "Codes used"]
+    assert list(_metrics(page)) == ["Windows tokenized", "Reconstruction r", "Codes used (mean of levels)"]
     _assert_plots_have_data(page, 4, "Tokens")  # codes, usage, reconstruction, code waveform
     _screenshot(page, "sample_3_tokens.png", "3_tokens.png")
 

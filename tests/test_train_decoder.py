@@ -69,3 +69,19 @@ def test_fit_temperature_recovers_a_known_scale():
     true_logits = rng.normal(0, 2, (2000, 3))
     labels = np.array([rng.choice(3, p=np.exp(l) / np.exp(l).sum()) for l in true_logits])
     assert td.fit_temperature(true_logits * 3.0, labels) == pytest.approx(3.0, rel=0.15)
+
+
+def test_spectral_heads_start_at_the_logistic_regression(parts):
+    """Alpha in 'closed' windows: the closed-form start separates the training windows."""
+    tok_model, lm, lm_tok = parts
+    sets = td.encode_sets(tok_model, _sets(), td.BrainDecoderConfig().bands_hz)
+    decoder = BrainDecoder(td.BrainDecoderConfig(lm_hidden=lm.config.hidden_size, latent_dim=16,
+                                                 n_sources=4, d_model=32, n_heads=2, n_layers=1,
+                                                 n_query_layers=1, n_soft_tokens=2, pool_size=2))
+    fitted = td.init_spectral_heads(decoder, sets)
+    assert set(fitted) == {"eyes"} and fitted["eyes"] > 0.9
+    stats = torch.from_numpy(np.concatenate([td.spectral_statistics(fs) for fs in sets])).float()
+    labels = np.concatenate([fs.labels for fs in sets])
+    with torch.no_grad():
+        pred = decoder.spectral_heads["eyes"](stats).argmax(1).numpy()
+    assert (pred == labels).mean() == pytest.approx(fitted["eyes"], abs=0.03)
