@@ -19,9 +19,11 @@ UniMind-style (arXiv 2506.18962), with the faults of its public code fixed:
    the result is projected to the language model's width and inserted between the prompt's
    prefix and suffix (:func:`brainkit.tasks.build_prompt`) through ``inputs_embeds``.
 5. A small linear head per task on the pooled queries, plus a linear read-out of the channel
-   band-power statistics (mean and spread over channels: the classical band-power features,
-   which the deep path learns to use only slowly), gives an auxiliary classification loss that
-   speeds up training on CPU; answers always come from the language model.
+   band-power statistics (:func:`spectral_statistics`: their mean over channels weighted by
+   1, x, y and z of each sensor's position, and their spread; the classical band-power features
+   made independent of the layout, which the deep path learns to use only slowly), gives an
+   auxiliary classification loss that speeds up training on CPU; answers always come from the
+   language model.
 6. **Answer anchor.** One more soft token, after the M query tokens: the auxiliary head's
    probabilities times one learned vector per answer (``answer_prototypes``, initialised from the
    language model's input embeddings of the answer words). A frozen 135M model learns to read
@@ -100,6 +102,28 @@ def band_power_features(x: torch.Tensor, sfreq: float, bands_hz) -> torch.Tensor
         band = power[..., sel].mean(-1) if sel.any() else power.new_zeros(power.shape[:-1])
         out.append(torch.log(band + 1e-6))
     return torch.stack(out, dim=-1)  # (N, C, n_bands)
+
+
+def spectral_statistics(channel_features: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """Layout-independent summary of per-channel features for the spectral head.
+
+    Parameters
+    ----------
+    channel_features : Tensor, shape (N, C, F)
+        Log band powers and log scale of every channel.
+    pos : Tensor, shape (C, 3)
+        Sensor positions in metres (zeros where unknown).
+
+    Returns
+    -------
+    Tensor, shape (N, 5 * F)
+        Mean over channels of the features times 1, x, y, z (positions in decimetres), then their
+        standard deviation over channels: a linear read-out of this is a linear function of every
+        channel's features whose weights vary linearly over the head.
+    """
+    basis = torch.cat([torch.ones_like(pos[:, :1]), pos * 10.0], -1).to(channel_features.dtype)  # (C, 4)
+    weighted = torch.einsum("ncf,cb->nfb", channel_features, basis) / channel_features.shape[1]
+    return torch.cat([weighted.flatten(1), channel_features.std(1, unbiased=False)], -1)
 
 
 class Attention(nn.Module):
@@ -189,7 +213,7 @@ class BrainDecoder(PreTrainedModel):
         # in task_ids order (a list survives config.json; the dict's keys come back sorted), so
         # that parameter order, and with it a resumed optimizer's state, is stable
         self.aux_heads = nn.ModuleDict({t: nn.Linear(d, len(c.task_answers[t])) for t in c.task_ids})
-        n_stats = 2 * (len(c.bands_hz) + 1)
+        n_stats = 5 * (len(c.bands_hz) + 1)  # see spectral_statistics
         self.spectral_heads = nn.ModuleDict(
             {t: nn.Linear(n_stats, len(c.task_answers[t])) for t in c.task_ids} if c.spectral_head else {})
         self.answer_prototypes = nn.ParameterDict(
@@ -317,8 +341,7 @@ class BrainDecoder(PreTrainedModel):
         soft = soft * getattr(self, "lm_embed_rms", 1.0)
         aux = self.aux_heads[task](q.mean(1) + pooled) if task in self.aux_heads else None
         if aux is not None and task in self.spectral_heads:
-            stats = torch.cat([chan_feat.mean(1), chan_feat.std(1, unbiased=False)], -1)  # (N, 2(B+1))
-            aux = aux + self.spectral_heads[task](stats)
+            aux = aux + self.spectral_heads[task](spectral_statistics(chan_feat, s.pos))
         if c.answer_anchor and aux is not None and self._lm is not None:
             anchor = aux.softmax(-1).to(soft.dtype) @ self.answer_prototypes[task].to(soft.dtype)  # (N, H)
             soft = torch.cat([soft, anchor[:, None]], 1)  # (N, M + 1, H_lm)

@@ -132,7 +132,7 @@ def test_spectral_head_reads_band_power_statistics(decoder, inputs):
     """The auxiliary logits include a linear read-out of channel band-power mean and spread."""
     decoder.eval()
     head = decoder.spectral_heads["seizure"]
-    assert head.in_features == 2 * (len(decoder.config.bands_hz) + 1)
+    assert head.in_features == 5 * (len(decoder.config.bands_hz) + 1)  # 4 spatial weightings + spread
     with torch.no_grad():
         before = decoder.connect(*inputs, "seizure").aux_logits
         saved = head.weight.clone()
@@ -140,3 +140,16 @@ def test_spectral_head_reads_band_power_statistics(decoder, inputs):
         after = decoder.connect(*inputs, "seizure").aux_logits
         head.weight.copy_(saved)
     assert not torch.allclose(before, after)
+
+
+def test_spectral_statistics_ignore_channel_order_and_see_position():
+    from brainkit.decoder import spectral_statistics
+
+    torch.manual_seed(0)
+    feat, pos = torch.randn(3, 5, 8), torch.randn(5, 3) * 0.08
+    perm = torch.randperm(5)
+    a, b = spectral_statistics(feat, pos), spectral_statistics(feat[:, perm], pos[perm])
+    assert a.shape == (3, 40)
+    torch.testing.assert_close(a, b)
+    moved = spectral_statistics(feat, pos.flip(0))  # same channels, other places: other summary
+    assert not torch.allclose(a[:, 8:32], moved[:, 8:32])
