@@ -183,7 +183,7 @@ def cmd_explain_regions(args) -> int:
     if args.figure:
         from .regions import topomap_png
 
-        topomap_png(windows[0].sensors, result["channel_attribution"].mean(0), args.figure)
+        topomap_png(windows[0].sensors, result["channel_evidence"].mean(0), args.figure)
     if args.out:
         Path(args.out).write_text(json.dumps(summary, indent=2))
     _print_json(summary)
@@ -336,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("explain-regions", help="physiology check: is 'eyes closed' evidence occipital? "
-                                              "(EEGMMIDB validation subjects)")
+                                              "(EEGMMIDB eyes-closed windows)")
     _data_option(p)
     p.add_argument("--n-windows", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)

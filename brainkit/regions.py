@@ -3,7 +3,8 @@
 Closing the eyes raises the occipital alpha rhythm (Berger's effect), so a model that decodes
 eyes open/closed should draw the evidence for "closed" from occipital more than from frontal
 channels. :func:`eyes_closed_regions` measures that with integrated gradients of the "closed"
-answer on eyes-closed windows; the shipped checkpoint's figure and its command are in the README::
+answer on eyes-closed windows; the shipped checkpoint's figure and its command are in the README (EEGMMIDB's one subject is
+training data of the ``eyes`` task: this checks where the model looks, not how it generalises)::
 
     python -m brainkit explain-regions --data ../shared/data --out eyes_closed_regions.json
 
@@ -67,8 +68,9 @@ def eyes_closed_regions(bk, windows, n_steps: int = 32, internal_batch_size: int
     dict
         ``occipital`` and ``frontal``: per window, the mean over the region's channels of the
         absolute attribution summed over time; ``ratio`` their per-window quotient;
-        ``channel_attribution`` (N, C) and ``ch_names``; ``p_closed`` the model's probability of
-        "closed" per window.
+        ``channel_attribution`` (N, C) those absolute sums and ``channel_evidence`` (N, C) the
+        signed sums over time (positive: evidence for "closed"); ``ch_names``; ``p_closed`` the
+        model's probability of "closed" per window.
     """
     import torch
 
@@ -76,7 +78,7 @@ def eyes_closed_regions(bk, windows, n_steps: int = 32, internal_batch_size: int
     from .tasks import get_task
 
     closed = get_task("eyes").answers.index("closed")
-    per_channel, p_closed = [], []
+    per_channel, signed, p_closed = [], [], []
     for one in windows:
         model, one, x, _ = _window_model(bk, one, "eyes", 0)
         with _lock(bk), _explaining(bk.tokenizer, bk.decoder):
@@ -85,17 +87,22 @@ def eyes_closed_regions(bk, windows, n_steps: int = 32, internal_batch_size: int
             attr = integrated_gradients(model, x, closed, n_steps=n_steps,
                                         internal_batch_size=internal_batch_size)
         per_channel.append(attr[0].abs().sum(-1).numpy())
+        signed.append(attr[0].sum(-1).numpy())
     per_channel = np.stack(per_channel)  # (N, C)
     names = list(windows[0].sensors.names)
     regions = [region_means(names, row) for row in per_channel]
     occ = np.array([r["occipital"] for r in regions])
     front = np.array([r["frontal"] for r in regions])
     return {"occipital": occ, "frontal": front, "ratio": occ / np.maximum(front, 1e-12),
-            "channel_attribution": per_channel, "ch_names": names, "p_closed": np.array(p_closed)}
+            "channel_attribution": per_channel, "channel_evidence": np.stack(signed), "ch_names": names,
+            "p_closed": np.array(p_closed)}
 
 
-def eegmmidb_eyes_closed(data_dir=None, n_windows: int = 8, seed: int = 0, split: str = "val"):
+def eegmmidb_eyes_closed(data_dir=None, n_windows: int = 8, seed: int = 0, split: str | None = None):
     """``n_windows`` eyes-closed windows of EEGMMIDB (64 channels), spread over subjects.
+
+    ``split`` None takes every split: the corpus holds one EEGMMIDB subject, whose eyes-closed
+    baseline run is training data of the ``eyes`` task (its validation windows are Bonn's).
 
     Returns a list of one-window :class:`~brainkit.preprocess.Windows` (each keeps its own
     recording's amplitude scale).
@@ -106,7 +113,7 @@ def eegmmidb_eyes_closed(data_dir=None, n_windows: int = 8, seed: int = 0, split
     sets = [s for s in load_task("eyes", data_dir, split=split)
             if s.source.startswith("eegmmidb/") and "closed" in set(s.windows.labels)]
     if not sets:
-        raise BrainkitError(f"no EEGMMIDB eyes-closed windows in the {split} split")
+        raise BrainkitError(f"no EEGMMIDB eyes-closed windows{f' in the {split} split' if split else ''}")
     rng = np.random.default_rng(seed)
     picks = []
     for k in range(n_windows):  # round-robin over recordings, a random closed window of each
@@ -117,20 +124,29 @@ def eegmmidb_eyes_closed(data_dir=None, n_windows: int = 8, seed: int = 0, split
 
 
 def summarise(result: dict) -> dict:
-    """JSON-ready figures of :func:`eyes_closed_regions`."""
+    """JSON-ready figures of :func:`eyes_closed_regions`.
+
+    ``occipital_evidence`` and ``frontal_evidence``: mean signed attribution toward "closed" per
+    channel of the region (over windows); ``passes``: the occipital evidence for "closed" is
+    larger than the frontal. The absolute mass (``occipital_mean``, ``frontal_mean``) counts
+    evidence for and against alike.
+    """
     ratio = result["ratio"]
     means = region_means(result["ch_names"], result["channel_attribution"].mean(0))
+    evidence = region_means(result["ch_names"], result["channel_evidence"].mean(0))
     return {"n_windows": int(len(ratio)),
+            "occipital_evidence": evidence["occipital"], "frontal_evidence": evidence["frontal"],
+            "passes": bool(evidence["occipital"] > evidence["frontal"]),
             "occipital_mean": float(result["occipital"].mean()),
             "frontal_mean": float(result["frontal"].mean()),
             "occipital_over_frontal": float(result["occipital"].mean() / result["frontal"].mean()),
             "windows_occipital_above_frontal": float((ratio > 1).mean()),
             "median_ratio": float(np.median(ratio)),
             "mean_p_closed": float(result["p_closed"].mean()),
-            "region_means": means}
+            "region_means": means, "evidence_region_means": evidence}
 
 
-def topomap_png(sensors, values, path, title: str = "|IG| toward 'closed' (mean over windows)") -> None:
+def topomap_png(sensors, values, path, title: str = "IG toward 'closed' (signed, mean over windows)") -> None:
     """A static topomap (matplotlib, through MNE) of per-channel values, for the README."""
     import matplotlib
 
@@ -142,8 +158,10 @@ def topomap_png(sensors, values, path, title: str = "|IG| toward 'closed' (mean 
 
     xy = project_topview(sensors.pos) / 1000.0  # (C, 2) m, nose up
     fig, ax = plt.subplots(figsize=(4.2, 4.2), dpi=110)
-    im, _ = mne.viz.plot_topomap(np.asarray(values), xy, axes=ax, show=False, sphere=HEAD_RADIUS_M,
-                                 names=list(sensors.names), cmap="Reds")
+    values = np.asarray(values)
+    lim = float(np.abs(values).max()) or 1.0
+    im, _ = mne.viz.plot_topomap(values, xy, axes=ax, show=False, sphere=HEAD_RADIUS_M, cmap="RdBu_r",
+                                 vlim=(-lim, lim))
     fig.colorbar(im, ax=ax, shrink=0.7)
     ax.set_title(title, fontsize=9)
     fig.savefig(path, bbox_inches="tight")

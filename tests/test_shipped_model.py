@@ -1,0 +1,73 @@
+"""The shipped checkpoint with the real SmolLM2 backbone, end to end (slow).
+
+Skipped when no decoder is shipped. These are the only tests that run the real language model
+through the whole path: file -> windows -> tokens -> connector -> SmolLM2 -> answers.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from brainkit.checkpoint import DEFAULT_CHECKPOINT
+from brainkit.tasks import get_task
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data" / "eyes_open_closed.edf"
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    not (DEFAULT_CHECKPOINT / "decoder" / "config.json").exists(),
+    reason="no decoder shipped in brainkit/assets/brainkit-base")]
+
+
+@pytest.fixture(scope="module")
+def bk():
+    from brainkit.pipeline import Brainkit
+
+    return Brainkit()
+
+
+def test_sample_eyes_recording_end_to_end(bk):
+    """Every window answered, probabilities sum to one, and the simulated eyes-closed blocks
+    (strong occipital alpha) are told from the open ones better than chance."""
+    from brainkit.io import read_recording
+
+    recording = read_recording(SAMPLE)
+    preds = bk.decode(recording, "eyes")
+    assert preds.probabilities.shape == (45, 2)
+    np.testing.assert_allclose(preds.probabilities.sum(1), 1.0, atol=1e-5)
+    ann = recording.raw.annotations
+    truth = [next(d for o, dur, d in zip(ann.onset, ann.duration, ann.description) if o <= s < o + dur)
+             for s in preds.windows.starts_s]
+    answers = np.array(get_task("eyes").answers)[preds.probabilities.argmax(1)]
+    correct = np.mean([f"eyes {a}" == t for a, t in zip(answers, truth)])
+    assert correct > 0.6, correct
+
+
+def test_evaluate_command_on_a_manifest_of_unseen_files(tmp_path, data_dir):
+    """`brainkit evaluate` on EEGMAT validation recordings, given as EDF and as gzip CSV."""
+    import mne
+
+    rows = ["path,task,label,start_s,duration_s,subject"]
+    for run, label in (("1", "low"), ("2", "high")):
+        edf = data_dir / "eegmat" / f"Subject27_{run}.edf"
+        raw = mne.io.read_raw_edf(edf, preload=True, verbose="error")
+        csv = tmp_path / f"s27_{run}.csv.gz"  # the same recording exported as a headset CSV
+        table = np.column_stack([raw.times, raw.get_data().T * 1e6])
+        np.savetxt(csv, table, delimiter=",", header="timestamps," + ",".join(raw.ch_names), comments="")
+        for start in (20.0, 40.0):
+            rows.append(f"{edf},workload,{label},{start},4,s27")
+            rows.append(f"{csv.name},workload,{label},{start},4,s27")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("\n".join(rows) + "\n")
+    out = subprocess.run([sys.executable, "-m", "brainkit", "evaluate", "--manifest", str(manifest),
+                          "--out", str(tmp_path / "metrics.json")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    m = result["tasks"]["workload"]
+    assert m["n"] == 8 and 0 <= m["balanced_accuracy"] <= 1 and len(m["confusion"]) == 2
+    assert set(m) >= {"balanced_accuracy", "cohen_kappa", "macro_f1", "weighted_f1", "auroc", "ece"}
+    assert result == json.loads((tmp_path / "metrics.json").read_text())
