@@ -501,6 +501,8 @@ def test_four_sessions_are_isolated(server, browser, tmp_path):
         """This session shows its own recording, and nothing of the others'."""
         assert _sidebar_loaded(page).startswith(f"Loaded: {path.name} (EDF")
         assert f"{len(names)} channels, {duration:.0f} s)" in _sidebar_loaded(page)
+        sync_api.expect(page.locator('[data-testid="stMetricLabel"]').get_by_text("Channels", exact=True)
+                        ).to_be_visible(timeout=60_000)  # four sessions at once: the header may lag
         metrics = _metrics(page)
         assert metrics["Channels"] == str(len(names)) and metrics["Duration"] == f"{duration:.1f} s"
         assert page.locator("h3").first.inner_text().strip() == path.name
