@@ -68,3 +68,23 @@ def tiny_model(tmp_path_factory) -> tuple[Path, Path]:
     lm.save_pretrained(root / "lm")
     tokenizer.save_pretrained(root / "lm")
     return root / "checkpoint", root / "lm"
+
+
+def write_identified_edf(path, signals, *, name="Jane_Doe", additional=(), annotation="stimulus"):
+    """Write an EDF+ whose header names a patient (MRN-4711-0815, born 1961-03-14), a hospital,
+    a technician and an amplifier serial: what de-identification must remove."""
+    import datetime
+
+    import edfio
+
+    edfio.Edf(
+        signals,
+        patient=edfio.Patient(code="MRN-4711-0815", sex="F", birthdate=datetime.date(1961, 3, 14),
+                              name=name, additional=list(additional)),
+        recording=edfio.Recording(startdate=datetime.date(2019, 5, 2),
+                                  hospital_administration_code="StMaryHosp-77",
+                                  investigator_technician_code="TechnicianSmith",
+                                  equipment_code="AmpSerial-99813"),
+        annotations=[edfio.EdfAnnotation(1.0, None, annotation)],
+    ).write(path)
+    return path

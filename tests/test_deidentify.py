@@ -21,6 +21,7 @@ from pathlib import Path
 import mne
 import numpy as np
 import pytest
+from conftest import write_identified_edf
 import torch
 
 from brainkit.io import read_recording
@@ -50,19 +51,8 @@ def _edfio_file(folder: Path) -> Path:
     signals = [edfio.EdfSignal(row * 1e6, sampling_frequency=sfreq, label=f"EEG {name}",
                                physical_dimension="uV", physical_range=(-500, 500))
                for name, row in zip(EEG, x)]
-    edf = edfio.Edf(
-        signals,
-        patient=edfio.Patient(code="MRN-4711-0815", sex="F", birthdate=BIRTH, name="Jane_Doe",
-                              additional=["StMaryHosp"]),
-        recording=edfio.Recording(startdate=datetime.date(2019, 5, 2),
-                                  hospital_administration_code="StMaryHosp-77",
-                                  investigator_technician_code="TechnicianSmith",
-                                  equipment_code="AmpSerial-99813"),
-        annotations=[edfio.EdfAnnotation(1.0, None, "eyes closed")],
-    )
-    path = folder / "patient_edfio.edf"
-    edf.write(path)
-    return path
+    return write_identified_edf(folder / "patient_edfio.edf", signals, additional=["StMaryHosp"],
+                                annotation="eyes closed")
 
 
 def _raw_with_identity():

@@ -12,6 +12,7 @@ from pathlib import Path
 import mne
 import numpy as np
 import pytest
+from conftest import write_identified_edf
 
 from brainkit.errors import BrainkitError
 from brainkit.io import Limits, read_recording
@@ -191,18 +192,7 @@ def _edf_bytes(tmp_path, *, patient_name="Jane_Doe", n_seconds=10, sfreq=256):
     signals = [edfio.EdfSignal(rng.normal(0, 20, n_seconds * sfreq), sampling_frequency=sfreq,
                                label=name, physical_dimension="uV", physical_range=(-500, 500))
                for name in ("EEG Fp1", "EEG O1", "ECG")]
-    edf = edfio.Edf(
-        signals,
-        patient=edfio.Patient(code="MRN-4711-0815", sex="F", birthdate=datetime.date(1961, 3, 14),
-                              name=patient_name),
-        recording=edfio.Recording(startdate=datetime.date(2019, 5, 2), hospital_administration_code="StMaryHosp-77",
-                                  investigator_technician_code="TechnicianSmith",
-                                  equipment_code="AmpSerial-99813"),
-        annotations=[edfio.EdfAnnotation(1.0, None, "stimulus")],
-    )
-    path = tmp_path / "patient.edf"
-    edf.write(path)
-    return path
+    return write_identified_edf(tmp_path / "patient.edf", signals, name=patient_name)
 
 
 def _all_text(obj, seen=None, depth=0) -> str:
