@@ -104,6 +104,16 @@ def band_power_features(x: torch.Tensor, sfreq: float, bands_hz) -> torch.Tensor
     return torch.stack(out, dim=-1)  # (N, C, n_bands)
 
 
+def channel_features(bandpower: torch.Tensor, scale) -> torch.Tensor:
+    """Each channel's log band powers and log robust scale (+5, SI units), shape (N, C, B + 1).
+
+    ``scale`` (C,) or (N, C): ``Windows.scale``, the amplitude robust scaling removed.
+    """
+    log_scale = torch.log10(torch.as_tensor(scale, dtype=bandpower.dtype, device=bandpower.device)
+                            .clamp(min=1e-15)).expand(bandpower.shape[0], -1)  # (N, C)
+    return torch.cat([bandpower, log_scale[..., None] + 5.0], -1)
+
+
 def spectral_statistics(channel_features: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     """Layout-independent summary of per-channel features for the spectral head.
 
@@ -308,9 +318,7 @@ class BrainDecoder(PreTrainedModel):
         s = sensor_tensors(sensors, device=latents.device)
         kind = F.one_hot(s.kind.clamp(min=0), 3).float()
         sensor_feat = torch.cat([s.pos * 10, s.ori, kind, s.has_position.float()[..., None]], -1)
-        log_scale = torch.log10(torch.as_tensor(scale, dtype=latents.dtype, device=latents.device)
-                                .clamp(min=1e-15)).expand(N, -1)  # (N, C)
-        chan_feat = torch.cat([bandpower, (log_scale[..., None] + 5.0)], -1)  # (N, C, n_bands+1)
+        chan_feat = channel_features(bandpower, scale)  # (N, C, n_bands+1)
         chan = self.channel_in(chan_feat) + self.sensor_in(sensor_feat).expand(N, -1, -1)  # (N, C, d)
         memory = torch.cat([h.reshape(N, K * P, -1) + self.type_emb[0],
                             chan + self.type_emb[1]], 1)  # (N, K*P + C, d)

@@ -229,11 +229,11 @@ def train(tokenizer, lm, lm_tokenizer, train_sets: list[FeatureSet], val_sets: l
 def spectral_statistics(fs: FeatureSet) -> np.ndarray:
     """What the decoder's spectral head reads (:func:`brainkit.decoder.spectral_statistics`) for
     every window of a feature set: log band powers and log robust scale (+5) per channel."""
-    from .decoder import spectral_statistics as stats
+    from .decoder import channel_features, spectral_statistics as stats
     from .tokenizer import sensor_tensors
 
-    feat = np.concatenate([fs.bandpower, np.log10(np.maximum(fs.scale, 1e-15))[..., None] + 5.0], -1)
-    return stats(torch.from_numpy(feat).float(), sensor_tensors(fs.sensors).pos).numpy()
+    feat = channel_features(torch.from_numpy(fs.bandpower).float(), fs.scale)
+    return stats(feat, sensor_tensors(fs.sensors).pos).numpy()
 
 
 def init_spectral_heads(decoder: BrainDecoder, train_sets: list[FeatureSet], C: float = 1.0) -> dict:
