@@ -17,25 +17,25 @@ import numpy as np
 from .datasets import TASK_WINDOWS, load_task
 from .metrics import classification_metrics
 
-def band_powers(x: np.ndarray, sfreq: float) -> np.ndarray:
-    """Log band power (N, C, n_bands) of windows (N, C, T): the same features the decoder's
-    channel tokens carry (:func:`brainkit.decoder.band_power_features`)."""
+
+def channel_feature_array(x: np.ndarray, sfreq: float, scale: np.ndarray) -> np.ndarray:
+    """Log band powers and log robust scale of every channel, (N, C, n_bands + 1): the features
+    the decoder's channel tokens carry (:func:`brainkit.decoder.channel_features`)."""
     import torch
 
-    from .decoder import BANDS_HZ, band_power_features
+    from .decoder import BANDS_HZ, band_power_features, channel_features
 
     with torch.no_grad():
-        return band_power_features(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-                                   sfreq, BANDS_HZ).numpy()
+        bp = band_power_features(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+                                 sfreq, BANDS_HZ)
+        return channel_features(bp, torch.from_numpy(np.asarray(scale, dtype=np.float32))).numpy()
 
 
 def _features(sets, per_channel: bool) -> tuple[np.ndarray, np.ndarray]:
     feats, labels = [], []
     for s in sets:
         w = s.windows
-        bp = band_powers(w.x, w.sfreq)  # (N, C, B)
-        scale = np.broadcast_to(np.log10(np.maximum(w.scale, 1e-15))[None, :, None], bp[..., :1].shape)
-        f = np.concatenate([bp, scale], -1)  # (N, C, B+1)
+        f = channel_feature_array(w.x, w.sfreq, w.scale)  # (N, C, B+1)
         f = f.reshape(len(f), -1) if per_channel else np.concatenate([f.mean(1), f.std(1)], -1)
         feats.append(f)
         labels.append(w.labels)

@@ -39,14 +39,13 @@ wheel); :meth:`BrainDecoder.attach_lm` connects it.
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from transformers import PretrainedConfig, PreTrainedModel
+from transformers import DynamicCache, PretrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .tasks import TASK_IDS, build_prompt, get_task
@@ -149,6 +148,11 @@ class Attention(nn.Module):
         Lk, H = kv.shape[1], self.n_heads
         qh = self.q(q).view(B, Lq, H, D // H).transpose(1, 2)  # (B, H, Lq, Dh)
         k, v = self.kv(kv).view(B, Lk, 2, H, D // H).permute(2, 0, 3, 1, 4)  # 2 x (B, H, Lk, Dh)
+        if not return_weights and not (self.training and self.dropout):
+            # the fused kernel: same result, ~20 % faster on CPU, but it cannot return weights
+            m = None if mask is None else mask[:, None, None, :]
+            y = F.scaled_dot_product_attention(qh, k, v, attn_mask=m)
+            return self.out(y.transpose(1, 2).reshape(B, Lq, D)), None
         scores = qh @ k.transpose(-1, -2) / math.sqrt(D // H)  # (B, H, Lq, Lk)
         if mask is not None:  # mask (B, Lk) True = attend
             scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
@@ -358,15 +362,20 @@ class BrainDecoder(PreTrainedModel):
         return ConnectorOutput(soft, probs, selected, attn, aux, balance)
 
     # ------------------------------------------------------------------ language model passes
-    def _prefix(self, prompt_key, prefix_ids):
-        """Key/value cache of a prompt prefix (frozen LM: computed once, reused)."""
+    def _prefix(self, prompt_key, prefix_ids, n: int):
+        """Key/value cache of a prompt prefix for ``n`` rows (frozen LM: computed once, reused).
+
+        The stored keys and values are expanded to the batch, not copied: the first update of the
+        returned cache concatenates them with the new positions into fresh tensors.
+        """
         if prompt_key not in self._prefix_cache:
             model, _ = self.lm
             ids = torch.tensor([prefix_ids], device=self.device)
             with torch.no_grad():
-                out = model(input_ids=ids, use_cache=True)
-            self._prefix_cache[prompt_key] = out.past_key_values
-        return copy.deepcopy(self._prefix_cache[prompt_key])
+                cache = model(input_ids=ids, use_cache=True).past_key_values
+            self._prefix_cache[prompt_key] = [(layer.keys, layer.values) for layer in cache.layers]
+        return DynamicCache([(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1))
+                             for k, v in self._prefix_cache[prompt_key]])
 
     def _embed_ids(self, ids, n):
         model, _ = self.lm
@@ -396,10 +405,9 @@ class BrainDecoder(PreTrainedModel):
         answers = list(task.answers if answers is None else answers)
         options = [parts.answer_ids(a) for a in answers]
         N, M, _ = soft.shape
-        cache = self._prefix((task.id, question_index), parts.prefix_ids)
-        cache.batch_repeat_interleave(N)
+        cache = self._prefix((task.id, question_index), parts.prefix_ids, N)
         x = torch.cat([soft, self._embed_ids(parts.suffix_ids, N)], 1)  # (N, M + Ls, H)
-        out = model(inputs_embeds=x, past_key_values=cache, use_cache=True,
+        out = model(inputs_embeds=x, past_key_values=cache, use_cache=True, logits_to_keep=1,
                     output_attentions=return_lm_attention)
         first = out.logits[:, -1].log_softmax(-1)  # (N, V): predicts each option's first token
         lm_attention = None

@@ -305,8 +305,8 @@ class ResidualVQ(nn.Module):
             if init_now:
                 self._init_level(level, residual.detach())
             book = self.codebooks[level]  # (V, D)
-            dist2 = (residual.detach().pow(2).sum(-1, keepdim=True) - 2 * residual.detach() @ book.T
-                     + book.pow(2).sum(-1))  # (M, V)
+            # squared distance to every code up to |residual|^2, which is the same for all codes
+            dist2 = torch.addmm(book.pow(2).sum(-1), residual.detach(), book.T, alpha=-2)  # (M, V)
             idx = dist2.argmin(-1)  # (M,)
             q = book[idx]  # (M, D)
             commit = commit + F.mse_loss(residual, q)

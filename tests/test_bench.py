@@ -33,9 +33,11 @@ def test_bench_tiny(tiny_model, tmp_path):
 
     sleep, clinical, meg = (result["workloads"][k] for k in ("sleep", "clinical", "meg"))
     for w in (sleep, clinical):
-        for name in ("preprocess", "tokenize", "decode", "decode_model", "reference_model"):
+        for name in ("preprocess", "tokenize", "decode", "decode_model", "reference_model",
+                     "reference_model_cached"):
             _stats_ok(w["stages"][name])
-        assert w["ratio"]["model"] > 0 and w["ratio"]["end_to_end"] > 0
+        for key in ("model", "end_to_end", "model_cached", "end_to_end_cached"):
+            assert w["ratio"][key] > 0
     assert sleep["n_windows"] == {"sleep_stage": 2}
     assert clinical["n_windows"] == {"workload": 2, "eyes": 2}
     layout = clinical["reference_layout"]["eyes"]
@@ -62,6 +64,28 @@ def test_bench_tiny(tiny_model, tmp_path):
     # measured sections carry numbers, not placeholders; only the skipped step says so
     assert results_block.count(bench.NOT_MEASURED) == 1  # the fresh-interpreter imports (off here)
     assert "cpu_median_s" in sleep["stages"]["decode"] and "estimate_8h_s" in sleep["target"]
+
+
+def test_reference_procedures_agree():
+    """NeuroLM's procedure (whole sequence per token) and the cached one give the same answer."""
+    import torch
+
+    x = torch.randn(3, 2, 2 * 256)
+    prompt = torch.arange(100, 112)
+    slow = bench.ReferenceDecoder(256, TINY_GPT2, new_tokens=5).generate(x, prompt)
+    fast = bench.ReferenceDecoder(256, TINY_GPT2, new_tokens=5, kv_cache=True).generate(x, prompt)
+    assert slow.shape == (3, 5) and torch.equal(slow, fast)
+
+
+def test_evenly_spaced_windows():
+    import numpy as np
+
+    from brainkit.preprocess import Windows
+
+    windows = Windows(np.zeros((10, 2, 8), np.float32), 256.0, np.arange(10.0), None, np.ones(2))
+    picked = bench.evenly_spaced(windows, 4)
+    assert list(picked.starts_s) == [0.0, 3.0, 6.0, 9.0]
+    assert bench.evenly_spaced(windows, 10) is windows
 
 
 def test_reference_cuts_long_sequences():
