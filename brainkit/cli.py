@@ -174,16 +174,19 @@ def cmd_explain(args) -> int:
 
 def cmd_explain_regions(args) -> int:
     from .pipeline import Brainkit
-    from .regions import eegmmidb_eyes_closed, eyes_closed_regions, summarise
+    from .regions import eegmmidb_eyes, eyes_closed_regions, summarise
 
-    windows = eegmmidb_eyes_closed(Path(args.data), args.n_windows, args.seed)
+    windows = eegmmidb_eyes(Path(args.data), args.n_windows, args.seed)
+    baselines = (eegmmidb_eyes(Path(args.data), args.n_baselines, args.seed, label="open")
+                 if args.baseline == "eyes-open" else None)
     bk = Brainkit(args.checkpoint, lm_path=args.lm)
-    result = eyes_closed_regions(bk, windows, n_steps=args.steps)
+    result = eyes_closed_regions(bk, windows, baselines, n_steps=args.steps)
     summary = summarise(result) | {"command": "python -m brainkit " + " ".join(sys.argv[1:])}
     if args.figure:
         from .regions import topomap_png
 
-        topomap_png(windows[0].sensors, result["channel_evidence"].mean(0), args.figure)
+        topomap_png(windows[0].sensors, result["channel_evidence"].mean(0), args.figure,
+                    title=f"IG toward 'closed' from {result['baseline']} (signed, mean)")
     if args.out:
         Path(args.out).write_text(json.dumps(summary, indent=2))
     _print_json(summary)
@@ -225,7 +228,7 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from . import bench
+    from . import bench, bench_markdown
 
     cfg = bench.default_config(args.quick, checkpoint=args.checkpoint, lm_path=args.lm,
                                int8=args.int8, profile=args.profile, threads=args.threads,
@@ -233,8 +236,8 @@ def cmd_bench(args) -> int:
     result = bench.run(cfg, progress=lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
     bench.save_json(result, args.out)
     if args.markdown:
-        bench.write_markdown(result, args.markdown)
-    sys.stdout.write(bench.to_markdown(result))
+        bench_markdown.write_markdown(result, args.markdown)
+    sys.stdout.write(bench_markdown.to_markdown(result))
     return 0
 
 
@@ -341,6 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-windows", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=32, help="integrated-gradients steps")
+    p.add_argument("--baseline", choices=("eyes-open", "zeros"), default="eyes-open",
+                   help="integrated-gradients start: eyes-open windows of the same subject (default) "
+                        "or the all-zero signal")
+    p.add_argument("--n-baselines", type=int, default=4, help="eyes-open windows averaged over")
     p.add_argument("--out", help="write the JSON summary here too")
     p.add_argument("--figure", help="write a topomap (PNG) of the mean attribution here")
     _model_options(p)

@@ -54,7 +54,8 @@ def region_means(names, values) -> dict[str, float]:
     return {r: float(np.mean(v)) for r, v in out.items()}
 
 
-def eyes_closed_regions(bk, windows, n_steps: int = 32, internal_batch_size: int = 16) -> dict:
+def eyes_closed_regions(bk, windows, baselines=None, n_steps: int = 32,
+                        internal_batch_size: int = 16) -> dict:
     """Integrated gradients of the "closed" answer on eyes-closed windows, by region.
 
     Parameters
@@ -62,6 +63,12 @@ def eyes_closed_regions(bk, windows, n_steps: int = 32, internal_batch_size: int
     bk : Brainkit
     windows : list of Windows
         Eyes-closed windows (4 s), one per item, all with the same channels.
+    baselines : list of Windows, optional
+        Eyes-open windows with the same channels. Each closed window's attribution is then the
+        mean of its integrated gradients from each of them (expected-gradients style): what makes
+        this window "closed" rather than open EEG of the same person. Default: the all-zero
+        signal, whose band powers sit at the log floor (log 1e-6), so that every channel's
+        attribution carries its whole log power times the model's weight on it.
 
     Returns
     -------
@@ -70,13 +77,20 @@ def eyes_closed_regions(bk, windows, n_steps: int = 32, internal_batch_size: int
         absolute attribution summed over time; ``ratio`` their per-window quotient;
         ``channel_attribution`` (N, C) those absolute sums and ``channel_evidence`` (N, C) the
         signed sums over time (positive: evidence for "closed"); ``ch_names``; ``p_closed`` the
-        model's probability of "closed" per window.
+        model's probability of "closed" per window; ``baseline`` in words.
     """
     import torch
 
+    from .errors import BrainkitError
     from .explain import _explaining, _lock, _window_model, integrated_gradients
     from .tasks import get_task
 
+    names = list(windows[0].sensors.names)
+    starts = [None]  # zeros, on a path cut finely near them (the log floor)
+    if baselines:
+        if any(list(b.sensors.names) != names for b in baselines):
+            raise BrainkitError("eyes-open baselines must have the eyes-closed windows' channels")
+        starts = [torch.from_numpy(np.ascontiguousarray(b.x[:1], dtype=np.float32)) for b in baselines]
     closed = get_task("eyes").answers.index("closed")
     per_channel, signed, p_closed = [], [], []
     for one in windows:
@@ -84,25 +98,29 @@ def eyes_closed_regions(bk, windows, n_steps: int = 32, internal_batch_size: int
         with _lock(bk), _explaining(bk.tokenizer, bk.decoder):
             with torch.no_grad():
                 p_closed.append(float(model(x)[0, closed].exp()))
-            attr = integrated_gradients(model, x, closed, n_steps=n_steps,
-                                        internal_batch_size=internal_batch_size)
+            attr = sum(integrated_gradients(model, x, closed, baseline=b, n_steps=n_steps,
+                                            internal_batch_size=internal_batch_size,
+                                            **({} if b is None else {"boundaries": (0.0, 1.0)}))
+                       for b in starts) / len(starts)
         per_channel.append(attr[0].abs().sum(-1).numpy())
         signed.append(attr[0].sum(-1).numpy())
     per_channel = np.stack(per_channel)  # (N, C)
-    names = list(windows[0].sensors.names)
     regions = [region_means(names, row) for row in per_channel]
     occ = np.array([r["occipital"] for r in regions])
     front = np.array([r["frontal"] for r in regions])
     return {"occipital": occ, "frontal": front, "ratio": occ / np.maximum(front, 1e-12),
             "channel_attribution": per_channel, "channel_evidence": np.stack(signed), "ch_names": names,
-            "p_closed": np.array(p_closed)}
+            "p_closed": np.array(p_closed),
+            "baseline": f"eyes-open windows (mean over {len(baselines)})" if baselines else "zeros"}
 
 
-def eegmmidb_eyes_closed(data_dir=None, n_windows: int = 8, seed: int = 0, split: str | None = None):
-    """``n_windows`` eyes-closed windows of EEGMMIDB (64 channels), spread over subjects.
+def eegmmidb_eyes(data_dir=None, n_windows: int = 8, seed: int = 0, split: str | None = None,
+                  label: str = "closed"):
+    """``n_windows`` eyes-``label`` windows of EEGMMIDB (64 channels), spread over subjects.
 
-    ``split`` None takes every split: the corpus holds one EEGMMIDB subject, whose eyes-closed
-    baseline run is training data of the ``eyes`` task (its validation windows are Bonn's).
+    ``split`` None takes every split: the corpus holds one EEGMMIDB subject, whose eyes-open and
+    eyes-closed baseline runs are training data of the ``eyes`` task (its validation windows are
+    Bonn's).
 
     Returns a list of one-window :class:`~brainkit.preprocess.Windows` (each keeps its own
     recording's amplitude scale).
@@ -111,15 +129,15 @@ def eegmmidb_eyes_closed(data_dir=None, n_windows: int = 8, seed: int = 0, split
     from .errors import BrainkitError
 
     sets = [s for s in load_task("eyes", data_dir, split=split)
-            if s.source.startswith("eegmmidb/") and "closed" in set(s.windows.labels)]
+            if s.source.startswith("eegmmidb/") and label in set(s.windows.labels)]
     if not sets:
-        raise BrainkitError(f"no EEGMMIDB eyes-closed windows{f' in the {split} split' if split else ''}")
+        raise BrainkitError(f"no EEGMMIDB eyes-{label} windows{f' in the {split} split' if split else ''}")
     rng = np.random.default_rng(seed)
     picks = []
-    for k in range(n_windows):  # round-robin over recordings, a random closed window of each
+    for k in range(n_windows):  # round-robin over recordings, a random window of each
         s = sets[k % len(sets)]
-        closed = np.flatnonzero(s.windows.labels == "closed")
-        picks.append(s.windows.select([int(rng.choice(closed))]))
+        which = np.flatnonzero(s.windows.labels == label)
+        picks.append(s.windows.select([int(rng.choice(which))]))
     return picks
 
 
@@ -142,7 +160,7 @@ def summarise(result: dict) -> dict:
             "occipital_over_frontal": float(result["occipital"].mean() / result["frontal"].mean()),
             "windows_occipital_above_frontal": float((ratio > 1).mean()),
             "median_ratio": float(np.median(ratio)),
-            "mean_p_closed": float(result["p_closed"].mean()),
+            "mean_p_closed": float(result["p_closed"].mean()), "baseline": result["baseline"],
             "region_means": means, "evidence_region_means": evidence}
 
 

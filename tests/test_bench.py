@@ -3,7 +3,7 @@
 import json
 import shutil
 
-from brainkit import bench
+from brainkit import bench, bench_markdown
 from brainkit.bench import BenchConfig, Workload
 
 TINY_GPT2 = dict(n_layer=1, n_embd=32, n_head=2, vocab_size=50257, n_positions=1024)
@@ -55,11 +55,11 @@ def test_bench_tiny(tiny_model, tmp_path):
     bench.save_json(result, out)
     assert json.loads(out.read_text())["workloads"]["sleep"]["stages"]["decode"]["median_s"] > 0
     md_path = tmp_path / "BENCHMARKS.md"
-    md_path.write_text(f"# B\n\nstory\n\n{bench.RESULTS_BEGIN}\nold\n{bench.RESULTS_END}\n\nafter\n")
-    bench.write_markdown(result, md_path)
+    md_path.write_text(f"# B\n\nstory\n\n{bench_markdown.RESULTS_BEGIN}\nold\n{bench_markdown.RESULTS_END}\n\nafter\n")
+    bench_markdown.write_markdown(result, md_path)
     text = md_path.read_text()
-    assert "old" not in text and "story" in text and "after" in text and bench.PROFILE_BEGIN in text
-    results_block = text.split(bench.RESULTS_BEGIN)[1].split(bench.RESULTS_END)[0]
+    assert "old" not in text and "story" in text and "after" in text and bench_markdown.PROFILE_BEGIN in text
+    results_block = text.split(bench_markdown.RESULTS_BEGIN)[1].split(bench_markdown.RESULTS_END)[0]
     assert "untrained, same architecture" in results_block
     # measured sections carry numbers, not placeholders; only the skipped step says so
     assert results_block.count(bench.NOT_MEASURED) == 1  # the fresh-interpreter imports (off here)

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from brainkit.checkpoint import DEFAULT_CHECKPOINT
-from brainkit.regions import region_means, region_of
+from brainkit.errors import BrainkitError
+from brainkit.regions import eyes_closed_regions, region_means, region_of
+from test_explain import make_windows, tiny_brainkit
 
 
 @pytest.mark.parametrize("name, region", [
@@ -20,6 +22,20 @@ def test_region_of_names(name, region):
 def test_region_means_average_over_each_regions_channels():
     means = region_means(["Fp1", "Fp2", "O1", "Cz", "ECG"], [1.0, 3.0, 5.0, 7.0, 100.0])
     assert means == {"frontal": 2.0, "occipital": 5.0, "central": 7.0}
+
+
+def test_eyes_open_baselines_attribute_what_differs_from_them():
+    bk = tiny_brainkit()
+    names = ("Fp1", "Fp2", "O1", "O2")
+    closed, opened = make_windows(names, n=1, seconds=4.0), make_windows(names, n=1, seconds=4.0, seed=5)
+    same = eyes_closed_regions(bk, [closed], baselines=[closed], n_steps=4)
+    assert np.abs(same["channel_attribution"]).max() == 0  # the path has length zero
+    other = eyes_closed_regions(bk, [closed], baselines=[opened, closed], n_steps=8)
+    assert other["channel_attribution"].max() > 0 and "mean over 2" in other["baseline"]
+    zeros = eyes_closed_regions(bk, [closed], n_steps=8)
+    assert zeros["baseline"] == "zeros" and not np.allclose(zeros["channel_evidence"], other["channel_evidence"])
+    with pytest.raises(BrainkitError, match="channels"):
+        eyes_closed_regions(bk, [closed], baselines=[make_windows(n=1, seconds=4.0)])
 
 
 @pytest.mark.slow
