@@ -144,24 +144,35 @@ def eegmmidb_eyes(data_dir=None, n_windows: int = 8, seed: int = 0, split: str |
 def summarise(result: dict) -> dict:
     """JSON-ready figures of :func:`eyes_closed_regions`.
 
-    ``occipital_evidence`` and ``frontal_evidence``: mean signed attribution toward "closed" per
-    channel of the region (over windows); ``passes``: the occipital evidence for "closed" is
-    larger than the frontal. The absolute mass (``occipital_mean``, ``frontal_mean``) counts
-    evidence for and against alike.
+    Three per-channel measures, each averaged over the channels of a region:
+
+    - ``evidence`` (``occipital_evidence``, ``frontal_evidence``, ``evidence_region_means``): the
+      signed total attribution toward "closed", mean over windows; ``passes``: occipital above
+      frontal.
+    - ``net mass`` (``occipital_net_mass``, ``frontal_net_mass``, ``net_mass_region_means``): the
+      size of each channel's total, |sum over time|, mean over windows: how much the channel moves
+      the answer, whichever way. These per-channel totals are what the topomaps show.
+    - ``absolute`` (``occipital_mean``, ``frontal_mean``, ``region_means``): sum over time of the
+      absolute per-sample attribution; it also counts per-sample contributions that cancel within
+      a channel (fast components such as muscle and eye-movement activity).
     """
     ratio = result["ratio"]
-    means = region_means(result["ch_names"], result["channel_attribution"].mean(0))
-    evidence = region_means(result["ch_names"], result["channel_evidence"].mean(0))
-    return {"n_windows": int(len(ratio)),
+    names = result["ch_names"]
+    means = region_means(names, result["channel_attribution"].mean(0))
+    evidence = region_means(names, result["channel_evidence"].mean(0))
+    net = region_means(names, np.abs(result["channel_evidence"]).mean(0))
+    return {"n_windows": int(len(ratio)), "baseline": result["baseline"],
             "occipital_evidence": evidence["occipital"], "frontal_evidence": evidence["frontal"],
             "passes": bool(evidence["occipital"] > evidence["frontal"]),
+            "occipital_net_mass": net["occipital"], "frontal_net_mass": net["frontal"],
+            "net_mass_passes": bool(net["occipital"] > net["frontal"]),
             "occipital_mean": float(result["occipital"].mean()),
             "frontal_mean": float(result["frontal"].mean()),
             "occipital_over_frontal": float(result["occipital"].mean() / result["frontal"].mean()),
             "windows_occipital_above_frontal": float((ratio > 1).mean()),
             "median_ratio": float(np.median(ratio)),
-            "mean_p_closed": float(result["p_closed"].mean()), "baseline": result["baseline"],
-            "region_means": means, "evidence_region_means": evidence}
+            "mean_p_closed": float(result["p_closed"].mean()),
+            "evidence_region_means": evidence, "net_mass_region_means": net, "region_means": means}
 
 
 def topomap_png(sensors, values, path, title: str = "IG toward 'closed' (signed, mean over windows)") -> None:

@@ -40,15 +40,17 @@ def test_eyes_open_baselines_attribute_what_differs_from_them():
 
 @pytest.mark.slow
 def test_shipped_model_finds_eyes_closed_evidence_over_occipital_channels(data_dir):
-    """Integrated gradients of "closed" on EEGMMIDB eyes-closed windows: occipital above frontal."""
+    """Integrated gradients of "closed" from eyes-open windows: occipital evidence above frontal."""
     if not (DEFAULT_CHECKPOINT / "decoder" / "config.json").exists():
         pytest.skip("no decoder shipped in brainkit/assets/brainkit-base")
     from brainkit.pipeline import Brainkit
-    from brainkit.regions import eegmmidb_eyes_closed, eyes_closed_regions, summarise
+    from brainkit.regions import eegmmidb_eyes, summarise
 
-    windows = eegmmidb_eyes_closed(data_dir, n_windows=4)
-    result = eyes_closed_regions(Brainkit(), windows, n_steps=16)
+    windows = eegmmidb_eyes(data_dir, n_windows=4)
+    opened = eegmmidb_eyes(data_dir, n_windows=2, label="open")
+    assert all(set(w.labels) == {"closed"} for w in windows) and all(set(w.labels) == {"open"} for w in opened)
+    result = eyes_closed_regions(Brainkit(), windows, opened, n_steps=16)
     summary = summarise(result)
     assert np.isfinite(result["channel_attribution"]).all()
-    # evidence for "closed" (signed attributions toward it), per channel of each region
+    # evidence for "closed" rather than open EEG of the same person, per channel of each region
     assert summary["passes"] and summary["occipital_evidence"] > summary["frontal_evidence"], summary
