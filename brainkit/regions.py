@@ -3,8 +3,10 @@
 Closing the eyes raises the occipital alpha rhythm (Berger's effect), so a model that decodes
 eyes open/closed should draw the evidence for "closed" from occipital more than from frontal
 channels. :func:`eyes_closed_regions` measures that with integrated gradients of the "closed"
-answer on eyes-closed windows; the shipped checkpoint's figure and its command are in the README (EEGMMIDB's one subject is
-training data of the ``eyes`` task: this checks where the model looks, not how it generalises)::
+answer on eyes-closed windows, started from eyes-open windows of the same person (or from the
+all-zero signal); the shipped checkpoint's figures and their commands are in the README
+(EEGMMIDB's one subject is training data of the ``eyes`` task: this checks where the model looks,
+not how it generalises)::
 
     python -m brainkit explain-regions --data ../shared/data --out eyes_closed_regions.json
 

@@ -136,7 +136,7 @@ def fit_temperature(logp: np.ndarray, labels: np.ndarray) -> float:
         return loss
 
     opt.step(closure)
-    return float(log_t.exp().clamp(0.05, 100.0))
+    return float(log_t.detach().exp().clamp(0.05, 100.0))
 
 
 def train(tokenizer, lm, lm_tokenizer, train_sets: list[FeatureSet], val_sets: list[FeatureSet],
