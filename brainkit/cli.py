@@ -164,7 +164,10 @@ def cmd_explain(args) -> int:
     windows = make_windows(recording, task.window_s, args.stride_s or task.window_s)
     if not 0 <= args.window_index < len(windows):
         raise BrainkitError(f"--window-index must be in 0..{len(windows) - 1} for this recording")
-    result = explain_window(bk, windows, task.id, args.window_index, n_steps=args.steps)
+    if args.baseline_window is not None and not 0 <= args.baseline_window < len(windows):
+        raise BrainkitError(f"--baseline-window must be in 0..{len(windows) - 1} for this recording")
+    result = explain_window(bk, windows, task.id, args.window_index, n_steps=args.steps,
+                            baseline_index=args.baseline_window)
     np.savez_compressed(args.out, **result)
     _print_json({"out": args.out, "task": task.id, "window_index": args.window_index,
                  "answer": str(result["answer"]),
@@ -333,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window-index", type=int, default=0)
     p.add_argument("--stride-s", type=float, help="stride between windows (default: the window length)")
     p.add_argument("--steps", type=int, default=64, help="integrated-gradients steps")
+    p.add_argument("--baseline-window", type=int,
+                   help="start integrated gradients from this window (default: the zero signal)")
     p.add_argument("--out", default="explain.npz")
     _model_options(p)
     _sfreq_option(p)

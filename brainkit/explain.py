@@ -603,7 +603,8 @@ def _str(values) -> np.ndarray:
 
 
 def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int = 64,
-                   token_steps: int = 32, internal_batch_size: int | None = 16) -> dict:
+                   token_steps: int = 32, internal_batch_size: int | None = 16,
+                   baseline_index: int | None = None) -> dict:
     """Everything the ``explain`` command saves, for one window.
 
     Parameters
@@ -618,6 +619,11 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
         Model evaluations per integrated-gradients path (input, tokens).
     internal_batch_size : int, optional
         Path points per forward pass.
+    baseline_index : int, optional
+        Start the input attributions from this window of the same recording instead of the
+        all-zero signal: they then say what in the window moves the answer relative to that one
+        (e.g. a rest or eyes-open window). The zero signal sits at the log floor of every band
+        power, so its attributions lean on the model's weights as much as on the signal.
 
     Returns
     -------
@@ -631,9 +637,9 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
         ``completeness_error``, ``completeness_relative`` (input attributions against
         ``logprob - baseline_logprob``), ``token_completeness_error``,
         ``token_completeness_relative``, ``logprob`` (the answer's log-probability),
-        ``baseline_logprob`` (the frozen model of the module docstring at the zero signal: the
-        window's codes and queries, no signal), ``task``, ``window_index``, ``start_s``,
-        ``sfreq``.
+        ``baseline_logprob`` (the frozen model of the module docstring at the start signal: the
+        window's codes and queries, the start's samples), ``baseline_index`` (-1: the zero
+        signal), ``task``, ``window_index``, ``start_s``, ``sfreq``.
 
     Raises
     ------
@@ -643,12 +649,17 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
     task = get_task(task)
     _require_eager(bk.decoder)
     model, one, x, a = _window_model(bk, windows, task.id, window_index)
+    start, path = torch.zeros_like(x), {}
+    if baseline_index is not None:
+        _, _, start, _ = _window_model(bk, windows, task.id, baseline_index)
+        path = {"boundaries": (0.0, 1.0)}  # no log floor on the way: an even path
     with _lock(bk), _explaining(bk.tokenizer, bk.decoder):
         with torch.no_grad():
             logp = model(x)[0]  # (A,)
-            base = model(torch.zeros_like(x))[0]
-        attr = integrated_gradients(model, x, a, n_steps=n_steps, internal_batch_size=internal_batch_size)
-        err, rel = completeness(model, x, a, attr)
+            base = model(start)[0]
+        attr = integrated_gradients(model, x, a, baseline=start, n_steps=n_steps,
+                                    internal_batch_size=internal_batch_size, **path)
+        err, rel = completeness(model, x, a, attr, start)
         with torch.no_grad():
             codes, latents = bk.tokenizer.encode(x, one.sensors)  # (1, K, P, L), (1, K, P, D)
             bp = band_power_features(x, one.sfreq, bk.decoder.config.bands_hz)
@@ -680,6 +691,7 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
         "token_completeness_error": np.float64(tok_err),
         "token_completeness_relative": np.float64(tok_err / max(abs(tok_gap), 1e-8)),
         "logprob": np.float64(logp[a]), "baseline_logprob": np.float64(base[a]),
+        "baseline_index": np.int64(-1 if baseline_index is None else baseline_index),
         "task": np.array(task.id), "window_index": np.int64(window_index),
         "start_s": np.float64(one.starts_s[0]), "sfreq": np.float64(one.sfreq),
     }

@@ -30,11 +30,13 @@ def manifest_rows(task: str, data_dir=None, split: str = "val", relative_to=None
     from .datasets import _data_dir, _text_rate, load_task
 
     root = _data_dir(data_dir)
+    # paths as the user's folders spell them: a symlinked ../shared stays ../shared
+    spelled = Path(os.path.abspath(data_dir)) if data_dir is not None else root
     window_s = get_task(task).window_s
     rows = []
     for s in load_task(task, root, split=split):
-        path = (root / s.source).resolve()
-        shown = os.path.relpath(path, Path(relative_to).resolve()) if relative_to else str(path)
+        path = spelled / s.source
+        shown = os.path.relpath(path, os.path.abspath(relative_to)) if relative_to else str(path)
         rate = _text_rate(s.source) if path.name.lower().endswith((".txt", ".txt.gz")) else None
         for start, label in zip(s.windows.starts_s, s.windows.labels):
             rows.append({"path": Path(shown).as_posix(), "task": task, "label": str(label),

@@ -108,6 +108,10 @@ def test_tokenize_and_explain(tiny, samples_dir, tmp_path):
     assert res.returncode == 0, res.stderr
     e = np.load(tmp_path / "e.npz", allow_pickle=False)
     assert e["attribution"].shape == (19, 1024) and e["token_attribution"].shape == (4, 16, 2)
+    assert int(e["baseline_index"]) == -1
+    res = run("explain", samples_dir / "eyes_open_closed.edf", "--task", "eyes", "--window-index", "3",
+              "--baseline-window", "45", "--steps", "8", "--out", tmp_path / "e2.npz", *model_args(tiny))
+    assert res.returncode == 2 and "--baseline-window must be in 0..44" in res.stderr
 
 
 @pytest.mark.parametrize("args, match", [

@@ -222,6 +222,21 @@ def test_explain_window_contract(bk, windows, tmp_path):
         explain_window(bk, windows, TASK, window_index=len(windows))
 
 
+def test_explain_window_from_another_window(bk, windows):
+    """Attributions from window 0 to window 1 add up to the change of the answer between them."""
+    out = explain_window(bk, windows, TASK, window_index=1, n_steps=14, token_steps=4, baseline_index=0)
+    assert int(out["baseline_index"]) == 0
+    assert float(out["completeness_relative"]) < TOLERANCE
+    np.testing.assert_allclose(out["attribution"].sum(), out["logprob"] - out["baseline_logprob"],
+                               rtol=TOLERANCE, atol=1e-4)
+    same = explain_window(bk, windows, TASK, window_index=1, n_steps=4, token_steps=4, baseline_index=1)
+    assert np.abs(same["attribution"]).max() == 0  # a path of length zero
+    zero = explain_window(bk, windows, TASK, window_index=1, n_steps=14, token_steps=4)
+    assert int(zero["baseline_index"]) == -1 and not np.allclose(zero["attribution"], out["attribution"])
+    with pytest.raises(BrainkitError, match="window_index"):
+        explain_window(bk, windows, TASK, window_index=1, baseline_index=len(windows))
+
+
 # ------------------------------------------------------------------------ task correlations
 
 
