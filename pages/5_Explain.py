@@ -28,7 +28,18 @@ if "preprocessed" not in results():  # filtered, resampled and scaled once per r
         st.stop()
 windows = sliding_windows(results()["preprocessed"], get_task(task).window_s)
 i = st.slider("Window", 1, len(windows), 1, key="explain_index") - 1 if len(windows) > 1 else 0
-key = ("explain", task, i)
+SILENCE, OTHER = "silence (the all-zero signal)", "another window of this recording"
+start = st.radio("Attribute the answer relative to", [SILENCE, OTHER] if len(windows) > 1 else [SILENCE],
+                 horizontal=True, key="explain_start",
+                 help="Integrated gradients follow a path from a starting signal to the window. From "
+                      "another window (for example one at rest, or with the eyes open), the maps show "
+                      "what in this window moves the answer compared with that one; from silence, every "
+                      "channel's whole band power counts.")
+b = None
+if start == OTHER:
+    b = int(st.number_input("Reference window", 1, len(windows), 2 if i == 0 else 1,
+                            key="explain_baseline")) - 1
+key = ("explain", task, i, b)
 if key not in results():
     if not st.button("Explain this window", type="primary", key="explain"):
         st.info(f"Window {i + 1} of {len(windows)} starts at {windows.starts_s[i]:.1f} s. "
@@ -36,7 +47,7 @@ if key not in results():
         st.stop()
     try:
         with st.spinner("Computing attention and integrated gradients..."):
-            results()[key] = explain_window(bk, windows, task, i)
+            results()[key] = explain_window(bk, windows, task, i, baseline_index=b)
     except BrainkitError as err:
         st.error(str(err))
         st.stop()
@@ -47,8 +58,9 @@ st.caption(" · ".join(f"{a}: {p:.2f}" for a, p in zip(get_task(task).answers, p
 
 names = [str(n) for n in ex["ch_names"]]
 left, right = st.columns([3, 2])
+relative = "from silence" if b is None else f"from window {b + 1} ({windows.starts_s[b]:.1f} s)"
 left.plotly_chart(attribution_figure(ex["attribution"], names, windows.sfreq, t0,
-                                     "Integrated gradients over channels and time"), key="ig")
+                                     f"Integrated gradients over channels and time, {relative}"), key="ig")
 sensors = windows.sensors.pick([list(windows.sensors.names).index(n) for n in names])
 right.plotly_chart(topomap_figure(sensors, ex["channel_attribution"], "Attribution per channel"),
                    key="topomap")

@@ -281,6 +281,11 @@ def test_model_pages_on_an_uploaded_file(edf_bytes, model_env):
     assert at.session_state["results"]["answers"][0]["question"] == "What do you see?"
     assert any(m.value.startswith("**0 s · What do you see?**") for m in at.markdown)
     _assert_explain_page(at, "p300")
+    # integrated gradients from another window of the recording
+    at.radio(key="explain_start").set_value("another window of this recording").run()
+    at.button(key="explain").click().run()
+    assert not at.exception, at.exception
+    assert "from window 2" in _figures(at)[0]["layout"]["title"]["text"]
     # task correlations: a button, then three clustered matrices and the selection histograms
     _page(at, CORRELATIONS)
     at.number_input(key="correlation_windows").set_value(2).run()
