@@ -162,10 +162,9 @@ def cmd_explain(args) -> int:
     recording = read_complete(args.file, args.sfreq)
     bk = Brainkit(args.checkpoint, lm_path=args.lm, attn_implementation="eager")
     windows = make_windows(recording, task.window_s, args.stride_s or task.window_s)
-    if not 0 <= args.window_index < len(windows):
-        raise BrainkitError(f"--window-index must be in 0..{len(windows) - 1} for this recording")
-    if args.baseline_window is not None and not 0 <= args.baseline_window < len(windows):
-        raise BrainkitError(f"--baseline-window must be in 0..{len(windows) - 1} for this recording")
+    for flag, index in (("--window-index", args.window_index), ("--baseline-window", args.baseline_window)):
+        if index is not None and not 0 <= index < len(windows):
+            raise BrainkitError(f"{flag} must be in 0..{len(windows) - 1} for this recording")
     result = explain_window(bk, windows, task.id, args.window_index, n_steps=args.steps,
                             baseline_index=args.baseline_window)
     np.savez_compressed(args.out, **result)

@@ -17,11 +17,13 @@ gradients are complete for it. With ``frozen=False`` codes and queries are recom
 point of the path (the model itself; each code switch is a jump no gradient sees, so
 completeness then fails by the sum of those jumps).
 
-**Baseline and path.** The baseline is the zero signal. Log band power ``log(P + 1e-6)`` moves
-from -13.8 to its value within ``alpha ~ 1e-3 / sqrt(P)`` of the baseline, far below the first
-point of any usual 50-step grid, so the straight path is cut at :data:`IG_BOUNDARIES` (one piece
-per decade of alpha) and captum integrates each piece; the pieces' attributions add up to the
-integral over the whole path (attributions are additive along a path).
+**Baseline and path.** The baseline is the zero signal unless another window is given. From
+zero, log band power ``log(P + 1e-6)`` moves from -13.8 to its value within
+``alpha ~ 1e-3 / sqrt(P)`` of the baseline, far below the first point of any usual 50-step grid,
+so that path is cut at :data:`IG_BOUNDARIES` (one piece per decade of alpha) and captum
+integrates each piece; the pieces' attributions add up to the integral over the whole path
+(attributions are additive along a path). From another window there is no log floor on the way
+and the path is one even piece.
 
 **Token attributions** (K, P, L): layer integrated gradients over the per-level code vectors
 (:class:`CodeEmbedding`), from "no code" (the zero vector at every level, an extra null code) to
@@ -260,7 +262,7 @@ class TokenAnswerModel(nn.Module):
 
 
 def integrated_gradients(model, x, target, *, baseline=None, n_steps: int = 64,
-                         internal_batch_size: int | None = None, boundaries=IG_BOUNDARIES):
+                         internal_batch_size: int | None = None, boundaries=None):
     """Integrated gradients of ``model(x)[:, target]`` with respect to x (captum).
 
     Parameters
@@ -277,8 +279,9 @@ def integrated_gradients(model, x, target, *, baseline=None, n_steps: int = 64,
         per piece).
     internal_batch_size : int, optional
         Inputs per forward pass (captum's); a multiple of N.
-    boundaries : sequence of float
-        Cuts of the path in [0, 1] (``(0, 1)``: one plain captum pass).
+    boundaries : sequence of float, optional
+        Cuts of the path in [0, 1] (``(0, 1)``: one plain captum pass). Default:
+        :data:`IG_BOUNDARIES` from the zero signal, one even piece from a given baseline.
 
     Returns
     -------
@@ -287,6 +290,8 @@ def integrated_gradients(model, x, target, *, baseline=None, n_steps: int = 64,
     """
     ig = _captum().IntegratedGradients(model)
     x = torch.as_tensor(x, dtype=torch.float32)
+    if boundaries is None:
+        boundaries = IG_BOUNDARIES if baseline is None else (0.0, 1.0)
     baseline = torch.zeros_like(x) if baseline is None else torch.as_tensor(baseline, dtype=x.dtype)
     pieces = list(itertools.pairwise(boundaries))
     per = max(1, round(n_steps / len(pieces)))
@@ -575,8 +580,8 @@ def sanity_checks(bk, windows, task: str, window_index: int = 0, n_steps: int = 
     return out
 
 
-def _window_model(bk, windows, task, window_index):
-    """(AnswerModel frozen at the window, the window, x (1, C, T), the answer index it gives)."""
+def window_input(windows, task, window_index):
+    """(the window as one-window ``Windows``, its samples x (1, C, T)), at the task's length."""
     from .pipeline import fit_window
 
     task = get_task(task)
@@ -585,7 +590,13 @@ def _window_model(bk, windows, task, window_index):
         raise BrainkitError(f"window_index {window_index} is out of range: the recording has "
                             f"{len(windows)} windows of {task.window_s:g} s (0-{len(windows) - 1})")
     one = windows.select([window_index])
-    x = torch.from_numpy(np.ascontiguousarray(one.x, dtype=np.float32))  # (1, C, T)
+    return one, torch.from_numpy(np.ascontiguousarray(one.x, dtype=np.float32))
+
+
+def _window_model(bk, windows, task, window_index):
+    """(AnswerModel frozen at the window, the window, x (1, C, T), the answer index it gives)."""
+    task = get_task(task)
+    one, x = window_input(windows, task.id, window_index)
     temperature = bk.temperature(task.id) if hasattr(bk, "temperature") else 1.0
     with _lock(bk), _explaining(bk.tokenizer, bk.decoder):
         model = AnswerModel(bk.tokenizer, bk.decoder, one.sensors, one.scale, task.id, one.sfreq,
@@ -649,16 +660,13 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
     task = get_task(task)
     _require_eager(bk.decoder)
     model, one, x, a = _window_model(bk, windows, task.id, window_index)
-    start, path = torch.zeros_like(x), {}
-    if baseline_index is not None:
-        _, _, start, _ = _window_model(bk, windows, task.id, baseline_index)
-        path = {"boundaries": (0.0, 1.0)}  # no log floor on the way: an even path
+    start = None if baseline_index is None else window_input(windows, task.id, baseline_index)[1]
     with _lock(bk), _explaining(bk.tokenizer, bk.decoder):
         with torch.no_grad():
             logp = model(x)[0]  # (A,)
-            base = model(start)[0]
+            base = model(torch.zeros_like(x) if start is None else start)[0]
         attr = integrated_gradients(model, x, a, baseline=start, n_steps=n_steps,
-                                    internal_batch_size=internal_batch_size, **path)
+                                    internal_batch_size=internal_batch_size)
         err, rel = completeness(model, x, a, attr, start)
         with torch.no_grad():
             codes, latents = bk.tokenizer.encode(x, one.sensors)  # (1, K, P, L), (1, K, P, D)

@@ -84,15 +84,16 @@ def eyes_closed_regions(bk, windows, baselines=None, n_steps: int = 32,
     import torch
 
     from .errors import BrainkitError
-    from .explain import _explaining, _lock, _window_model, integrated_gradients
+    from .explain import (_explaining, _lock, _window_model, integrated_gradients,
+                          window_input)
     from .tasks import get_task
 
     names = list(windows[0].sensors.names)
-    starts = [None]  # zeros, on a path cut finely near them (the log floor)
+    starts = [None]  # the zero signal
     if baselines:
         if any(list(b.sensors.names) != names for b in baselines):
             raise BrainkitError("eyes-open baselines must have the eyes-closed windows' channels")
-        starts = [torch.from_numpy(np.ascontiguousarray(b.x[:1], dtype=np.float32)) for b in baselines]
+        starts = [window_input(b, "eyes", 0)[1] for b in baselines]
     closed = get_task("eyes").answers.index("closed")
     per_channel, signed, p_closed = [], [], []
     for one in windows:
@@ -101,8 +102,7 @@ def eyes_closed_regions(bk, windows, baselines=None, n_steps: int = 32,
             with torch.no_grad():
                 p_closed.append(float(model(x)[0, closed].exp()))
             attr = sum(integrated_gradients(model, x, closed, baseline=b, n_steps=n_steps,
-                                            internal_batch_size=internal_batch_size,
-                                            **({} if b is None else {"boundaries": (0.0, 1.0)}))
+                                            internal_batch_size=internal_batch_size)
                        for b in starts) / len(starts)
         per_channel.append(attr[0].abs().sum(-1).numpy())
         signed.append(attr[0].sum(-1).numpy())
