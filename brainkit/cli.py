@@ -64,14 +64,16 @@ def cmd_train_tokenizer(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    train_items, eval_items = tt.build_corpus(args.data, tuple(args.holdout))
+    holdout = tt.HOLDOUT_DEVICES if args.holdout is None else tuple(args.holdout)
+    train_items, eval_items = tt.build_corpus(args.data, holdout)
     model = tt.train(train_items, args.run_dir, BrainTokenizerConfig(), steps=args.steps,
                      batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                      log_every=args.log_every, ckpt_every=args.ckpt_every,
-                     weighting=args.weighting, init_from=args.init_from)
+                     weighting=args.weighting, init_from=args.init_from,
+                     few_channels=args.few_channels)
     report = {"train": tt.evaluate(model, train_items, max_windows=64),
               "heldout": tt.evaluate(model, eval_items, max_windows=256),
-              "holdout_devices": list(args.holdout), "steps": args.steps}
+              "holdout_devices": list(holdout), "steps": args.steps}
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         model.save_pretrained(args.out)
@@ -306,8 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weighting", choices=["sqrt", "uniform"], default="sqrt",
                    help="how often each device is drawn: sqrt of its window count, or uniformly")
     p.add_argument("--init-from", help="start from this saved tokenizer (fine-tuning)")
-    p.add_argument("--holdout", nargs="*", default=["Muse-4", "KIT-157"],
-                   help="devices never shown in training (zero-shot evaluation)")
+    p.add_argument("--few-channels", type=float, default=0.4,
+                   help="probability that a batch keeps only 1-12 channels of its recording")
+    p.add_argument("--holdout", nargs="*",
+                   help="devices never shown in training, for zero-shot evaluation "
+                        "(default: Muse-4, KIT-157, EEGLAB 32ch, BrainVision 61ch)")
     p.set_defaults(func=cmd_train_tokenizer)
 
     p = sub.add_parser("train-decoder", help="train the multi-task decoder (tokenizer frozen)")

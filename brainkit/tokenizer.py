@@ -6,20 +6,27 @@ BrainOmni-style (arXiv 2505.18185) with NeuroLM's spectral target (arXiv 2409.00
    (Fourier features, head frame) and orientation, plus an embedding of its kind (eeg, mag, grad).
    A channel without a known position uses a learned "unknown position" vector in place of the
    position features.
-2. **Patch encoder.** Every channel is cut into patches of ``patch_size`` samples; each patch (its
-   waveform and its log amplitude spectrum) goes through a small MLP, then the sensor embedding is
-   added and a depthwise convolution mixes neighbouring patches of the same channel.
+2. **Patch encoder.** Every channel is cut into patches of ``patch_size`` samples; each patch goes
+   through a linear projection of its waveform plus a small MLP of its waveform and log amplitude
+   spectrum, then the sensor embedding is added and a depthwise convolution mixes neighbouring
+   patches of the same channel.
 3. **Latent sources.** ``n_sources`` learned queries gather the C channel tokens of each patch by
-   cross-attention (an inverse forward model). Attention pools over channels, so any C works and the
-   sources do not depend on channel order; masked channels are never attended to. The sources then
-   attend to each other and mix with their neighbouring patches.
+   cross-attention (an inverse forward model). The attention keys are the **sensor embeddings
+   only**, the values carry the signal: each source is a spatial filter, a function of where the
+   sensors sit, not of what they record. (With keys from the signal too, training settled on
+   uniform attention: every source was the same average of all channels, and a 4-channel headset
+   came out as four copies of one waveform.) Attention pools over channels, so any C works and
+   the sources do not depend on channel order; masked channels are never attended to. The sources
+   then attend to each other and mix with their neighbouring patches.
 4. **Residual VQ.** ``n_levels`` codebooks of ``codebook_size`` codes quantize each source feature
    in turn; codebooks follow exponential moving averages of their assigned vectors (training mode
    only), start from data, and restart codes that went unused for ``dead_code_steps`` steps from
    current encoder outputs. Commitment loss; straight-through gradients.
 5. **Decoder.** Each sensor (query: its sensor embedding) attends to the K quantized sources of its
-   patch, after these sources have mixed with the neighbouring patches; a depthwise convolution over
-   the sensor's patches smooths patch borders; a linear head writes the waveform.
+   patch, after these sources have mixed with the neighbouring patches; the keys are learned
+   source identities, so each sensor reads a mixture of sources fixed by its position (a forward
+   model), and the values carry the content. A depthwise convolution over the sensor's patches
+   smooths patch borders; a linear head writes the waveform.
 
 Patch size: 0.25 s (64 samples at 256 Hz). The windows downstream are 1 s (ERPs), 2-4 s and 30 s
 (sleep): 0.25 s leaves four time steps in a 1-s ERP window (a 1-s patch would leave one, losing
@@ -101,7 +108,7 @@ class BrainTokenizerConfig(PretrainedConfig):
 
     model_type = "brainkit_tokenizer"
 
-    def __init__(self, sfreq=256.0, patch_size=64, d_model=64, n_heads=4, n_sources=16, n_levels=4,
+    def __init__(self, sfreq=256.0, patch_size=64, d_model=64, n_heads=4, n_sources=16, n_levels=8,
                  codebook_size=256, n_kinds=3, pos_scale=0.1, n_pos_freqs=5, mix_kernel=3,
                  mlp_ratio=2, ema_decay=0.99, dead_code_steps=50, spectral_eps=0.01,
                  spectral_band_hz=0.0, spectral_max_hz=None, w_mse=1.0, w_corr=1.0, w_amp=1.0,
@@ -188,11 +195,15 @@ class CrossAttention(nn.Module):
         self.kv = nn.Linear(d, 2 * d)
         self.proj = nn.Linear(d, d)
 
-    def forward(self, q, kv, mask=None):
+    def forward(self, q, kv, mask=None, keys=None):
+        """``keys`` (B|1, S, D), when given, replace ``kv`` as what the keys are computed from."""
         B, Q, D = q.shape
         S, h = kv.shape[1], self.n_heads
         q = self.q(q).view(B, Q, h, D // h).transpose(1, 2)  # (B, h, Q, D/h)
         k, v = self.kv(kv).view(B, S, 2, h, D // h).permute(2, 0, 3, 1, 4)  # 2 x (B, h, S, D/h)
+        if keys is not None:
+            W, b = self.kv.weight[:D], self.kv.bias[:D]
+            k = F.linear(keys, W, b).view(keys.shape[0], S, h, D // h).transpose(1, 2).expand(B, h, S, D // h)
         mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, S)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, h, Q, D/h)
         return self.proj(y.transpose(1, 2).reshape(B, Q, D))  # (B, Q, D)
@@ -201,15 +212,17 @@ class CrossAttention(nn.Module):
 class Block(nn.Module):
     """Pre-norm residual block: queries attend to keys/values (themselves if none), then an MLP."""
 
-    def __init__(self, d, n_heads, mlp_ratio):
+    def __init__(self, d, n_heads, mlp_ratio, separate_keys=False):
         super().__init__()
         self.ln_q, self.ln_kv, self.ln_mlp = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
+        self.ln_k = nn.LayerNorm(d) if separate_keys else None
         self.attn = CrossAttention(d, n_heads)
         self.mlp = MLP(d, mlp_ratio)
 
-    def forward(self, q, kv=None, mask=None):
+    def forward(self, q, kv=None, mask=None, keys=None):
         kv = self.ln_kv(q if kv is None else kv)
-        q = q + self.attn(self.ln_q(q), kv, mask)
+        keys = None if keys is None else self.ln_k(keys)
+        q = q + self.attn(self.ln_q(q), kv, mask, keys)
         return q + self.mlp(self.ln_mlp(q))
 
 
@@ -249,17 +262,23 @@ class SensorEncoder(nn.Module):
 
 
 class PatchEmbed(nn.Module):
-    """Waveform patch and its log amplitude spectrum -> (N, C, P, D)."""
+    """Waveform patch and its log amplitude spectrum -> (N, C, P, D).
+
+    A linear projection of the waveform plus an MLP over waveform and spectrum: the linear path
+    keeps the waveform recoverable (an MLP of width D alone, with its GELU, loses much of a
+    D-sample patch), the MLP adds the nonlinear spectral features.
+    """
 
     def __init__(self, config):
         super().__init__()
         S = config.patch_size
+        self.linear = nn.Linear(S, config.d_model)
         self.mlp = nn.Sequential(nn.Linear(S + S // 2 + 1, config.d_model), nn.GELU(),
                                  nn.Linear(config.d_model, config.d_model))
 
     def forward(self, patches):  # patches (N, C, P, S)
         amp = torch.log1p(torch.fft.rfft(patches, dim=-1).abs())  # (N, C, P, S/2+1)
-        return self.mlp(torch.cat([patches, amp], -1))  # (N, C, P, D)
+        return self.linear(patches) + self.mlp(torch.cat([patches, amp], -1))  # (N, C, P, D)
 
 
 def _distributed() -> bool:
@@ -297,8 +316,9 @@ class ResidualVQ(nn.Module):
         offsets = torch.arange(L, device=codes.device) * V  # (L,)
         return F.embedding(codes + offsets, self.codebooks.reshape(L * V, D)).sum(-2)  # (..., D)
 
-    def forward(self, z, update: bool):
-        """Quantize z (M, D); returns (quantized (M, D), codes (M, L), commitment loss)."""
+    def forward(self, z, update: bool, with_loss: bool = True):
+        """Quantize z (M, D); returns (quantized (M, D), codes (M, L), commitment loss (0 unless
+        ``with_loss``))."""
         residual, quantized, codes, commit = z, torch.zeros_like(z), [], z.new_zeros(())
         init_now = update and not bool(self.initialized)
         for level in range(self.config.n_levels):
@@ -307,9 +327,10 @@ class ResidualVQ(nn.Module):
             book = self.codebooks[level]  # (V, D)
             # squared distance to every code up to |residual|^2, which is the same for all codes
             dist2 = torch.addmm(book.pow(2).sum(-1), residual.detach(), book.T, alpha=-2)  # (M, V)
-            idx = dist2.argmin(-1)  # (M,)
+            idx = dist2.min(-1).indices  # (M,), the first minimum as argmin, but faster on CPU
             q = book[idx]  # (M, D)
-            commit = commit + F.mse_loss(residual, q)
+            if with_loss:
+                commit = commit + F.mse_loss(residual, q)
             if update:
                 self._ema_update(level, residual.detach(), idx)
             quantized = quantized + q
@@ -370,7 +391,7 @@ class BrainTokenizer(PreTrainedModel):
         self.patch_embed = PatchEmbed(config)
         self.channel_mix = TemporalMix(D, k)
         self.source_queries = nn.Parameter(torch.zeros(config.n_sources, D))
-        self.gather = Block(D, H, R)
+        self.gather = Block(D, H, R, separate_keys=True)
         self.source_mix = Block(D, H, R)
         self.source_time = TemporalMix(D, k)
         self.pre_quant = nn.Sequential(nn.LayerNorm(D), nn.Linear(D, D))
@@ -379,7 +400,7 @@ class BrainTokenizer(PreTrainedModel):
         self.source_embed = nn.Parameter(torch.zeros(config.n_sources, D))
         self.dec_time = TemporalMix(D, k)
         self.dec_mix = Block(D, H, R)
-        self.broadcast = Block(D, H, R)
+        self.broadcast = Block(D, H, R, separate_keys=True)
         self.dec_channel_mix = TemporalMix(D, k)
         self.head = nn.Sequential(nn.LayerNorm(D), nn.Linear(D, config.patch_size))
         self.post_init()
@@ -440,7 +461,8 @@ class BrainTokenizer(PreTrainedModel):
         mask = None
         if channel_mask is not None:
             mask = channel_mask[:, None, :].expand(N, P, C).reshape(N * P, C)  # (N*P, C)
-        src = self.gather(self.source_queries.expand(N * P, K, D), h, mask)  # (N*P, K, D)
+        keys = emb if emb.shape[0] == 1 else emb[:, None].expand(N, P, C, D).reshape(N * P, C, D)
+        src = self.gather(self.source_queries.expand(N * P, K, D), h, mask, keys)  # (N*P, K, D)
         src = self.source_mix(src)  # (N*P, K, D)
         src = src.view(N, P, K, D).transpose(1, 2).reshape(N * K, P, D)  # (N*K, P, D)
         src = self.source_time(src)  # (N*K, P, D)
@@ -455,14 +477,14 @@ class BrainTokenizer(PreTrainedModel):
         src = src.view(N, K, P, D).transpose(1, 2).reshape(N * P, K, D)  # (N*P, K, D)
         src = self.dec_mix(src)  # (N*P, K, D)
         q = emb.expand(N, C, D)[:, None].expand(N, P, C, D).reshape(N * P, C, D)  # (N*P, C, D)
-        h = self.broadcast(q, src)  # (N*P, C, D)
+        h = self.broadcast(q, src, keys=self.source_embed[None])  # (N*P, C, D)
         h = h.view(N, P, C, D).transpose(1, 2).reshape(N * C, P, D)  # (N*C, P, D)
         h = self.dec_channel_mix(h)  # (N*C, P, D)
         return self.head(h).view(N, C, P * S)  # (N, C, P*S)
 
-    def _quantize(self, z, update):
+    def _quantize(self, z, update, with_loss=True):
         N, K, P, D = z.shape
-        q, codes, commit = self.quantizer(z.reshape(-1, D), update)  # (M, D), (M, L), ()
+        q, codes, commit = self.quantizer(z.reshape(-1, D), update, with_loss)  # (M, D), (M, L), ()
         return q.view(N, K, P, D), codes.view(N, K, P, -1), commit
 
     # ---------------------------------------------------------------- public API
@@ -487,7 +509,7 @@ class BrainTokenizer(PreTrainedModel):
         """
         x, s, channel_mask = self._prepare(x, sensors, channel_mask)
         z = self._sources(x, self._embed(s), channel_mask)  # (N, K, P, D)
-        q, codes, _ = self._quantize(z, update=False)
+        q, codes, _ = self._quantize(z, update=False, with_loss=False)
         return codes, q
 
     def decode(self, codes, sensors, n_times=None):

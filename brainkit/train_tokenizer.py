@@ -11,7 +11,9 @@ One training step:
    number of windows (so a large MEG set does not drown the small EEG ones), then ``batch_size``
    windows of that item (one C per batch) and a random crop of ``crop_s`` seconds in each;
 2. keeps at most ``max_channels`` channels (a random subset, same for the batch) to bound the step
-   cost, then hides a random fraction (up to ``max_drop``, at least one channel stays) of them from
+   cost; with probability ``few_channels`` keeps only 1 to 12 of them instead, so that small
+   montages (a 4-channel headset, a 2-channel sleep recorder) are trained on from every cap, not
+   only from the few devices that are small themselves; then hides a random fraction (up to ``max_drop``, at least one channel stays) of them from
    the encoder, per window; the decoder still rebuilds every kept channel (``rebuild_dropped``),
    so the sources learn to stand for the whole field, not only the visible sensors;
 3. AdamW, linear warm-up then cosine decay to a tenth of ``lr``, gradient clipping.
@@ -73,7 +75,7 @@ def device_weights(corpus, rule: str = "sqrt") -> tuple[list[str], np.ndarray]:
 
 
 def sample_batch(corpus, rng, batch_size, n_times, max_channels=64, max_drop=0.5,
-                 weighting: str = "sqrt"):
+                 weighting: str = "sqrt", few_channels: float = 0.0):
     """Draw one training batch (see the module docstring for the rule).
 
     Parameters
@@ -87,6 +89,9 @@ def sample_batch(corpus, rng, batch_size, n_times, max_channels=64, max_drop=0.5
         Most channels kept in a batch.
     max_drop : float
         Largest fraction of the kept channels hidden from the encoder in a window.
+    few_channels : float
+        Probability of keeping only a random 1 to 12 channels (when the recording has more than
+        4), a small montage cut from a large one.
 
     Returns
     -------
@@ -102,9 +107,12 @@ def sample_batch(corpus, rng, batch_size, n_times, max_channels=64, max_drop=0.5
     item = items[rng.choice(len(items), p=sizes / sizes.sum())]
     x, sensors = _model_channels(item)
     N, C, T = x.shape
-    if C > max_channels:
-        keep = np.sort(rng.choice(C, max_channels, replace=False))
-        x, sensors, C = x[:, keep], sensors.pick(keep), max_channels
+    n_keep = min(C, max_channels)
+    if C > 4 and rng.random() < few_channels:
+        n_keep = int(rng.integers(1, min(C, 12) + 1))
+    if n_keep < C:
+        keep = np.sort(rng.choice(C, n_keep, replace=False))
+        x, sensors, C = x[:, keep], sensors.pick(keep), n_keep
     rows = rng.choice(N, batch_size, replace=N < batch_size)  # (B,)
     n = min(n_times, T)
     starts = rng.integers(0, T - n + 1, size=batch_size)  # (B,)
@@ -123,7 +131,7 @@ def _settings(config):
 def train(corpus, out_dir, config: BrainTokenizerConfig | None = None, *, steps=3000, batch_size=16,
           lr=1e-3, seed=0, log_every=50, ckpt_every=500, resume=True, crop_s=4.0, max_channels=64,
           max_drop=0.5, rebuild_dropped=True, weight_decay=0.01, warmup_steps=None, clip=1.0,
-          weighting="sqrt", init_from=None):
+          weighting="sqrt", init_from=None, few_channels=0.4):
     """Train (or resume training) a tokenizer.
 
     Parameters
@@ -149,7 +157,7 @@ def train(corpus, out_dir, config: BrainTokenizerConfig | None = None, *, steps=
         Continue from ``out_dir/checkpoint`` when it exists.
     crop_s : float
         Training crop length in seconds.
-    max_channels, max_drop, rebuild_dropped
+    max_channels, max_drop, rebuild_dropped, few_channels
         Channel subsampling and dropout, see the module docstring.
     weight_decay, warmup_steps, clip
         AdamW weight decay, warm-up length (default ``min(200, steps // 20)``), gradient-norm clip.
@@ -166,7 +174,7 @@ def train(corpus, out_dir, config: BrainTokenizerConfig | None = None, *, steps=
     ckpt = out_dir / CHECKPOINT_DIR
     args = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "crop_s": crop_s,
             "max_channels": max_channels, "max_drop": max_drop, "rebuild_dropped": rebuild_dropped,
-            "weight_decay": weight_decay, "clip": clip, "world_size": world, "weighting": weighting}
+            "weight_decay": weight_decay, "clip": clip, "world_size": world, "weighting": weighting, "few_channels": few_channels}
     start = 0
     state = load_state(out_dir) if resume else None
     if state is not None:
@@ -206,7 +214,7 @@ def train(corpus, out_dir, config: BrainTokenizerConfig | None = None, *, steps=
         rng = np.random.default_rng([seed, rank, step])
         torch.manual_seed(seed * 1_000_003 + step * 1009 + rank)
         x, sensors, visible = sample_batch(corpus, rng, batch_size, n_times, max_channels, max_drop,
-                                           weighting)
+                                           weighting, few_channels)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, steps, lr, warmup)
         x_t = torch.from_numpy(x).to(device)
@@ -298,8 +306,10 @@ def evaluate(model: BrainTokenizer, corpus, *, batch_size=32, max_windows=256) -
             "loss": float(np.mean([d["loss"] for d in devices.values()]))}
 
 
-#: Devices never shown to the shipped tokenizer, to measure zero-shot reconstruction.
-HOLDOUT_DEVICES = ("Muse-4", "KIT-157")
+#: Devices never shown to the shipped tokenizer, to measure zero-shot reconstruction: a 4-channel
+#: dry-electrode headset, an MEG system, and two research caps from other labs (the EEGLAB sample's
+#: 32-channel cap, a 61-channel BrainVision recording).
+HOLDOUT_DEVICES = ("Muse-4", "KIT-157", "EEGLAB 32ch", "BrainVision 61ch")
 
 
 @dataclass

@@ -224,6 +224,33 @@ def test_sample_batch_crops_and_drops_channels():
         assert visible.any(1).all() and visible.sum(1).min() >= x.shape[1] // 2
 
 
+def test_sample_batch_cuts_small_montages_from_large_ones():
+    rng = np.random.default_rng(7)
+    small, big = [synthetic_item(rng, 3, n_windows=3)], [synthetic_item(rng, 40, n_windows=3)]
+    sizes = set()
+    for seed in range(40):
+        x, sensors, visible = sample_batch(big, np.random.default_rng(seed), 4, 128, few_channels=1.0)
+        assert len(sensors) == x.shape[1] and visible.shape == x.shape[:2] and visible.any(1).all()
+        sizes.add(x.shape[1])
+        assert sample_batch(small, np.random.default_rng(seed), 4, 128, few_channels=1.0)[0].shape[1] == 3
+    assert max(sizes) <= 12 and len(sizes) > 3  # 1 to 12 channels of the 40
+    assert sample_batch(big, np.random.default_rng(0), 4, 128, few_channels=0.0)[0].shape[1] == 40
+
+
+def test_sources_are_spatial_filters_of_sensor_positions():
+    """The gathering attention's weights depend on where the sensors are, not on the signal: with
+    the same sensors, the sources' attention output is affine in the channel tokens."""
+    model = tiny_model()
+    attn, D = model.gather.attn, model.config.d_model
+    g = torch.Generator().manual_seed(0)
+    q, keys = torch.randn(1, 4, D, generator=g), torch.randn(1, 6, D, generator=g)
+    a, b = torch.randn(1, 6, D, generator=g), torch.randn(1, 6, D, generator=g)
+    with torch.no_grad():
+        out = {k: attn(q, v, keys=keys) for k, v in {"a": a, "b": b, "ab": a + b, "0": 0 * a}.items()}
+        torch.testing.assert_close(out["ab"], out["a"] + out["b"] - out["0"], atol=1e-5, rtol=1e-4)
+        assert not torch.allclose(attn(q, a, keys=keys), attn(q, a, keys=keys.flip(1)))
+
+
 def test_training_improves_reconstruction(tmp_path):
     rng = np.random.default_rng(7)
     corpus = [synthetic_item(rng, 12, device="cap12"), synthetic_item(rng, 6, device="cap6")]
