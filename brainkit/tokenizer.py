@@ -200,10 +200,13 @@ class CrossAttention(nn.Module):
         B, Q, D = q.shape
         S, h = kv.shape[1], self.n_heads
         q = self.q(q).view(B, Q, h, D // h).transpose(1, 2)  # (B, h, Q, D/h)
-        k, v = self.kv(kv).view(B, S, 2, h, D // h).permute(2, 0, 3, 1, 4)  # 2 x (B, h, S, D/h)
-        if keys is not None:
-            W, b = self.kv.weight[:D], self.kv.bias[:D]
-            k = F.linear(keys, W, b).view(keys.shape[0], S, h, D // h).transpose(1, 2).expand(B, h, S, D // h)
+        if keys is None:
+            k, v = self.kv(kv).view(B, S, 2, h, D // h).permute(2, 0, 3, 1, 4)  # 2 x (B, h, S, D/h)
+        else:  # the first half of self.kv makes keys (from `keys`), the second values (from kv)
+            W, b = self.kv.weight, self.kv.bias
+            k = F.linear(keys, W[:D], b[:D]).view(keys.shape[0], S, h, D // h).transpose(1, 2)
+            k = k.expand(B, h, S, D // h)  # (B, h, S, D/h)
+            v = F.linear(kv, W[D:], b[D:]).view(B, S, h, D // h).transpose(1, 2)  # (B, h, S, D/h)
         mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, S)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, h, Q, D/h)
         return self.proj(y.transpose(1, 2).reshape(B, Q, D))  # (B, Q, D)
