@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-SHIPPED = Path("brainkit/assets/brainkit-base")
+from brainkit.checkpoint import DEFAULT_CHECKPOINT
 
 
 def table(devices: dict, holdout: list[str]) -> str:
@@ -33,7 +33,7 @@ def table(devices: dict, holdout: list[str]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--tokenizer", default=str(SHIPPED / "tokenizer"), help="folder with training_report.json")
+    p.add_argument("--tokenizer", default=str(DEFAULT_CHECKPOINT / "tokenizer"), help="folder with training_report.json")
     p.add_argument("--write", action="store_true", help="update the shipped checkpoint's metrics.json")
     args = p.parse_args()
     report = json.loads((Path(args.tokenizer) / "training_report.json").read_text())
@@ -47,7 +47,7 @@ def main() -> None:
         entry = {split: {name: {k: d[k] for k in keep} for name, d in report[split]["devices"].items()}
                  for split in ("heldout", "train")}
         entry["holdout_devices"] = holdout
-        path = SHIPPED / "metrics.json"
+        path = DEFAULT_CHECKPOINT / "metrics.json"
         metrics = json.loads(path.read_text())
         metrics["tokenizer"] = entry
         path.write_text(json.dumps(metrics, indent=2) + "\n")
