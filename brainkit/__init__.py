@@ -9,5 +9,5 @@ The data path, one module each::
 
 __version__ = "0.1.0"
 
-from ._logging import set_log_level  # noqa: F401
-from .errors import BrainkitError  # noqa: F401
+from brainkit._logging import set_log_level  # noqa: F401
+from brainkit.errors import BrainkitError  # noqa: F401

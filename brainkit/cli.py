@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import BrainkitError
+from brainkit.errors import BrainkitError
 
 
 def _print_json(obj) -> None:
@@ -21,7 +21,7 @@ def _print_json(obj) -> None:
 
 def read_complete(path, sfreq=None):
     """Read a recording for a command: a truncated file is an error here (the app only warns)."""
-    from .io import read_recording
+    from brainkit.io import read_recording
 
     recording = read_recording(path, sfreq=sfreq)
     if recording.truncated:
@@ -38,9 +38,9 @@ def cmd_tokenize(args) -> int:
     recording = read_complete(args.file, args.sfreq)  # a bad file fails before torch loads
     import numpy as np
 
-    from .checkpoint import load_tokenizer_model
-    from .preprocess import make_windows
-    from .tokenizer import codebook_usage, tokenize_windows
+    from brainkit.models.checkpoint import load_tokenizer_model
+    from brainkit.preprocess import make_windows
+    from brainkit.models.tokenizer import codebook_usage, tokenize_windows
 
     model = load_tokenizer_model(args.checkpoint)
     windows = make_windows(recording, args.window_s, args.stride_s)
@@ -59,8 +59,8 @@ def cmd_tokenize(args) -> int:
 def cmd_train_tokenizer(args) -> int:
     import torch
 
-    from . import train_tokenizer as tt
-    from .tokenizer import BrainTokenizerConfig
+    from brainkit.training import tokenizer as tt
+    from brainkit.models.tokenizer import BrainTokenizerConfig
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -83,14 +83,14 @@ def cmd_train_tokenizer(args) -> int:
 
 
 def _model(args):
-    from .pipeline import Brainkit
+    from brainkit.inference import Brainkit
 
     return Brainkit(args.checkpoint, lm_path=getattr(args, "lm", None))
 
 
 def cmd_decode(args) -> int:
-    from .report import predictions_csv
-    from .tasks import get_task
+    from brainkit.export import predictions_csv
+    from brainkit.tasks import get_task
 
     task = get_task(args.task)
     recording = read_complete(args.file, args.sfreq)
@@ -103,7 +103,7 @@ def cmd_decode(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .pipeline import evaluate_manifest, read_manifest
+    from brainkit.inference import evaluate_manifest, read_manifest
 
     read_manifest(args.manifest)  # bad manifests fail before the model loads
     result = evaluate_manifest(_model(args), args.manifest, read=read_complete)
@@ -116,9 +116,9 @@ def cmd_evaluate(args) -> int:
 def cmd_train_decoder(args) -> int:
     import torch
 
-    from . import train_decoder as td
-    from .checkpoint import load_tokenizer_model
-    from .llm import load_language_model
+    from brainkit.training import decoder as td
+    from brainkit.models.checkpoint import load_tokenizer_model
+    from brainkit.models.llm import load_language_model
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -142,7 +142,7 @@ def cmd_train_decoder(args) -> int:
 def cmd_baselines(args) -> int:
     import mne
 
-    from .baselines import run_baselines
+    from brainkit.evaluation.baselines import run_baselines
 
     mne.set_log_level("ERROR")
     result = run_baselines(args.data, args.task)
@@ -155,10 +155,10 @@ def cmd_baselines(args) -> int:
 def cmd_explain(args) -> int:
     import numpy as np
 
-    from .explain import explain_window
-    from .pipeline import Brainkit
-    from .preprocess import make_windows
-    from .tasks import get_task
+    from brainkit.explain.attribution import explain_window
+    from brainkit.inference import Brainkit
+    from brainkit.preprocess import make_windows
+    from brainkit.tasks import get_task
 
     task = get_task(args.task)
     recording = read_complete(args.file, args.sfreq)
@@ -177,8 +177,8 @@ def cmd_explain(args) -> int:
 
 
 def cmd_explain_regions(args) -> int:
-    from .pipeline import Brainkit
-    from .regions import eegmmidb_eyes, eyes_closed_regions, summarise
+    from brainkit.inference import Brainkit
+    from brainkit.explain.regions import eegmmidb_eyes, eyes_closed_regions, summarise
 
     windows = eegmmidb_eyes(Path(args.data), args.n_windows, args.seed)
     baselines = (eegmmidb_eyes(Path(args.data), args.n_baselines, args.seed, label="open")
@@ -187,7 +187,7 @@ def cmd_explain_regions(args) -> int:
     result = eyes_closed_regions(bk, windows, baselines, n_steps=args.steps)
     summary = summarise(result) | {"command": "python -m brainkit " + " ".join(sys.argv[1:])}
     if args.figure:
-        from .regions import topomap_png
+        from brainkit.explain.regions import topomap_png
 
         topomap_png(windows[0].sensors, result["channel_evidence"].mean(0), args.figure,
                     title=f"IG toward 'closed' from {result['baseline']} (signed, mean)")
@@ -198,8 +198,8 @@ def cmd_explain_regions(args) -> int:
 
 
 def cmd_correlations(args) -> int:
-    from .explain import reference_windows, task_correlations
-    from .pipeline import Brainkit
+    from brainkit.explain.attribution import reference_windows, task_correlations
+    from brainkit.inference import Brainkit
 
     bk = Brainkit(args.checkpoint, lm_path=args.lm)
     reference = reference_windows(args.data, n_per_task=args.n_per_task, seed=args.seed)
@@ -211,7 +211,7 @@ def cmd_correlations(args) -> int:
 
 
 def cmd_simulate(args) -> int:
-    from .simulate import write_samples
+    from brainkit.data.simulate import write_samples
 
     paths = write_samples(Path(args.out), seed=args.seed)
     _print_json({"written": [str(p) for p in paths]})
@@ -219,10 +219,10 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_datasets(args) -> int:
-    from .datasets import summary
+    from brainkit.data.corpora import summary
 
     if args.manifests:
-        from .manifests import write_manifests
+        from brainkit.data.manifests import write_manifests
 
         written = write_manifests(args.manifests, Path(args.data), tasks=args.task, split=args.split)
         _print_json({task: str(path) for task, path in written.items()})
@@ -232,7 +232,8 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from . import bench, bench_markdown
+    from brainkit.bench import harness as bench
+    from brainkit.bench import tables as bench_markdown
 
     cfg = bench.default_config(args.quick, checkpoint=args.checkpoint, lm_path=args.lm,
                                int8=args.int8, profile=args.profile, threads=args.threads,
@@ -419,7 +420,7 @@ def main(argv=None) -> int:
 
         hf_logging.disable_progress_bar()
     if args.verbose or args.command in ("train-tokenizer", "train-decoder"):  # training logs progress
-        from ._logging import set_log_level
+        from brainkit._logging import set_log_level
 
         set_log_level("INFO")
     try:
@@ -433,7 +434,7 @@ def main(argv=None) -> int:
         print(f"brainkit {args.command}: interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # a bug, not bad input: still one line, the log has the rest
-        from ._logging import logger
+        from brainkit._logging import logger
 
         logger.debug("unexpected error", exc_info=True)
         print(f"brainkit {args.command}: internal error: {type(err).__name__}: {err}", file=sys.stderr)

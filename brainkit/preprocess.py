@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._logging import logger
-from .errors import BrainkitError
-from .sensors import SensorArray
+from brainkit._logging import logger
+from brainkit.errors import BrainkitError
+from brainkit.sensors import SensorArray
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from brainkit import BrainkitError
 from brainkit.io import list_recordings, read_recording
-from brainkit.plots import annotation_records, pick_channels, psd_figure, trace_figure
+from brainkit.viz.signals import annotation_records, pick_channels, psd_figure, trace_figure
 from brainkit.quality import channel_quality
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from brainkit.plots import sensor_layout_2d, sensor_view_3d
+from brainkit.viz.signals import sensor_layout_2d, sensor_view_3d
 
 st.title("Sensors")
 recording = st.session_state.get("recording")

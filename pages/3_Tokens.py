@@ -4,9 +4,9 @@ how well they rebuild the signal, and the waveform a code stands for."""
 import streamlit as st
 
 from brainkit import BrainkitError
-from brainkit.plots_model import (code_waveform_figure, codebook_usage_figure, codes_figure,
+from brainkit.viz.model import (code_waveform_figure, codebook_usage_figure, codes_figure,
                                   reconstruction_figure, reference_codes)
-from brainkit.report import tokenize_recording
+from brainkit.export import tokenize_recording
 from pages._model import recording_or_stop, results, tokenizer_or_stop
 
 st.title("Tokens")

@@ -6,10 +6,10 @@ from functools import partial
 import streamlit as st
 
 from brainkit import BrainkitError
-from brainkit.pipeline import window_at
-from brainkit.plots_model import prediction_figures
+from brainkit.inference import window_at
+from brainkit.viz.model import prediction_figures
 from brainkit.preprocess import preprocess
-from brainkit.report import (decode_tasks, html_report, predictions_csv, predictions_edf,
+from brainkit.export import (decode_tasks, html_report, predictions_csv, predictions_edf,
                              summary_table)
 from brainkit.tasks import TASK_IDS, get_task
 from pages._model import brainkit_or_stop, recording_or_stop, results

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from brainkit import BrainkitError
-from brainkit.plots_model import attribution_figure, source_time_heatmap, topomap_figure
+from brainkit.viz.model import attribution_figure, source_time_heatmap, topomap_figure
 from brainkit.preprocess import preprocess, sliding_windows
 from brainkit.tasks import TASK_IDS, get_task
 from pages._model import brainkit_or_stop, recording_or_stop, results
@@ -14,7 +14,7 @@ from pages._model import brainkit_or_stop, recording_or_stop, results
 st.title("Explain")
 recording = recording_or_stop()
 try:
-    from brainkit.explain import explain_window
+    from brainkit.explain.attribution import explain_window
 except ImportError:
     st.info("Explanations are not available in this installation yet (brainkit.explain is missing).")
     st.stop()

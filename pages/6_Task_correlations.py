@@ -5,8 +5,8 @@ selection), as clustered task-by-task heatmaps, and the query-selection histogra
 import streamlit as st
 
 from brainkit import BrainkitError
-from brainkit.plots_model import query_selection_figure, task_matrix_figure
-from brainkit.report import correlate_tasks
+from brainkit.viz.model import query_selection_figure, task_matrix_figure
+from brainkit.export import correlate_tasks
 from pages._model import brainkit_or_stop, recording_or_stop, results
 
 MATRICES = {"routing": "Query selection: tasks that route to the same queries",
@@ -16,7 +16,7 @@ MATRICES = {"routing": "Query selection: tasks that route to the same queries",
 st.title("Task correlations")
 recording = recording_or_stop()
 try:
-    import brainkit.explain  # noqa: F401  (task correlations need it)
+    import brainkit.explain.attribution  # noqa: F401  (task correlations need it)
 except ImportError:
     st.info("Task correlations are not available in this installation yet (brainkit.explain is "
             "missing).")

@@ -14,7 +14,7 @@ import os
 import streamlit as st
 
 from brainkit import BrainkitError
-from brainkit.checkpoint import checkpoint_dir, load_tokenizer_model
+from brainkit.models.checkpoint import checkpoint_dir, load_tokenizer_model
 
 
 def model_paths() -> tuple:
@@ -38,7 +38,7 @@ def _tokenizer(checkpoint, stamp):
                                 "(the first start builds the language model's cache, ~20 s)...",
                    max_entries=1)
 def _brainkit(checkpoint, lm, stamp):
-    from brainkit.pipeline import Brainkit
+    from brainkit.inference import Brainkit
 
     # eager attention: the Explain page reads the language model's attention maps
     return Brainkit(checkpoint, lm_path=lm, attn_implementation="eager")
@@ -74,7 +74,7 @@ def tokenizer_or_stop():
 
 
 def brainkit_or_stop():
-    """The whole model (:class:`brainkit.pipeline.Brainkit`), or an explanation and the page stops."""
+    """The whole model (:class:`brainkit.inference.Brainkit`), or an explanation and the page stops."""
     problem = _missing("tokenizer", "decoder")
     if problem is None:
         try:

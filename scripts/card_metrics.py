@@ -17,7 +17,7 @@ import argparse
 import json
 from pathlib import Path
 
-from brainkit.checkpoint import DEFAULT_CHECKPOINT
+from brainkit.models.checkpoint import DEFAULT_CHECKPOINT
 from brainkit.tasks import TASK_IDS
 
 PUBLISHED_WORKLOAD = {  # balanced accuracy on EEGMAT Subject31-35 (test subjects), as published

@@ -19,8 +19,8 @@ import time
 import numpy as np
 import torch
 
-from brainkit.bench import ReferenceDecoder, Workload, prepare_windows, reference_prompt, simulate_workload
-from brainkit.pipeline import Brainkit
+from brainkit.bench.harness import ReferenceDecoder, Workload, prepare_windows, reference_prompt, simulate_workload
+from brainkit.inference import Brainkit
 from brainkit.tasks import get_task
 
 WORKLOADS = {"sleep_stage": Workload("sleep", "sleep", 32 * 30.0, 100.0, 2, ("sleep_stage",), 30.0),

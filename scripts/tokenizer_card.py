@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from brainkit.checkpoint import DEFAULT_CHECKPOINT
+from brainkit.models.checkpoint import DEFAULT_CHECKPOINT
 
 
 def table(devices: dict, holdout: list[str]) -> str:

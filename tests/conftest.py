@@ -39,7 +39,7 @@ def save_tiny_tokenizer(folder: Path) -> None:
     """A tiny random tokenizer in ``folder`` (``config.json`` + ``model.safetensors``)."""
     import torch
 
-    from brainkit.tokenizer import BrainTokenizer, BrainTokenizerConfig
+    from brainkit.models.tokenizer import BrainTokenizer, BrainTokenizerConfig
 
     torch.manual_seed(0)
     BrainTokenizer(BrainTokenizerConfig(d_model=16, n_sources=4, codebook_size=32, n_levels=2)
@@ -55,8 +55,8 @@ def tiny_model(tmp_path_factory) -> tuple[Path, Path]:
     """
     import torch
 
-    from brainkit.decoder import BrainDecoder, BrainDecoderConfig
-    from brainkit.llm import tiny_language_model
+    from brainkit.models.decoder import BrainDecoder, BrainDecoderConfig
+    from brainkit.models.llm import tiny_language_model
 
     root = tmp_path_factory.mktemp("tiny_model")
     save_tiny_tokenizer(root / "checkpoint" / "tokenizer")

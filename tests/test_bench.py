@@ -3,8 +3,10 @@
 import json
 import shutil
 
-from brainkit import bench, bench_markdown
-from brainkit.bench import BenchConfig, Workload
+from brainkit.bench import harness as bench
+
+from brainkit.bench import tables as bench_markdown
+from brainkit.bench.harness import BenchConfig, Workload
 
 TINY_GPT2 = dict(n_layer=1, n_embd=32, n_head=2, vocab_size=50257, n_positions=1024)
 

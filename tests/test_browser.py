@@ -85,8 +85,8 @@ def _test_checkpoint(folder: Path) -> tuple[Path, Path]:
     """(checkpoint, language model) for a server whose shipped checkpoint has no decoder yet."""
     import torch
 
-    from brainkit.decoder import BrainDecoder, BrainDecoderConfig
-    from brainkit.llm import tiny_language_model
+    from brainkit.models.decoder import BrainDecoder, BrainDecoderConfig
+    from brainkit.models.llm import tiny_language_model
 
     checkpoint = folder / "checkpoint"
     tokenizer = checkpoint / "tokenizer"

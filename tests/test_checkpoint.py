@@ -5,7 +5,7 @@
 
 import pytest
 
-from brainkit.checkpoint import PICKLE_SUFFIXES, checkpoint_dir
+from brainkit.models.checkpoint import PICKLE_SUFFIXES, checkpoint_dir
 from brainkit.errors import BrainkitError
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from conftest import DESIGN_TASKS
 
-from brainkit import datasets
+from brainkit.data import corpora as datasets
 from brainkit.errors import BrainkitError
 from brainkit.preprocess import Windows
 from brainkit.sensors import SensorArray

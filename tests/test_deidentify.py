@@ -25,9 +25,9 @@ from conftest import write_identified_edf
 import torch
 
 from brainkit.io import read_recording
-from brainkit.pipeline import Brainkit
-from brainkit.plots_model import probability_figure, timeline_figure
-from brainkit.report import decode_tasks, html_report, predictions_csv, predictions_edf
+from brainkit.inference import Brainkit
+from brainkit.viz.model import probability_figure, timeline_figure
+from brainkit.export import decode_tasks, html_report, predictions_csv, predictions_edf
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]

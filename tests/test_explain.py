@@ -8,19 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from brainkit.decoder import BrainDecoder, BrainDecoderConfig, band_power_features
+from brainkit.models.decoder import BrainDecoder, BrainDecoderConfig, band_power_features
 from brainkit.errors import BrainkitError
-from brainkit.explain import (TOPO_LABELS, AnswerModel, TokenAnswerModel, cascading_randomization,
+from brainkit.explain.attribution import (TOPO_LABELS, AnswerModel, TokenAnswerModel, cascading_randomization,
                               completeness, connector_attention, explain_window,
                               integrated_gradients, linear_cka, lm_attention, reference_windows,
                               sanity_checks, task_correlations, to_sources, token_attributions,
                               topography)
-from brainkit.llm import tiny_language_model
-from brainkit.pipeline import Brainkit
+from brainkit.models.llm import tiny_language_model
+from brainkit.inference import Brainkit
 from brainkit.preprocess import Windows
 from brainkit.sensors import sensors_from_info
 from brainkit.tasks import build_prompt, get_task
-from brainkit.tokenizer import BrainTokenizer, BrainTokenizerConfig
+from brainkit.models.tokenizer import BrainTokenizer, BrainTokenizerConfig
 
 torch.set_num_threads(1)
 

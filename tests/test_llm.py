@@ -13,7 +13,7 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from brainkit import llm  # noqa: E402
+from brainkit.models import llm  # noqa: E402
 from brainkit.errors import BrainkitError  # noqa: E402
 
 CHAT = [{"role": "user", "content": "What is the capital of France?"}]

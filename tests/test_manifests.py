@@ -1,4 +1,4 @@
-"""Evaluation manifests: the repository's ``manifests/`` are what ``brainkit.datasets`` yields."""
+"""Evaluation manifests: the repository's ``manifests/`` are what ``brainkit.data.corpora`` yields."""
 
 import csv
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from brainkit.errors import BrainkitError
-from brainkit.manifests import COLUMNS, manifest_rows
-from brainkit.pipeline import MANIFEST_COLUMNS, read_manifest
+from brainkit.data.manifests import COLUMNS, manifest_rows
+from brainkit.inference import MANIFEST_COLUMNS, read_manifest
 from brainkit.tasks import TASK_IDS
 
 ROOT = Path(__file__).resolve().parents[1]

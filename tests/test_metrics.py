@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from brainkit.metrics import classification_metrics, expected_calibration_error
+from brainkit.evaluation.metrics import classification_metrics, expected_calibration_error
 
 
 def test_perfect_and_chance():
@@ -34,7 +34,7 @@ def test_ece_of_overconfident_predictions():
 
 
 def test_bandpower_baseline_on_real_data(data_dir):
-    from brainkit.baselines import bandpower_logreg
+    from brainkit.evaluation.baselines import bandpower_logreg
 
     seizure = bandpower_logreg("seizure", data_dir)
     assert seizure["n"] == 500 and seizure["balanced_accuracy"] > 0.9

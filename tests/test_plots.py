@@ -1,4 +1,4 @@
-"""brainkit.plots: decimation keeps every extreme, figures carry data, sensors land on the head."""
+"""brainkit.viz.signals: decimation keeps every extreme, figures carry data, sensors land on the head."""
 
 import mne
 import numpy as np
@@ -7,7 +7,7 @@ from scipy.spatial import cKDTree
 
 from brainkit import BrainkitError
 from brainkit.io import Recording
-from brainkit.plots import (annotation_records, decimate_minmax, head_surface, project_topview,
+from brainkit.viz.signals import (annotation_records, decimate_minmax, head_surface, project_topview,
                             psd_figure, sensor_layout_2d, sensor_view_3d, trace_figure)
 from brainkit.sensors import SensorArray, sensors_from_info
 

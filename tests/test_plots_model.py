@@ -1,4 +1,4 @@
-"""brainkit.plots_model: every figure carries its data; known answers on constructed inputs."""
+"""brainkit.viz.model: every figure carries its data; known answers on constructed inputs."""
 
 import mne
 import numpy as np
@@ -6,15 +6,15 @@ import pytest
 import torch
 
 from brainkit import BrainkitError
-from brainkit.pipeline import Predictions
-from brainkit.plots_model import (HYPNOGRAM_ORDER, attribution_figure, cluster_order,
+from brainkit.inference import Predictions
+from brainkit.viz.model import (HYPNOGRAM_ORDER, attribution_figure, cluster_order,
                                   code_waveform, code_waveform_figure, codebook_usage_figure,
                                   codes_figure, hypnogram_figure, prediction_figures, probability_figure,
                                   query_selection_figure, reconstruction_figure, reference_codes,
                                   source_time_heatmap, task_matrix_figure, timeline_figure,
                                   topomap_figure)
 from brainkit.sensors import sensors_from_info
-from brainkit.tokenizer import BrainTokenizer, BrainTokenizerConfig
+from brainkit.models.tokenizer import BrainTokenizer, BrainTokenizerConfig
 
 torch.set_num_threads(1)
 EEG_1020 = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8",

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from brainkit.checkpoint import DEFAULT_CHECKPOINT
+from brainkit.models.checkpoint import DEFAULT_CHECKPOINT
 from brainkit.errors import BrainkitError
-from brainkit.regions import eyes_closed_regions, region_means, region_of
+from brainkit.explain.regions import eyes_closed_regions, region_means, region_of
 from test_explain import make_windows, tiny_brainkit
 
 
@@ -43,8 +43,8 @@ def test_shipped_model_finds_eyes_closed_evidence_over_occipital_channels(data_d
     """Integrated gradients of "closed" from eyes-open windows: occipital evidence above frontal."""
     if not (DEFAULT_CHECKPOINT / "decoder" / "config.json").exists():
         pytest.skip("no decoder shipped in brainkit/assets/brainkit-base")
-    from brainkit.pipeline import Brainkit
-    from brainkit.regions import eegmmidb_eyes, summarise
+    from brainkit.inference import Brainkit
+    from brainkit.explain.regions import eegmmidb_eyes, summarise
 
     windows = eegmmidb_eyes(data_dir, n_windows=4)
     opened = eegmmidb_eyes(data_dir, n_windows=2, label="open")

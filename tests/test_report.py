@@ -1,4 +1,4 @@
-"""brainkit.report: what the pages compute with a (tiny) model, and the files they export."""
+"""brainkit.export: what the pages compute with a (tiny) model, and the files they export."""
 
 import csv
 import io
@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from brainkit.io import Recording, read_recording
-from brainkit.pipeline import Brainkit, Predictions
-from brainkit.plots_model import probability_figure, timeline_figure
-from brainkit.report import (correlate_tasks, decode_tasks, html_report, predictions_csv,
+from brainkit.inference import Brainkit, Predictions
+from brainkit.viz.model import probability_figure, timeline_figure
+from brainkit.export import (correlate_tasks, decode_tasks, html_report, predictions_csv,
                              predictions_edf, query_selection, recording_reference, summary_table,
                              tokenize_recording)
 from brainkit.sensors import sensors_from_info
@@ -100,7 +100,7 @@ def test_query_selection_rows_are_distributions(bk):
 
 
 def test_correlate_tasks(bk):
-    pytest.importorskip("brainkit.explain")
+    pytest.importorskip("brainkit.explain.attribution")
     result = correlate_tasks(bk, _recording(seconds=12.0), n_per_task=2)
     tasks = result["tasks"]
     assert sorted(tasks) == sorted(TASK_IDS) and sorted(result["order"]) == sorted(tasks)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from brainkit.checkpoint import DEFAULT_CHECKPOINT
+from brainkit.models.checkpoint import DEFAULT_CHECKPOINT
 from brainkit.tasks import get_task
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def bk():
-    from brainkit.pipeline import Brainkit
+    from brainkit.inference import Brainkit
 
     return Brainkit()
 
@@ -35,7 +35,7 @@ def test_sample_eyes_recording_end_to_end(bk):
     written as the decode CSV. (How often the answers are right on this *simulated* recording is
     reported in the model card, not asserted: it measured 47%, chance.)"""
     from brainkit.io import read_recording
-    from brainkit.report import predictions_csv
+    from brainkit.export import predictions_csv
 
     recording = read_recording(SAMPLE)
     preds = bk.decode(recording, "eyes")

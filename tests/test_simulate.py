@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy.signal import welch
 
-from brainkit import simulate
+from brainkit.data import simulate
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
 RECORDINGS = ["eyes_open_closed.edf", "oddball_erp.vhdr", "oddball_erp.vmrk", "oddball_erp.eeg",

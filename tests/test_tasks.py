@@ -10,7 +10,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from brainkit import tasks  # noqa: E402
 from brainkit.errors import BrainkitError  # noqa: E402
-from brainkit.llm import load_tokenizer  # noqa: E402
+from brainkit.models.llm import load_tokenizer  # noqa: E402
 from brainkit.tasks import TASKS, build_prompt, free_prompt, get_task  # noqa: E402
 
 DESIGN = DESIGN_TASKS  # defined once, in conftest.py

@@ -9,9 +9,9 @@ import torch
 
 from brainkit.errors import BrainkitError
 from brainkit.sensors import SensorArray
-from brainkit.tokenizer import (BrainTokenizer, BrainTokenizerConfig, ResidualVQ, codebook_usage,
+from brainkit.models.tokenizer import (BrainTokenizer, BrainTokenizerConfig, ResidualVQ, codebook_usage,
                                 reconstruction_r)
-from brainkit.train_tokenizer import evaluate, sample_batch, train
+from brainkit.training.tokenizer import evaluate, sample_batch, train
 
 torch.set_num_threads(1)
 

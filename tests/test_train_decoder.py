@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from brainkit import train_decoder as td
-from brainkit.decoder import BrainDecoder
-from brainkit.llm import tiny_language_model
+from brainkit.training import decoder as td
+from brainkit.models.decoder import BrainDecoder
+from brainkit.models.llm import tiny_language_model
 from brainkit.preprocess import Windows
 from brainkit.sensors import sensors_from_info
-from brainkit.tokenizer import BrainTokenizer, BrainTokenizerConfig
+from brainkit.models.tokenizer import BrainTokenizer, BrainTokenizerConfig
 
 
 def _sets(n=24, seed=0):
@@ -44,7 +44,7 @@ def test_train_resume_and_calibrate(parts, tmp_path):
     train_fs = td.encode_sets(tok_model, _sets(), [[8, 13], [13, 30]])
     val_fs = td.encode_sets(tok_model, _sets(seed=1), [[8, 13], [13, 30]])
     assert len(train_fs) == 1 and train_fs[0].codes.shape[:2] == (48, 4)
-    from brainkit.decoder import BrainDecoderConfig
+    from brainkit.models.decoder import BrainDecoderConfig
 
     cfg = BrainDecoderConfig(lm_hidden=lm.config.hidden_size, latent_dim=16, n_sources=4, d_model=32,
                              n_soft_tokens=2, pool_size=2, bands_hz=[[8, 13], [13, 30]])

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .checkpoint import checkpoint_dir, load_tokenizer_model
-from .decoder import BrainDecoder, band_power_features
-from .errors import BrainkitError
-from .preprocess import Windows, make_windows, preprocess, sliding_windows
-from .tasks import free_prompt, get_task
+from brainkit.models.checkpoint import checkpoint_dir, load_tokenizer_model
+from brainkit.models.decoder import BrainDecoder, band_power_features
+from brainkit.errors import BrainkitError
+from brainkit.preprocess import Windows, make_windows, preprocess, sliding_windows
+from brainkit.tasks import free_prompt, get_task
 
 
 @dataclass
@@ -73,7 +73,7 @@ class Brainkit:
     """
 
     def __init__(self, checkpoint=None, lm_path=None, attn_implementation: str = "sdpa"):
-        from .llm import load_language_model
+        from brainkit.models.llm import load_language_model
 
         self.checkpoint = checkpoint
         self.tokenizer = load_tokenizer_model(checkpoint)
@@ -130,7 +130,7 @@ class Brainkit:
         model, tok = self.decoder.lm
         first = windows.select([0])
         latents, bp, scale = self.features(first)
-        from .llm import embed_text
+        from brainkit.models.llm import embed_text
 
         conn = self.decoder.connect(latents, bp, scale, first.sensors, None,
                                     caption=embed_text(model, tok, question))
@@ -203,8 +203,8 @@ def evaluate_manifest(bk: Brainkit, manifest, read=None, progress=None) -> dict:
     Each recording is read and preprocessed once; ``read(path)`` reads a recording (default
     :func:`brainkit.io.read_recording`).
     """
-    from .io import read_recording
-    from .metrics import classification_metrics
+    from brainkit.io import read_recording
+    from brainkit.evaluation.metrics import classification_metrics
 
     read = read or read_recording
     rows = read_manifest(manifest)

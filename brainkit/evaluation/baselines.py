@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .datasets import TASK_WINDOWS, load_task
-from .metrics import classification_metrics
+from brainkit.data.corpora import TASK_WINDOWS, load_task
+from brainkit.evaluation.metrics import classification_metrics
 
 
 def channel_feature_array(x: np.ndarray, sfreq: float, scale: np.ndarray) -> np.ndarray:
     """Log band powers and log robust scale of every channel, (N, C, n_bands + 1): the features
-    the decoder's channel tokens carry (:func:`brainkit.decoder.channel_features`)."""
+    the decoder's channel tokens carry (:func:`brainkit.models.decoder.channel_features`)."""
     import torch
 
-    from .decoder import BANDS_HZ, band_power_features, channel_features
+    from brainkit.models.decoder import BANDS_HZ, band_power_features, channel_features
 
     with torch.no_grad():
         bp = band_power_features(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
@@ -116,13 +116,13 @@ def yasa_staging(task: str = "sleep_stage", data_dir=None) -> dict:
 
     Each recording is read at its own rate, unfiltered (YASA filters and resamples itself); its
     single EEG channel is staged; the epochs the task keeps (ties and movement dropped by
-    :func:`brainkit.datasets.dreams_epochs`) are compared. A night recorded below YASA's minimum
+    :func:`brainkit.data.corpora.dreams_epochs`) are compared. A night recorded below YASA's minimum
     of 80 Hz (DREAMS excerpt 3: 50 Hz) is resampled to 100 Hz first; it has nothing above 25 Hz.
     """
     import yasa
 
-    from .datasets import _data_dir, _text_rate
-    from .io import read_recording
+    from brainkit.data.corpora import _data_dir, _text_rate
+    from brainkit.io import read_recording
 
     answers = TASK_WINDOWS[task].answers
     root = _data_dir(data_dir)
@@ -151,7 +151,7 @@ BASELINES = {
 
 
 def run_baselines(data_dir=None, tasks=None) -> dict:
-    """{baseline: {task: metrics}} on the validation splits of ``brainkit.datasets``."""
+    """{baseline: {task: metrics}} on the validation splits of ``brainkit.data.corpora``."""
     out: dict[str, dict] = {}
     for name, (fn, applies) in BASELINES.items():
         for task in applies:

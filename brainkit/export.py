@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import BrainkitError
-from .preprocess import Windows, preprocess, sliding_windows
-from .tasks import TASK_IDS, get_task
+from brainkit.errors import BrainkitError
+from brainkit.preprocess import Windows, preprocess, sliding_windows
+from brainkit.tasks import TASK_IDS, get_task
 
 #: Windows tokenized at most per call (from the start of the recording), and samples (windows x
 #: channels x times) at most, so that windows and reconstruction stay below about 64 MB.
@@ -52,7 +52,7 @@ class RecordingTokens:
     r : float
         Mean Pearson correlation of windows and reconstruction over channels and windows.
     usage : dict
-        :func:`brainkit.tokenizer.codebook_usage` of ``codes``.
+        :func:`brainkit.models.tokenizer.codebook_usage` of ``codes``.
     patch_s : float
         Seconds per patch (one code column).
     n_available : int
@@ -75,7 +75,7 @@ def tokenize_recording(model, recording, window_s: float = 4.0,
 
     Parameters
     ----------
-    model : brainkit.tokenizer.BrainTokenizer
+    model : brainkit.models.tokenizer.BrainTokenizer
     recording : brainkit.io.Recording
     window_s : float
         Window length in seconds (windows do not overlap).
@@ -83,7 +83,7 @@ def tokenize_recording(model, recording, window_s: float = 4.0,
         Tokenize at most this many windows (the first ones), and at most ``max_values`` samples
         over windows, channels and times (at least one window).
     """
-    from .tokenizer import codebook_usage, tokenize_windows
+    from brainkit.models.tokenizer import codebook_usage, tokenize_windows
 
     windows = sliding_windows(preprocess(recording), window_s, window_s)
     n_available = len(windows)
@@ -102,7 +102,7 @@ def decode_tasks(bk, recording, tasks=TASK_IDS, stride_s: float | None = None,
 
     Parameters
     ----------
-    bk : brainkit.pipeline.Brainkit
+    bk : brainkit.inference.Brainkit
     recording : brainkit.io.Recording
     tasks : iterable of str
         Task ids.
@@ -113,7 +113,7 @@ def decode_tasks(bk, recording, tasks=TASK_IDS, stride_s: float | None = None,
 
     Returns
     -------
-    dict of str to brainkit.pipeline.Predictions
+    dict of str to brainkit.inference.Predictions
         In the order of ``tasks``.
     """
     tasks = [get_task(t) for t in tasks]
@@ -157,7 +157,7 @@ def query_selection(bk, reference: dict) -> dict:
 
     Parameters
     ----------
-    bk : brainkit.pipeline.Brainkit
+    bk : brainkit.inference.Brainkit
     reference : dict of str to Windows
         Windows per task (:func:`recording_reference`), each read under its task's caption.
 
@@ -169,7 +169,7 @@ def query_selection(bk, reference: dict) -> dict:
     """
     import torch
 
-    from .pipeline import fit_window
+    from brainkit.inference import fit_window
 
     decoder = bk.decoder
     out = {}
@@ -184,7 +184,7 @@ def query_selection(bk, reference: dict) -> dict:
 
 
 def correlate_tasks(bk, recording, n_per_task: int = 16) -> dict:
-    """Task x task similarities (:func:`brainkit.explain.task_correlations`) read from one
+    """Task x task similarities (:func:`brainkit.explain.attribution.task_correlations`) read from one
     recording, plus each task's query selection.
 
     Returns
@@ -193,7 +193,7 @@ def correlate_tasks(bk, recording, n_per_task: int = 16) -> dict:
         ``tasks, order, matrices {routing, attribution, representation}, n_windows`` as
         ``brainkit correlations`` writes them, and ``selection``: :func:`query_selection`.
     """
-    from .explain import task_correlations
+    from brainkit.explain.attribution import task_correlations
 
     reference = recording_reference(recording, n_per_task=n_per_task)
     out = task_correlations(bk, reference, n_attribution=min(8, n_per_task))

@@ -6,7 +6,7 @@ reports), seen as a function of one preprocessed window ``x`` (C, T).
 
 **Differentiable path.** ``x -> tokenizer sources z (N, K, P, D) -> quantized latents -> connector
 -> language-model option scores``, with the channel tokens' log band powers
-(:func:`~brainkit.decoder.band_power_features`) computed from the same ``x``. Quantization
+(:func:`~brainkit.models.decoder.band_power_features`) computed from the same ``x``. Quantization
 (nearest code) and query selection (argmax) are piecewise constant, so gradients pass the
 quantizer by the **straight-through** path, ``latents = z + (q - z).detach()``, and the selection
 by the chosen queries. :class:`AnswerModel` holds the window's own quantization offset
@@ -62,10 +62,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._logging import logger
-from .decoder import band_power_features
-from .errors import BrainkitError
-from .tasks import TASK_IDS, get_task
+from brainkit._logging import logger
+from brainkit.models.decoder import band_power_features
+from brainkit.errors import BrainkitError
+from brainkit.tasks import TASK_IDS, get_task
 
 #: Cuts of the integration path in alpha (baseline at 0, window at 1), see the module docstring.
 IG_BOUNDARIES = (0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -582,7 +582,7 @@ def sanity_checks(bk, windows, task: str, window_index: int = 0, n_steps: int = 
 
 def window_input(windows, task, window_index):
     """(the window as one-window ``Windows``, its samples x (1, C, T)), at the task's length."""
-    from .pipeline import fit_window
+    from brainkit.inference import fit_window
 
     task = get_task(task)
     windows = fit_window(windows, task.window_s)
@@ -722,7 +722,7 @@ def topography(sensors, values, labels=TOPO_LABELS) -> np.ndarray | None:
     -------
     ndarray, shape (len(labels),), or None when fewer than two channels have a position.
     """
-    from .sensors import template_position
+    from brainkit.sensors import template_position
 
     has = np.asarray(sensors.has_position, bool)
     if has.sum() < 2:
@@ -816,7 +816,7 @@ def task_correlations(bk, reference: dict, seed: int = 0, n_attribution: int = 8
         windows, so the same windows are compared under both captions; ``n_windows`` per task.
         Symmetric, unit diagonal, in [-1, 1].
     """
-    from .pipeline import fit_window
+    from brainkit.inference import fit_window
 
     tasks = [t for t in TASK_IDS if t in reference and len(reference[t])]
     unknown = set(reference) - set(TASK_IDS)
@@ -894,8 +894,8 @@ def reference_windows(data_dir=None, n_per_task: int = 32, seed: int = 0, tasks=
     dict of str to Windows
         At most ``n_per_task`` windows per task (tasks without validation windows are left out).
     """
-    from .datasets import load_tasks
-    from .preprocess import Windows
+    from brainkit.data.corpora import load_tasks
+    from brainkit.preprocess import Windows
 
     out = {}
     for task, sets in load_tasks(tasks, data_dir, "val").items():

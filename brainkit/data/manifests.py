@@ -16,18 +16,18 @@ import csv
 import os
 from pathlib import Path
 
-from .tasks import TASK_IDS, get_task
+from brainkit.tasks import TASK_IDS, get_task
 
 COLUMNS = ("path", "task", "label", "start_s", "duration_s", "subject", "sfreq")
 
 
 def manifest_rows(task: str, data_dir=None, split: str = "val", relative_to=None) -> list[dict]:
-    """One row per window of ``task`` in ``split`` (see :func:`brainkit.datasets.load_task`).
+    """One row per window of ``task`` in ``split`` (see :func:`brainkit.data.corpora.load_task`).
 
     ``relative_to`` is the folder the manifest will live in (paths are written relative to it);
     absolute paths when None.
     """
-    from .datasets import _data_dir, _text_rate, load_task
+    from brainkit.data.corpora import _data_dir, _text_rate, load_task
 
     root = _data_dir(data_dir)
     # paths as the user's folders spell them: a symlinked ../shared stays ../shared

@@ -44,11 +44,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ._logging import logger
-from .errors import BrainkitError
-from .preprocess import DEFAULT, PreprocessConfig, Windows
-from .sensors import SensorArray
-from .tasks import TASKS
+from brainkit._logging import logger
+from brainkit.errors import BrainkitError
+from brainkit.preprocess import DEFAULT, PreprocessConfig, Windows
+from brainkit.sensors import SensorArray
+from brainkit.tasks import TASKS
 
 
 @dataclass(frozen=True)
@@ -176,8 +176,8 @@ def _number(text: str) -> int:
 
 def _read(path: Path, config: PreprocessConfig, sfreq: float | None = None):
     """(recording, preprocessed) of one file; EEGMAT gets its protocol's 50 Hz notch."""
-    from .io import read_recording
-    from .preprocess import preprocess
+    from brainkit.io import read_recording
+    from brainkit.preprocess import preprocess
 
     if "eegmat" in path.parts:
         config = replace(config, notch=EEGMAT_NOTCH_HZ)
@@ -213,7 +213,7 @@ def _subject_split(sets: list[LabelledSet]) -> list[LabelledSet]:
 
 
 def _eegmat(data_dir: Path, config: PreprocessConfig) -> list[LabelledSet]:
-    from .preprocess import sliding_windows
+    from brainkit.preprocess import sliding_windows
 
     sets = []
     for path in sorted((data_dir / "eegmat").glob("Subject*_[12].edf")):
@@ -231,7 +231,7 @@ def _eegmat(data_dir: Path, config: PreprocessConfig) -> list[LabelledSet]:
 
 
 def _eegmmidb(data_dir: Path, config: PreprocessConfig) -> list[LabelledSet]:
-    from .preprocess import annotation_windows, sliding_windows
+    from brainkit.preprocess import annotation_windows, sliding_windows
 
     eyes, imagery = [], []
     for path in sorted((data_dir / "eegmmidb").glob("S*/S*R*.edf")):
@@ -252,7 +252,7 @@ def _eegmmidb(data_dir: Path, config: PreprocessConfig) -> list[LabelledSet]:
 
 
 def _bonn(data_dir: Path, config: PreprocessConfig) -> list[LabelledSet]:
-    from .preprocess import sliding_windows
+    from brainkit.preprocess import sliding_windows
 
     sets = []
     for folder, (people, eyes, seizure) in BONN_SETS.items():
@@ -288,7 +288,7 @@ def dreams_epochs(path: Path, epoch_s: float = TASK_WINDOWS["sleep_stage"].windo
 
 
 def _dreams(data_dir: Path, config: PreprocessConfig) -> list[LabelledSet]:
-    from .preprocess import event_windows
+    from brainkit.preprocess import event_windows
 
     sets = []
     for path in sorted((data_dir / "dreams").glob("excerpt*.txt.gz"),
@@ -307,7 +307,7 @@ def _dreams(data_dir: Path, config: PreprocessConfig) -> list[LabelledSet]:
 
 
 def _muse(data_dir: Path, config: PreprocessConfig) -> list[LabelledSet]:
-    from .preprocess import annotation_windows
+    from brainkit.preprocess import annotation_windows
 
     sets = []
     for task, (folder, mapping) in MUSE_TASKS.items():
@@ -329,7 +329,7 @@ def _eeglab_sample(data_dir: Path, config: PreprocessConfig) -> list[LabelledSet
     """The 80 ``square`` stimuli of EEGLAB's sample, labelled by their ``position`` field."""
     from scipy.io import loadmat
 
-    from .preprocess import event_windows
+    from brainkit.preprocess import event_windows
 
     path = data_dir / "eeglab_sample" / "eeglab_data.set"
     if not path.exists():
@@ -356,7 +356,7 @@ def _rel(path: Path, data_dir: Path) -> str:
 
 def _data_dir(data_dir) -> Path:
     if data_dir is None:
-        from .cli import default_data_dir
+        from brainkit.cli import default_data_dir
 
         data_dir = default_data_dir()
     data_dir = Path(data_dir).resolve()
@@ -479,7 +479,7 @@ def corpus_files(data_dir=None) -> list[tuple[Path, float | None]]:
     when their header starts with a time column; an epoched EEGLAB file beside a continuous one
     and a text export beside an EDF of the same name are the same data and are left out.
     """
-    from .io import FORMATS
+    from brainkit.io import FORMATS
 
     data_dir = _data_dir(data_dir)
     out = []
@@ -551,7 +551,7 @@ def unlabelled_corpus(data_dir=None, window_s: float = 4.0, exclude_devices=(), 
 
 
 def _corpus_item(path, sfreq, data_dir, window_s, max_windows, config, val) -> CorpusItem | None:
-    from .preprocess import sliding_windows
+    from brainkit.preprocess import sliding_windows
 
     rel = _rel(path, data_dir)
     try:
@@ -571,7 +571,7 @@ def _corpus_item(path, sfreq, data_dir, window_s, max_windows, config, val) -> C
 
 def _stem(rel: str) -> str:
     """``dreams/excerpt3.txt.gz`` -> ``dreams/excerpt3`` (the same recording in any format)."""
-    from .io import FORMATS
+    from brainkit.io import FORMATS
 
     rel = rel[:-3] if rel.lower().endswith(".gz") else rel
     suffix = Path(rel).suffix.lower()
@@ -590,9 +590,11 @@ def default_cache_dir() -> Path:
 @lru_cache(maxsize=1)
 def _code_version() -> str:
     """Hash of the modules that shape the windows, and of MNE's version."""
-    here, digest = Path(__file__).parent, hashlib.sha256()
-    for name in ("datasets.py", "preprocess.py", "io.py", "formats.py", "sensors.py"):
-        digest.update((here / name).read_bytes())
+    package, digest = Path(__file__).resolve().parents[1], hashlib.sha256()
+    shaping = [*sorted((package / "data").glob("*.py")), *sorted((package / "io").glob("*.py")),
+               package / "preprocess.py", package / "sensors.py"]
+    for path in shaping:
+        digest.update(path.read_bytes())
     digest.update(metadata.version("mne").encode())
     return digest.hexdigest()
 

@@ -48,8 +48,8 @@ import torch.nn.functional as F
 from transformers import DynamicCache, PretrainedConfig, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from .tasks import TASK_IDS, build_prompt, get_task
-from .tokenizer import sensor_tensors
+from brainkit.tasks import TASK_IDS, build_prompt, get_task
+from brainkit.models.tokenizer import sensor_tensors
 
 BANDS_HZ = ((0.5, 4.0), (4.0, 8.0), (8.0, 13.0), (13.0, 20.0), (20.0, 30.0), (30.0, 45.0), (45.0, 75.0))
 
@@ -245,10 +245,10 @@ class BrainDecoder(PreTrainedModel):
     # ------------------------------------------------------------------ language model
     def attach_lm(self, model, tokenizer) -> "BrainDecoder":
         """Connect a (frozen) causal LM and its tokenizer; embeds every task caption once."""
-        from .llm import embed_text
+        from brainkit.models.llm import embed_text
 
         if model.config.hidden_size != self.config.lm_hidden:
-            from .errors import BrainkitError
+            from brainkit.errors import BrainkitError
 
             raise BrainkitError(f"language model width {model.config.hidden_size} does not match "
                                 f"the decoder's {self.config.lm_hidden}")
@@ -280,7 +280,7 @@ class BrainDecoder(PreTrainedModel):
     @property
     def lm(self):
         if self._lm is None:
-            from .errors import BrainkitError
+            from brainkit.errors import BrainkitError
 
             raise BrainkitError("no language model attached: call attach_lm(model, tokenizer)")
         return self._lm

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .plots import HEAD_RADIUS_M, head_outline_traces, project_topview
+from brainkit.viz.signals import HEAD_RADIUS_M, head_outline_traces, project_topview
 
 #: Sleep stages top to bottom in a hypnogram (the clinical convention: REM drawn just below wake).
 HYPNOGRAM_ORDER = ("W", "REM", "N1", "N2", "N3")
@@ -91,7 +91,7 @@ def codes_figure(codes: np.ndarray, patch_s: float, t0: float = 0.0, level: int 
 
 def codebook_usage_figure(codes: np.ndarray, codebook_size: int):
     """How often each code of each level is used, with the fraction used and the perplexity."""
-    from .tokenizer import codebook_usage
+    from brainkit.models.tokenizer import codebook_usage
 
     go = _go()
     codes = np.asarray(codes)
@@ -172,7 +172,7 @@ def code_waveform(model, sensors, code: int, level: int, reference=None, n_patch
 
     Parameters
     ----------
-    model : brainkit.tokenizer.BrainTokenizer
+    model : brainkit.models.tokenizer.BrainTokenizer
     sensors : SensorArray
         The sensor(s) to rebuild (one channel, or several).
     code, level : int
@@ -190,7 +190,7 @@ def code_waveform(model, sensors, code: int, level: int, reference=None, n_patch
     """
     import torch
 
-    from .errors import BrainkitError
+    from brainkit.errors import BrainkitError
 
     c = model.config
     if not 0 <= level < c.n_levels or not 0 <= code < c.codebook_size:
@@ -438,7 +438,7 @@ def query_selection_figure(selection: dict, columns: int = 3):
     Parameters
     ----------
     selection : dict of str to array, shape (M, Q)
-        :func:`brainkit.report.query_selection`.
+        :func:`brainkit.export.query_selection`.
     """
     go = _go()
     tasks = list(selection)

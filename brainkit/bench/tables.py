@@ -1,11 +1,11 @@
-"""``BENCHMARKS.md`` from a benchmark result (:func:`brainkit.bench.run`): the tables between the
+"""``BENCHMARKS.md`` from a benchmark result (:func:`brainkit.bench.harness.run`): the tables between the
 ``bench:`` markers are rewritten, the text around them is kept."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .bench import NOT_MEASURED, TARGET_RATIO, TARGET_SLEEP_S
+from brainkit.bench.harness import NOT_MEASURED, TARGET_RATIO, TARGET_SLEEP_S
 
 RESULTS_BEGIN, RESULTS_END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
 PROFILE_BEGIN, PROFILE_END = "<!-- bench:profile:begin -->", "<!-- bench:profile:end -->"

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import BrainkitError
+from brainkit.errors import BrainkitError
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "assets" / "brainkit-base"
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "assets" / "brainkit-base"
 #: weight files that unpickle on load; their presence makes a checkpoint untrusted
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy")
 
@@ -38,8 +38,8 @@ def checkpoint_dir(path=None, part: str | None = None) -> Path:
 
 
 def load_tokenizer_model(path=None):
-    """The :class:`~brainkit.tokenizer.BrainTokenizer` of a checkpoint, in eval mode."""
-    from .tokenizer import BrainTokenizer
+    """The :class:`~brainkit.models.tokenizer.BrainTokenizer` of a checkpoint, in eval mode."""
+    from brainkit.models.tokenizer import BrainTokenizer
 
     folder = checkpoint_dir(path, "tokenizer")
     return BrainTokenizer.from_pretrained(folder, use_safetensors=True).eval()

@@ -34,7 +34,7 @@ REGIONS = {
 
 def region_of(name: str) -> str | None:
     """The region of a 10-20/10-05 channel name (``Fp1``, ``PO7``, ``Oz``...), or None."""
-    from .sensors import clean_eeg_name
+    from brainkit.sensors import clean_eeg_name
 
     base = re.sub(r"[^A-Za-z0-9]", "", clean_eeg_name(name).split("-")[0]).upper()
     best, length = None, 0
@@ -83,10 +83,10 @@ def eyes_closed_regions(bk, windows, baselines=None, n_steps: int = 32,
     """
     import torch
 
-    from .errors import BrainkitError
-    from .explain import (_explaining, _lock, _window_model, integrated_gradients,
+    from brainkit.errors import BrainkitError
+    from brainkit.explain.attribution import (_explaining, _lock, _window_model, integrated_gradients,
                           window_input)
-    from .tasks import get_task
+    from brainkit.tasks import get_task
 
     names = list(windows[0].sensors.names)
     starts = [None]  # the zero signal
@@ -127,8 +127,8 @@ def eegmmidb_eyes(data_dir=None, n_windows: int = 8, seed: int = 0, split: str |
     Returns a list of one-window :class:`~brainkit.preprocess.Windows` (each keeps its own
     recording's amplitude scale).
     """
-    from .datasets import load_task
-    from .errors import BrainkitError
+    from brainkit.data.corpora import load_task
+    from brainkit.errors import BrainkitError
 
     sets = [s for s in load_task("eyes", data_dir, split=split)
             if s.source.startswith("eegmmidb/") and label in set(s.windows.labels)]
@@ -185,7 +185,7 @@ def topomap_png(sensors, values, path, title: str = "IG toward 'closed' (signed,
     import matplotlib.pyplot as plt
     import mne
 
-    from .plots import HEAD_RADIUS_M, project_topview
+    from brainkit.viz.signals import HEAD_RADIUS_M, project_topview
 
     xy = project_topview(sensors.pos) / 1000.0  # (C, 2) m, nose up
     fig, ax = plt.subplots(figsize=(4.2, 4.2), dpi=110)

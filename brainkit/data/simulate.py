@@ -59,7 +59,7 @@ import numpy as np
 from brainkit._logging import logger
 
 #: Written into each recording's description (FIF) and device type (EDF equipment code).
-SIMULATED_NOTE = "SIMULATED by brainkit.simulate; not a real recording"
+SIMULATED_NOTE = "SIMULATED by brainkit.data.simulate; not a real recording"
 SIMULATED_DEVICE = "brainkit_simulation"
 #: Measurement date written into every sample file (no clock is read).
 MEAS_DATE = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)

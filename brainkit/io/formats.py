@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import BrainkitError
+from brainkit.errors import BrainkitError
 
 _TIME_COLUMN = re.compile(r"^(timestamps?|time|times|time_?s|time_?ms|t|sample_?time|unix_?time)$",
                           re.IGNORECASE)

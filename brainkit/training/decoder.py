@@ -1,4 +1,4 @@
-"""Train the :class:`~brainkit.decoder.BrainDecoder` on all tasks at once, and score it.
+"""Train the :class:`~brainkit.models.decoder.BrainDecoder` on all tasks at once, and score it.
 
 The frozen parts are computed once: every window of every task goes through the frozen
 tokenizer (codes, from which the latents are looked up) and its band powers are taken, then
@@ -9,7 +9,7 @@ that task (recordings with the same channels, weighted by size), a class-balance
 training windows and one of the task's paraphrased questions, and minimises the negative
 log-likelihood of the true answer's tokens plus the auxiliary and load-balancing terms.
 Validation scores every allowed answer of every validation window (option scoring) and reports
-:func:`~brainkit.metrics.classification_metrics`; a temperature per task is then fitted on
+:func:`~brainkit.evaluation.metrics.classification_metrics`; a temperature per task is then fitted on
 validation log-likelihoods.
 
 Resumable (``checkpoint/`` with ``train_state.pt``, read with ``weights_only=True``), logs through
@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._logging import logger
-from .decoder import BrainDecoder, BrainDecoderConfig, band_power_features
-from .metrics import classification_metrics
-from .tasks import get_task
-from .training import distributed, load_state, lr_at, save_checkpoint
+from brainkit._logging import logger
+from brainkit.models.decoder import BrainDecoder, BrainDecoderConfig, band_power_features
+from brainkit.evaluation.metrics import classification_metrics
+from brainkit.tasks import get_task
+from brainkit.training.loop import distributed, load_state, lr_at, save_checkpoint
 
 
 @dataclass
@@ -56,7 +56,7 @@ class FeatureSet:
 
 @torch.no_grad()
 def encode_sets(tokenizer, sets, bands_hz, batch_size: int = 64) -> list[FeatureSet]:
-    """Tokenize labelled sets (``brainkit.datasets.LabelledSet``) and group them by layout."""
+    """Tokenize labelled sets (``brainkit.data.corpora.LabelledSet``) and group them by layout."""
     groups: dict[tuple, list] = {}
     for s in sets:
         groups.setdefault((s.task, tuple(s.windows.sensors.names)), []).append(s)
@@ -227,10 +227,10 @@ def train(tokenizer, lm, lm_tokenizer, train_sets: list[FeatureSet], val_sets: l
 
 
 def spectral_statistics(fs: FeatureSet) -> np.ndarray:
-    """What the decoder's spectral head reads (:func:`brainkit.decoder.spectral_statistics`) for
+    """What the decoder's spectral head reads (:func:`brainkit.models.decoder.spectral_statistics`) for
     every window of a feature set: log band powers and log robust scale (+5) per channel."""
-    from .decoder import channel_features, spectral_statistics as stats
-    from .tokenizer import sensor_tensors
+    from brainkit.models.decoder import channel_features, spectral_statistics as stats
+    from brainkit.models.tokenizer import sensor_tensors
 
     feat = channel_features(torch.from_numpy(fs.bandpower).float(), fs.scale)
     return stats(feat, sensor_tensors(fs.sensors).pos).numpy()
@@ -297,8 +297,8 @@ def _log_scores(results: dict, note: str = "") -> None:
 
 
 def prepare(tokenizer, data_dir=None, tasks=None, bands_hz=None):
-    """(train feature sets, val feature sets) of every task, from ``brainkit.datasets``."""
-    from .datasets import load_tasks
+    """(train feature sets, val feature sets) of every task, from ``brainkit.data.corpora``."""
+    from brainkit.data.corpora import load_tasks
 
     bands_hz = bands_hz or BrainDecoderConfig().bands_hz
     loaded = load_tasks(tasks, data_dir)
@@ -313,7 +313,7 @@ def calibrate(decoder, tokenizer, val_sets) -> dict:
     Returns the validation results (metrics at temperature 1; accuracy does not depend on it),
     each with its ``temperature`` and ``ece_calibrated``.
     """
-    from .metrics import expected_calibration_error
+    from brainkit.evaluation.metrics import expected_calibration_error
 
     results = score(decoder, tokenizer, val_sets)
     temperatures = {}

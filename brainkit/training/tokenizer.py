@@ -1,4 +1,4 @@
-"""Train a :class:`~brainkit.tokenizer.BrainTokenizer` on windowed recordings, and evaluate it.
+"""Train a :class:`~brainkit.models.tokenizer.BrainTokenizer` on windowed recordings, and evaluate it.
 
 The corpus is a list of items, each with ``.x`` (N, C, T) float32 windows at the tokenizer's
 sampling rate, ``.sensors`` (:class:`~brainkit.sensors.SensorArray` of the C channels; channels of
@@ -42,9 +42,9 @@ import torch
 import torch.distributed as dist
 
 from brainkit._logging import logger
-from brainkit.training import CHECKPOINT_DIR, distributed, load_state, lr_at, save_checkpoint
+from brainkit.training.loop import CHECKPOINT_DIR, distributed, load_state, lr_at, save_checkpoint
 from brainkit.errors import BrainkitError
-from brainkit.tokenizer import (BrainTokenizer, BrainTokenizerConfig, codebook_usage,
+from brainkit.models.tokenizer import (BrainTokenizer, BrainTokenizerConfig, codebook_usage,
                                 reconstruction_r, sensor_tensors)
 
 
@@ -333,9 +333,9 @@ class SimulatedItem:
 def simulated_corpus(seed: int = 100, window_s: float = 4.0, max_windows: int = 256) -> list:
     """Simulated EEG (19 and 32 channels), sleep and 306-channel MEG recordings, seeds distinct
     from the shipped samples, as tokenizer training items."""
-    from .io import recording_from_raw
-    from .preprocess import make_windows
-    from .simulate import simulate_eyes, simulate_meg, simulate_oddball, simulate_sleep
+    from brainkit.io import recording_from_raw
+    from brainkit.preprocess import make_windows
+    from brainkit.data.simulate import simulate_eyes, simulate_meg, simulate_oddball, simulate_sleep
 
     raws = [("sim 10-20 19ch", simulate_eyes(240.0, seed=seed)),
             ("sim 10-10 32ch", simulate_oddball(240.0, n_channels=32, seed=seed + 1)),
@@ -356,7 +356,7 @@ def build_corpus(data_dir=None, holdout_devices=HOLDOUT_DEVICES, simulated: bool
     is not held out, plus simulated recordings. Evaluation: the held-out devices (zero-shot) and
     the validation recordings of the seen devices.
     """
-    from .datasets import unlabelled_corpus
+    from brainkit.data.corpora import unlabelled_corpus
 
     corpus = unlabelled_corpus(data_dir)
     train_items = [c for c in corpus if c.split == "train" and c.device not in holdout_devices]

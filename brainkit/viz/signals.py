@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import BrainkitError
-from .quality import display_unit, robust_std, welch_psd
-from .sensors import MODEL_KINDS
+from brainkit.errors import BrainkitError
+from brainkit.quality import display_unit, robust_std, welch_psd
+from brainkit.sensors import MODEL_KINDS
 
 KIND_COLORS = {"eeg": "#1f77b4", "mag": "#2ca02c", "grad": "#ff7f0e", "eog": "#9467bd",
                "ecg": "#d62728", "emg": "#8c564b"}

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import formats
-from ._logging import logger
-from .errors import BrainkitError
-from .sensors import MODEL_KINDS, SensorArray, sensors_from_info
+from brainkit.io import formats
+from brainkit._logging import logger
+from brainkit.errors import BrainkitError
+from brainkit.sensors import MODEL_KINDS, SensorArray, sensors_from_info
 
 
 @dataclass(frozen=True)
@@ -716,7 +716,7 @@ def read_recording(source, name: str | None = None, *, sfreq: float | None = Non
     BrainkitError
         For anything unreadable, with one line that names the problem.
     """
-    from ._logging import set_log_level
+    from brainkit._logging import set_log_level
 
     set_log_level(verbose)
     with tempfile.TemporaryDirectory(prefix="brainkit-") as tmp:
@@ -759,7 +759,7 @@ def _failure(label: str, err: Exception, folders: list[str]) -> str:
 
 
 def recording_from_raw(raw, name: str = "recording", fmt: str = "MNE Raw") -> Recording:
-    """Wrap an MNE Raw made in memory (e.g. by :mod:`brainkit.simulate`) the way files are read:
+    """Wrap an MNE Raw made in memory (e.g. by :mod:`brainkit.data.simulate`) the way files are read:
     kinds fixed by name, de-identified, non-finite samples cleaned, sensors found."""
     warnings: list[str] = []
     raw = raw.copy().load_data(verbose="error")

@@ -2,7 +2,7 @@
 
 What is measured (each timing is the median of ``repeats`` runs, with their min and max):
 
-- **Workloads**, made in memory by :mod:`brainkit.simulate` and wrapped by
+- **Workloads**, made in memory by :mod:`brainkit.data.simulate` and wrapped by
   :func:`brainkit.io.recording_from_raw` (nothing is written to disk):
 
   ========== ================================================= ===================== =========
@@ -16,9 +16,9 @@ What is measured (each timing is the median of ``repeats`` runs, with their min 
 
   Stages: ``preprocess`` (filtering, resampling, scaling and cutting the windows of every task),
   ``tokenize`` (``brainkit tokenize``'s path: windows, codes and reconstruction),
-  ``decode`` (end to end, :func:`brainkit.report.decode_tasks`: preprocessing, windows,
+  ``decode`` (end to end, :func:`brainkit.export.decode_tasks`: preprocessing, windows,
   tokens, connector, language model, option probabilities), ``decode_model`` (only
-  :meth:`brainkit.pipeline.Brainkit.predict` on windows already cut), ``reference_model`` and
+  :meth:`brainkit.inference.Brainkit.predict` on windows already cut), ``reference_model`` and
   ``reference_model_cached`` (:class:`ReferenceDecoder` without and with a key/value cache, on
   the same windows as ``decode_model``).
 - **Reference**: a NeuroLM-style decoder (arXiv 2409.00101): a GPT-2-size causal LM (124 M
@@ -34,7 +34,7 @@ What is measured (each timing is the median of ``repeats`` runs, with their min 
   window lies); the ratio ``reference / brainkit`` is measured on those windows, and end to end
   (reference = ``preprocess`` + its time per window x all windows, against ``decode``).
 - **App**: reading a 1-hour 64-channel EDF (written to a temporary folder first), the first
-  trace page (:func:`brainkit.plots.trace_figure`), the imports of a fresh interpreter, and the
+  trace page (:func:`brainkit.viz.signals.trace_figure`), the imports of a fresh interpreter, and the
   time to the first decoded window (load the model, read the file, decode its first window).
 - **Accuracy**: ``evaluate`` on ``manifests/val_<task>.csv`` beside the baselines of the
   checkpoint's ``metrics.json`` (skipped under ``--quick``).
@@ -67,9 +67,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._logging import logger
+from brainkit._logging import logger
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOT_MEASURED = "not measured"
 #: Targets checked (and reported, never asserted).
 TARGET_SLEEP_S = 120.0
@@ -232,8 +232,8 @@ def measure(fn, repeats: int):
 
 def simulate_workload(workload: Workload, seed: int = 0):
     """The workload's recording, in memory (:class:`brainkit.io.Recording`)."""
-    from . import simulate
-    from .io import recording_from_raw
+    from brainkit.data import simulate
+    from brainkit.io import recording_from_raw
 
     if workload.kind == "sleep":
         raw = simulate.simulate_sleep(workload.duration_s, n_channels=workload.n_channels,
@@ -248,7 +248,7 @@ def simulate_workload(workload: Workload, seed: int = 0):
     return recording_from_raw(raw, name=f"bench-{workload.name}", fmt="simulated")
 
 
-#: 32 more 10-10 electrodes that make :data:`brainkit.simulate.EEG_32` a 64-channel cap.
+#: 32 more 10-10 electrodes that make :data:`brainkit.data.simulate.EEG_32` a 64-channel cap.
 EXTRA_32 = ("AF3", "AF4", "F1", "F2", "F5", "F6", "FC3", "FC4", "C1", "C2", "C5", "C6", "CP3",
             "CP4", "P1", "P2", "P5", "P6", "PO3", "PO4", "PO7", "PO8", "FT7", "FT8", "TP7", "TP8",
             "AFz", "FCz", "CPz", "POz", "F9", "F10")
@@ -258,7 +258,7 @@ def write_edf(folder: Path, duration_s: float, n_channels: int = 64, sfreq: floa
     """A simulated EEG of ``n_channels`` (32 or 64) written as EDF+ into ``folder``."""
     import mne
 
-    from . import simulate
+    from brainkit.data import simulate
 
     raw = simulate.simulate_eyes(duration_s, n_channels=32, sfreq=sfreq, seed=0)
     if n_channels == 64:
@@ -291,7 +291,7 @@ def model_source(checkpoint=None, lm_path=None, workdir: Path | None = None):
     decoder : str
         ``"shipped"``, ``"checkpoint <dir>"`` or ``"untrained, same architecture"``.
     """
-    from .checkpoint import DEFAULT_CHECKPOINT
+    from brainkit.models.checkpoint import DEFAULT_CHECKPOINT
 
     root = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
     if (root / "decoder" / "config.json").is_file():
@@ -305,9 +305,9 @@ def untrained_checkpoint(root: Path, out: Path, lm_path=None) -> Path:
     """``out`` holding ``root``'s tokenizer and a random decoder configured as training does."""
     from transformers import AutoConfig
 
-    from .checkpoint import load_tokenizer_model
-    from .decoder import BrainDecoder, BrainDecoderConfig
-    from .llm import default_model_dir
+    from brainkit.models.checkpoint import load_tokenizer_model
+    from brainkit.models.decoder import BrainDecoder, BrainDecoderConfig
+    from brainkit.models.llm import default_model_dir
 
     tokenizer = load_tokenizer_model(root)
     lm_config = AutoConfig.from_pretrained(lm_path or default_model_dir(), local_files_only=True)
@@ -326,7 +326,7 @@ def predict_batch_size() -> int:
     """The batch size :meth:`Brainkit.predict` uses by default (the reference uses the same)."""
     import inspect
 
-    from .pipeline import Brainkit
+    from brainkit.inference import Brainkit
 
     return int(inspect.signature(Brainkit.predict).parameters["batch_size"].default)
 
@@ -443,7 +443,7 @@ def reference_prompt(tokenizer, task_id: str, vocab_size: int) -> list[int]:
     Counted with the language model's BPE tokenizer (GPT-2-like); ids above the reference's
     vocabulary wrap around (only their number matters for speed).
     """
-    from .tasks import get_task
+    from brainkit.tasks import get_task
 
     task = get_task(task_id)
     options = ", ".join(task.answer_texts[a] for a in task.answers)
@@ -459,9 +459,9 @@ def prepare_windows(recording, tasks, window_s: float = 4.0):
 
     Without tasks: windows of ``window_s`` under the key ``"windows"``.
     """
-    from .pipeline import fit_window
-    from .preprocess import preprocess, sliding_windows
-    from .tasks import get_task
+    from brainkit.inference import fit_window
+    from brainkit.preprocess import preprocess, sliding_windows
+    from brainkit.tasks import get_task
 
     prep = preprocess(recording)
     if not tasks:
@@ -472,8 +472,8 @@ def prepare_windows(recording, tasks, window_s: float = 4.0):
 
 def tokenize_all(bk, recording, window_s: float):
     """``brainkit tokenize``'s path: preprocessing, windows, codes and reconstruction."""
-    from .preprocess import make_windows
-    from .tokenizer import tokenize_windows
+    from brainkit.preprocess import make_windows
+    from brainkit.models.tokenizer import tokenize_windows
 
     windows = make_windows(recording, window_s)
     codes, _, r = tokenize_windows(bk.tokenizer, windows)
@@ -488,7 +488,7 @@ def predict_all(bk, windows_by_task) -> dict:
 def bench_workload(bk, reference_for, workload: Workload, cfg: BenchConfig, batch_size: int,
                    lm_tokenizer) -> dict:
     """Every stage of one workload; see the module docstring."""
-    from .report import decode_tasks
+    from brainkit.export import decode_tasks
 
     t0 = time.perf_counter()
     recording = simulate_workload(workload)
@@ -591,9 +591,9 @@ def ratios(stages: dict, scale: float) -> dict:
 
 def bench_app(cfg: BenchConfig, workdir: Path, load_model) -> dict:
     """Reading a 64-channel EDF, its first trace page, imports, and time to the first answer."""
-    from .io import read_recording
-    from .pipeline import window_at
-    from .plots import trace_figure
+    from brainkit.io import read_recording
+    from brainkit.inference import window_at
+    from brainkit.viz.signals import trace_figure
 
     t0 = time.perf_counter()
     path = write_edf(workdir, cfg.edf_duration_s, cfg.edf_channels, cfg.edf_sfreq)
@@ -619,7 +619,7 @@ def bench_app(cfg: BenchConfig, workdir: Path, load_model) -> dict:
 
 def _fresh_imports() -> None:
     """Import what the app needs in a fresh interpreter (its own process)."""
-    code = "import torch, transformers, mne, brainkit.pipeline, brainkit.plots, brainkit.io"
+    code = "import torch, transformers, mne, brainkit.inference, brainkit.viz.signals, brainkit.io"
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
@@ -674,7 +674,7 @@ def profile_sleep(bk, cfg: BenchConfig, top: int = 15) -> dict:
     import cProfile
     import pstats
 
-    from .report import decode_tasks
+    from brainkit.export import decode_tasks
 
     workload = next(w for w in cfg.workloads if w.name == "sleep")
     recording = simulate_workload(workload)
@@ -710,8 +710,8 @@ def torch_ops(fn, top: int = 15) -> list[dict]:
 
 def bench_accuracy(bk, cfg: BenchConfig, checkpoint=None) -> dict | str:
     """``evaluate`` on ``manifests/val_<task>.csv`` beside the checkpoint's baselines."""
-    from .checkpoint import DEFAULT_CHECKPOINT
-    from .pipeline import evaluate_manifest
+    from brainkit.models.checkpoint import DEFAULT_CHECKPOINT
+    from brainkit.inference import evaluate_manifest
 
     folder = Path(cfg.manifests)
     manifests = sorted(folder.glob("val_*.csv")) if folder.is_dir() else []
@@ -735,7 +735,7 @@ def bench_accuracy(bk, cfg: BenchConfig, checkpoint=None) -> dict | str:
 
 def find_baselines(metrics) -> dict:
     """``{task: {"balanced_accuracy": x, ...}}`` from the first ``*baseline*`` mapping found."""
-    from .tasks import TASK_IDS
+    from brainkit.tasks import TASK_IDS
 
     if isinstance(metrics, dict):
         for key, value in metrics.items():
@@ -809,7 +809,7 @@ def run(cfg: BenchConfig, progress=None) -> dict:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="brainkit-bench-") as tmp, _threads(cfg.threads):
         workdir = Path(tmp)
-        from .pipeline import Brainkit
+        from brainkit.inference import Brainkit
 
         folder, decoder_label = model_source(cfg.checkpoint, cfg.lm_path, workdir / "model")
         load = lambda: Brainkit(folder, lm_path=cfg.lm_path)  # noqa: E731

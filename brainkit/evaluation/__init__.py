@@ -1,0 +1,1 @@
+"""Metrics, classical baselines and evaluation protocols (manifests, cross-validation)."""

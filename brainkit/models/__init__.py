@@ -1,0 +1,2 @@
+"""The model: the sensor-aware tokenizer, the decoder (connector + query selection), the language
+model loader and the checkpoint folder that holds them."""

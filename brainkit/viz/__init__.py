@@ -1,0 +1,1 @@
+"""Plotly figures of recordings, sensors, tokens, answers and explanations."""
