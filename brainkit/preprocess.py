@@ -280,3 +280,18 @@ def make_windows(recording, window_s: float = 4.0, stride_s: float | None = None
                  config: PreprocessConfig = DEFAULT) -> Windows:
     """Preprocess a recording and cut sliding windows (the path every decode takes)."""
     return sliding_windows(preprocess(recording, config), window_s, stride_s)
+
+
+def evenly_spaced(n_total: int, n: int) -> np.ndarray:
+    """Indices of at most ``n`` of ``n_total`` items spread evenly from the first to the last.
+
+    Returns
+    -------
+    ndarray of int, shape (min(n, n_total),)
+        Strictly increasing; all of ``0 .. n_total - 1`` when ``n >= n_total``, the first item
+        alone when ``n == 1``.
+    """
+    n_total, n = int(n_total), max(0, int(n))
+    if n >= n_total:
+        return np.arange(n_total)
+    return np.linspace(0, n_total - 1, n).round().astype(int)

@@ -536,7 +536,9 @@ def evenly_spaced(windows, n: int):
     """At most ``n`` windows spread evenly over the recording (all of them if fewer)."""
     if len(windows) <= n:
         return windows
-    return windows.select(np.linspace(0, len(windows) - 1, n).round().astype(int))
+    from brainkit.preprocess import evenly_spaced as spread
+
+    return windows.select(spread(len(windows), n))
 
 
 def warm_up(bk, references: dict, windows_by_task, prompts) -> dict:

@@ -44,6 +44,7 @@ import torch.distributed as dist
 from brainkit._logging import logger
 from brainkit.training.loop import CHECKPOINT_DIR, distributed, load_state, lr_at, save_checkpoint
 from brainkit.errors import BrainkitError
+from brainkit.preprocess import evenly_spaced
 from brainkit.models.tokenizer import (BrainTokenizer, BrainTokenizerConfig, codebook_usage,
                                 reconstruction_r, sensor_tensors)
 
@@ -277,7 +278,7 @@ def evaluate(model: BrainTokenizer, corpus, *, batch_size=32, max_windows=256) -
     acc = defaultdict(lambda: {"n": 0, "r": 0.0, "r_n": 0, "losses": defaultdict(float), "codes": []})
     for item in corpus:
         x, sensors = _model_channels(item)
-        rows = np.unique(np.linspace(0, len(x) - 1, min(len(x), max_windows)).round().astype(int))
+        rows = evenly_spaced(len(x), max_windows)
         a = acc[item.device]
         for i in range(0, len(rows), batch_size):
             xb = x[rows[i:i + batch_size]]  # (B, C, T)
@@ -344,7 +345,7 @@ def simulated_corpus(seed: int = 100, window_s: float = 4.0, max_windows: int = 
     items = []
     for device, raw in raws:
         windows = make_windows(recording_from_raw(raw, device), window_s)
-        keep = np.unique(np.linspace(0, len(windows) - 1, min(len(windows), max_windows)).astype(int))
+        keep = evenly_spaced(len(windows), max_windows)
         items.append(SimulatedItem(windows.select(keep), device, f"simulated:{device}"))
     return items
 
