@@ -39,18 +39,18 @@ on 4-s crops tokenizes windows of any length the same way.
 Windows whose length T is not a multiple of ``patch_size`` are padded at the end by repeating the
 last sample, and the reconstruction is cropped back to T; losses only see the first T samples.
 
+The parts live beside this file: the sensor encoder and patch embedding in
+:mod:`~brainkit.models.embedding`, the attention blocks in :mod:`~brainkit.models.layers`, the
+quantizer in :mod:`~brainkit.models.quantizer`, the loss terms in :mod:`~brainkit.models.reconstruction`.
+
 Shapes: N windows, C channels, T samples, P patches, S = patch_size, K sources, L levels, D = d_model.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 from transformers import PretrainedConfig, PreTrainedModel
@@ -58,7 +58,18 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from brainkit.errors import BrainkitError
-from brainkit.sensors import MODEL_KINDS, SensorArray
+from brainkit.models.embedding import PatchEmbed, SensorEncoder, SensorTensors, sensor_tensors
+from brainkit.models.layers import Block, Names, TemporalMix
+from brainkit.models.quantizer import ResidualVQ, codebook_usage
+from brainkit.models.reconstruction import reconstruction_losses, reconstruction_r
+from brainkit.preprocess import DEFAULT as DEFAULT_PREPROCESS
+from brainkit.sensors import MODEL_KINDS
+
+__all__ = ["BrainTokenizer", "BrainTokenizerConfig", "BrainTokenizerOutput", "ResidualVQ", "SensorTensors",
+           "codebook_usage", "reconstruction_r", "sensor_tensors", "tokenize_windows"]
+
+#: what the tokenizer's blocks call their parts (the keys of its checkpoints; see layers.Names)
+BLOCK_NAMES = Names(norm="ln_", out="proj", mlp=("fc", "proj"))
 
 
 class BrainTokenizerConfig(PretrainedConfig):
@@ -67,7 +78,7 @@ class BrainTokenizerConfig(PretrainedConfig):
     Parameters
     ----------
     sfreq : float
-        Sampling rate (Hz) the model expects.
+        Sampling rate (Hz) the model expects (equal to ``preprocess["sfreq"]``).
     patch_size : int
         Samples per patch (64 = 0.25 s at 256 Hz, see the module docstring).
     d_model : int
@@ -104,6 +115,16 @@ class BrainTokenizerConfig(PretrainedConfig):
         Highest frequency the amplitude loss scores (None: up to Nyquist).
     w_mse, w_corr, w_amp, w_phase, w_commit : float
         Weights of the loss terms in the total.
+    preprocess : dict, optional
+        The :class:`~brainkit.preprocess.PreprocessConfig` the model's windows are made with
+        (rate, band-pass, notch, clipping, ...), as a dict: saved with the weights so that
+        inference prepares signals as training did (:func:`brainkit.models.checkpoint.load_preprocess_config`).
+        Default (and for configs saved before this field): ``brainkit.preprocess.DEFAULT`` at ``sfreq``.
+
+    Raises
+    ------
+    BrainkitError
+        When ``preprocess["sfreq"]`` differs from ``sfreq``.
     """
 
     model_type = "brainkit_tokenizer"
@@ -112,7 +133,12 @@ class BrainTokenizerConfig(PretrainedConfig):
                  codebook_size=256, n_kinds=3, pos_scale=0.1, n_pos_freqs=5, mix_kernel=3,
                  mlp_ratio=2, ema_decay=0.99, dead_code_steps=50, spectral_eps=0.01,
                  spectral_band_hz=0.0, spectral_max_hz=None, w_mse=1.0, w_corr=1.0, w_amp=1.0,
-                 w_phase=0.5, w_commit=0.25, **kwargs):
+                 w_phase=0.5, w_commit=0.25, preprocess=None, **kwargs):
+        prep = {**asdict(DEFAULT_PREPROCESS), "sfreq": sfreq} if preprocess is None else dict(preprocess)
+        if float(prep.get("sfreq", DEFAULT_PREPROCESS.sfreq)) != float(sfreq):
+            raise BrainkitError(f"the tokenizer takes {sfreq} Hz but its preprocessing resamples to "
+                                f"{prep.get('sfreq', DEFAULT_PREPROCESS.sfreq)} Hz; make them agree")
+        self.preprocess = prep
         self.sfreq, self.patch_size, self.d_model, self.n_heads = sfreq, patch_size, d_model, n_heads
         self.n_sources, self.n_levels, self.codebook_size = n_sources, n_levels, codebook_size
         self.n_kinds, self.pos_scale, self.n_pos_freqs = n_kinds, pos_scale, n_pos_freqs
@@ -121,30 +147,6 @@ class BrainTokenizerConfig(PretrainedConfig):
         self.spectral_band_hz, self.spectral_max_hz = spectral_band_hz, spectral_max_hz
         self.w_mse, self.w_corr, self.w_amp, self.w_phase, self.w_commit = w_mse, w_corr, w_amp, w_phase, w_commit
         super().__init__(**kwargs)
-
-
-class SensorTensors(NamedTuple):
-    """Sensors as tensors: shapes (C, ...) shared by all windows, or (N, C, ...) per window."""
-
-    pos: torch.Tensor           # (..., C, 3) metres, 0 where unknown
-    ori: torch.Tensor           # (..., C, 3) unit or zeros
-    kind: torch.Tensor          # (..., C) int64, eeg=0 mag=1 grad=2
-    has_position: torch.Tensor  # (..., C) bool
-
-
-def sensor_tensors(sensors, device=None) -> SensorTensors:
-    """Convert a :class:`~brainkit.sensors.SensorArray`, a :class:`SensorTensors` or a
-    ``(pos, ori, kind, has_position)`` tuple to :class:`SensorTensors` on ``device``.
-
-    Unknown positions (NaN, or ``has_position`` False) become zeros with ``has_position`` False.
-    """
-    if isinstance(sensors, SensorArray):
-        sensors = (sensors.pos, sensors.ori, sensors.kind_index, sensors.has_position)
-    pos, ori, kind, has = (torch.as_tensor(np.asarray(v) if not torch.is_tensor(v) else v, device=device)
-                           for v in sensors)
-    pos, ori = pos.float(), torch.nan_to_num(ori.float())
-    has = has.bool() & torch.isfinite(pos).all(-1)
-    return SensorTensors(torch.where(has[..., None], pos, 0.0), ori, kind.long(), has)
 
 
 @dataclass
@@ -175,203 +177,6 @@ class BrainTokenizerOutput(ModelOutput):
     usage: dict | None = None
 
 
-class MLP(nn.Module):
-    def __init__(self, d, ratio):
-        super().__init__()
-        self.fc = nn.Linear(d, ratio * d)
-        self.proj = nn.Linear(ratio * d, d)
-
-    def forward(self, x):
-        return self.proj(F.gelu(self.fc(x)))
-
-
-class CrossAttention(nn.Module):
-    """Multi-head attention of queries (B, Q, D) over keys/values (B, S, D), optional key mask (B, S)."""
-
-    def __init__(self, d, n_heads):
-        super().__init__()
-        self.n_heads = n_heads
-        self.q = nn.Linear(d, d)
-        self.kv = nn.Linear(d, 2 * d)
-        self.proj = nn.Linear(d, d)
-
-    def forward(self, q, kv, mask=None, keys=None):
-        """``keys`` (B|1, S, D), when given, replace ``kv`` as what the keys are computed from."""
-        B, Q, D = q.shape
-        S, h = kv.shape[1], self.n_heads
-        q = self.q(q).view(B, Q, h, D // h).transpose(1, 2)  # (B, h, Q, D/h)
-        if keys is None:
-            k, v = self.kv(kv).view(B, S, 2, h, D // h).permute(2, 0, 3, 1, 4)  # 2 x (B, h, S, D/h)
-        else:  # the first half of self.kv makes keys (from `keys`), the second values (from kv)
-            W, b = self.kv.weight, self.kv.bias
-            k = F.linear(keys, W[:D], b[:D]).view(keys.shape[0], S, h, D // h).transpose(1, 2)
-            k = k.expand(B, h, S, D // h)  # (B, h, S, D/h)
-            v = F.linear(kv, W[D:], b[D:]).view(B, S, h, D // h).transpose(1, 2)  # (B, h, S, D/h)
-        mask = None if mask is None else mask[:, None, None, :]  # (B, 1, 1, S)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, h, Q, D/h)
-        return self.proj(y.transpose(1, 2).reshape(B, Q, D))  # (B, Q, D)
-
-
-class Block(nn.Module):
-    """Pre-norm residual block: queries attend to keys/values (themselves if none), then an MLP."""
-
-    def __init__(self, d, n_heads, mlp_ratio, separate_keys=False):
-        super().__init__()
-        self.ln_q, self.ln_kv, self.ln_mlp = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
-        self.ln_k = nn.LayerNorm(d) if separate_keys else None
-        self.attn = CrossAttention(d, n_heads)
-        self.mlp = MLP(d, mlp_ratio)
-
-    def forward(self, q, kv=None, mask=None, keys=None):
-        kv = self.ln_kv(q if kv is None else kv)
-        keys = None if keys is None else self.ln_k(keys)
-        q = q + self.attn(self.ln_q(q), kv, mask, keys)
-        return q + self.mlp(self.ln_mlp(q))
-
-
-class TemporalMix(nn.Module):
-    """Light mixing of neighbouring patches: depthwise convolution over P, then a pointwise layer."""
-
-    def __init__(self, d, kernel):
-        super().__init__()
-        self.ln = nn.LayerNorm(d)
-        self.conv = nn.Conv1d(d, d, kernel, padding=kernel // 2, groups=d)
-        self.proj = nn.Linear(d, d)
-
-    def forward(self, x):  # x (B, P, D)
-        y = self.conv(self.ln(x).transpose(1, 2)).transpose(1, 2)  # (B, P, D)
-        return x + self.proj(F.gelu(y))
-
-
-class SensorEncoder(nn.Module):
-    """(position, orientation, kind) of each sensor -> (..., C, D) embedding."""
-
-    def __init__(self, config):
-        super().__init__()
-        self.config = config
-        n_pos = 3 + 6 * config.n_pos_freqs
-        self.unknown = nn.Parameter(torch.zeros(n_pos))
-        self.mlp = nn.Sequential(nn.Linear(n_pos + 3, config.d_model), nn.GELU(),
-                                 nn.Linear(config.d_model, config.d_model))
-        self.kind = nn.Embedding(config.n_kinds, config.d_model)
-
-    def forward(self, s: SensorTensors):
-        p = s.pos / self.config.pos_scale  # (..., C, 3)
-        freqs = math.pi * 2.0 ** torch.arange(self.config.n_pos_freqs, device=p.device)  # (F,)
-        ang = (p[..., None] * freqs).flatten(-2)  # (..., C, 3F)
-        feats = torch.cat([p, ang.sin(), ang.cos()], -1)  # (..., C, 3 + 6F)
-        feats = torch.where(s.has_position[..., None], feats, self.unknown)  # (..., C, 3 + 6F)
-        return self.mlp(torch.cat([feats, s.ori], -1)) + self.kind(s.kind)  # (..., C, D)
-
-
-class PatchEmbed(nn.Module):
-    """Waveform patch and its log amplitude spectrum -> (N, C, P, D).
-
-    A linear projection of the waveform plus an MLP over waveform and spectrum: the linear path
-    keeps the waveform recoverable (an MLP of width D alone, with its GELU, loses much of a
-    D-sample patch), the MLP adds the nonlinear spectral features.
-    """
-
-    def __init__(self, config):
-        super().__init__()
-        S = config.patch_size
-        self.linear = nn.Linear(S, config.d_model)
-        self.mlp = nn.Sequential(nn.Linear(S + S // 2 + 1, config.d_model), nn.GELU(),
-                                 nn.Linear(config.d_model, config.d_model))
-
-    def forward(self, patches):  # patches (N, C, P, S)
-        amp = torch.log1p(torch.fft.rfft(patches, dim=-1).abs())  # (N, C, P, S/2+1)
-        return self.linear(patches) + self.mlp(torch.cat([patches, amp], -1))  # (N, C, P, D)
-
-
-def _distributed() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
-def _from_rank0(t):
-    """Rank 0's copy of t under torch.distributed (so every rank restarts codes identically), else t."""
-    if _distributed():
-        t = t.contiguous()
-        dist.broadcast(t, 0)
-    return t
-
-
-class ResidualVQ(nn.Module):
-    """Residual vector quantizer with EMA codebooks, data init and dead-code restart.
-
-    Buffers (saved with the weights): ``codebooks`` (L, V, D), EMA ``counts`` (L, V) and ``sums``
-    (L, V, D), ``unused_steps`` (L, V) training steps since each code was last chosen, and
-    ``initialized`` (whether the codebooks were set from data yet).
-    """
-
-    def __init__(self, config):
-        super().__init__()
-        self.config = config
-        L, V, D = config.n_levels, config.codebook_size, config.d_model
-        self.register_buffer("codebooks", torch.randn(L, V, D))
-        self.register_buffer("counts", torch.ones(L, V))
-        self.register_buffer("sums", self.codebooks.clone())
-        self.register_buffer("unused_steps", torch.zeros(L, V, dtype=torch.long))
-        self.register_buffer("initialized", torch.tensor(False))
-
-    def lookup(self, codes):  # codes (..., L) -> (..., D), sum over levels
-        L, V, D = self.codebooks.shape
-        offsets = torch.arange(L, device=codes.device) * V  # (L,)
-        return F.embedding(codes + offsets, self.codebooks.reshape(L * V, D)).sum(-2)  # (..., D)
-
-    def forward(self, z, update: bool, with_loss: bool = True):
-        """Quantize z (M, D); returns (quantized (M, D), codes (M, L), commitment loss (0 unless
-        ``with_loss``))."""
-        residual, quantized, codes, commit = z, torch.zeros_like(z), [], z.new_zeros(())
-        init_now = update and not bool(self.initialized)
-        for level in range(self.config.n_levels):
-            if init_now:
-                self._init_level(level, residual.detach())
-            book = self.codebooks[level]  # (V, D)
-            # squared distance to every code up to |residual|^2, which is the same for all codes
-            dist2 = torch.addmm(book.pow(2).sum(-1), residual.detach(), book.T, alpha=-2)  # (M, V)
-            idx = dist2.min(-1).indices  # (M,), the first minimum as argmin, but faster on CPU
-            q = book[idx]  # (M, D)
-            if with_loss:
-                commit = commit + F.mse_loss(residual, q)
-            if update:
-                self._ema_update(level, residual.detach(), idx)
-            quantized = quantized + q
-            residual = residual - q
-            codes.append(idx)
-        if init_now:
-            self.initialized.fill_(True)
-        return quantized, torch.stack(codes, -1), commit  # (M, D), (M, L), ()
-
-    def _init_level(self, level, r):
-        fresh = _from_rank0(r[torch.randint(len(r), (self.config.codebook_size,), device=r.device)])  # (V, D)
-        self.codebooks[level] = fresh
-        self.sums[level] = fresh
-        self.counts[level] = 1.0
-
-    def _ema_update(self, level, r, idx):
-        V, decay = self.config.codebook_size, self.config.ema_decay
-        count = torch.bincount(idx, minlength=V).to(r.dtype)  # (V,)
-        total = torch.zeros_like(self.sums[level]).index_add_(0, idx, r)  # (V, D)
-        if _distributed():
-            dist.all_reduce(count)
-            dist.all_reduce(total)
-        self.counts[level].mul_(decay).add_(count, alpha=1 - decay)
-        self.sums[level].mul_(decay).add_(total, alpha=1 - decay)
-        n = self.counts[level].sum()
-        smoothed = (self.counts[level] + 1e-5) / (n + V * 1e-5) * n  # Laplace smoothing, (V,)
-        self.codebooks[level] = self.sums[level] / smoothed[:, None]
-        self.unused_steps[level] = torch.where(count > 0, 0, self.unused_steps[level] + 1)
-        dead = self.unused_steps[level] >= self.config.dead_code_steps  # (V,)
-        n_dead = int(dead.sum())
-        if n_dead:
-            fresh = _from_rank0(r[torch.randint(len(r), (n_dead,), device=r.device)])  # (n_dead, D)
-            self.codebooks[level, dead] = fresh
-            self.sums[level, dead] = fresh
-            self.counts[level, dead] = 1.0
-            self.unused_steps[level, dead] = 0
-
-
 class BrainTokenizer(PreTrainedModel):
     """Sensor-aware tokenizer: (N, C, T) windows -> codes (N, K, P, L) -> (N, C, T) reconstruction.
 
@@ -394,16 +199,16 @@ class BrainTokenizer(PreTrainedModel):
         self.patch_embed = PatchEmbed(config)
         self.channel_mix = TemporalMix(D, k)
         self.source_queries = nn.Parameter(torch.zeros(config.n_sources, D))
-        self.gather = Block(D, H, R, separate_keys=True)
-        self.source_mix = Block(D, H, R)
+        self.gather = Block(D, H, R, separate_keys=True, names=BLOCK_NAMES)
+        self.source_mix = Block(D, H, R, names=BLOCK_NAMES)
         self.source_time = TemporalMix(D, k)
         self.pre_quant = nn.Sequential(nn.LayerNorm(D), nn.Linear(D, D))
         self.quantizer = ResidualVQ(config)
         # decoder
         self.source_embed = nn.Parameter(torch.zeros(config.n_sources, D))
         self.dec_time = TemporalMix(D, k)
-        self.dec_mix = Block(D, H, R)
-        self.broadcast = Block(D, H, R, separate_keys=True)
+        self.dec_mix = Block(D, H, R, names=BLOCK_NAMES)
+        self.broadcast = Block(D, H, R, separate_keys=True, names=BLOCK_NAMES)
         self.dec_channel_mix = TemporalMix(D, k)
         self.head = nn.Sequential(nn.LayerNorm(D), nn.Linear(D, config.patch_size))
         self.post_init()
@@ -465,8 +270,8 @@ class BrainTokenizer(PreTrainedModel):
         if channel_mask is not None:
             mask = channel_mask[:, None, :].expand(N, P, C).reshape(N * P, C)  # (N*P, C)
         keys = emb if emb.shape[0] == 1 else emb[:, None].expand(N, P, C, D).reshape(N * P, C, D)
-        src = self.gather(self.source_queries.expand(N * P, K, D), h, mask, keys)  # (N*P, K, D)
-        src = self.source_mix(src)  # (N*P, K, D)
+        src, _ = self.gather(self.source_queries.expand(N * P, K, D), h, mask, keys)  # (N*P, K, D)
+        src, _ = self.source_mix(src, src)  # (N*P, K, D)
         src = src.view(N, P, K, D).transpose(1, 2).reshape(N * K, P, D)  # (N*K, P, D)
         src = self.source_time(src)  # (N*K, P, D)
         return self.pre_quant(src).view(N, K, P, D)  # (N, K, P, D)
@@ -478,9 +283,9 @@ class BrainTokenizer(PreTrainedModel):
         src = latents + self.source_embed[:, None, :]  # (N, K, P, D)
         src = self.dec_time(src.reshape(N * K, P, D))  # (N*K, P, D)
         src = src.view(N, K, P, D).transpose(1, 2).reshape(N * P, K, D)  # (N*P, K, D)
-        src = self.dec_mix(src)  # (N*P, K, D)
+        src, _ = self.dec_mix(src, src)  # (N*P, K, D)
         q = emb.expand(N, C, D)[:, None].expand(N, P, C, D).reshape(N * P, C, D)  # (N*P, C, D)
-        h = self.broadcast(q, src, keys=self.source_embed[None])  # (N*P, C, D)
+        h, _ = self.broadcast(q, src, keys=self.source_embed[None])  # (N*P, C, D)
         h = h.view(N, P, C, D).transpose(1, 2).reshape(N * C, P, D)  # (N*C, P, D)
         h = self.dec_channel_mix(h)  # (N*C, P, D)
         return self.head(h).view(N, C, P * S)  # (N, C, P*S)
@@ -561,95 +366,13 @@ class BrainTokenizer(PreTrainedModel):
         w = torch.ones(N, C, device=self.device) if target_mask is None else \
             torch.as_tensor(target_mask, device=self.device).expand(N, C).float()  # (N, C)
         target = torch.where(w[..., None] > 0, x, 0.0)  # unscored channels may hold anything
-        losses = self._losses(target, x_hat, w)
-        losses["commit"] = commit
         c = self.config
+        losses = reconstruction_losses(target, x_hat, w, c)
+        losses["commit"] = commit
         loss = (c.w_mse * losses["mse"] + c.w_corr * losses["corr"] + c.w_amp * losses["amp"]
                 + c.w_phase * losses["phase"] + c.w_commit * commit)
         usage = codebook_usage(codes, c.codebook_size)
         return BrainTokenizerOutput(loss, x_hat, codes, latents, losses, usage)
-
-    def _log_band_power(self, power, n_times):
-        """Log power (N, C, B) of the bands the amplitude loss scores, from FFT bin power (N, C, F)."""
-        c = self.config
-        hz_per_bin = c.sfreq / n_times
-        k = max(1, round(c.spectral_band_hz / hz_per_bin))  # bins per band
-        n_bins = power.shape[-1] if c.spectral_max_hz is None else \
-            min(power.shape[-1], int(c.spectral_max_hz / hz_per_bin) + 1)
-        B = max(1, n_bins // k)
-        return torch.log(power[..., :B * k].unflatten(-1, (B, k)).mean(-1) + c.spectral_eps ** 2)  # (N, C, B)
-
-    def _losses(self, x, x_hat, w):
-        """Loss terms averaged over the channel-windows weighted by w (N, C)."""
-        denom = w.sum().clamp(min=1.0)
-
-        def mean(v):  # v (N, C) -> weighted mean
-            return (v * w).sum() / denom
-
-        mse = mean((x_hat - x).pow(2).mean(-1))
-        xc, yc = x - x.mean(-1, keepdim=True), x_hat - x_hat.mean(-1, keepdim=True)  # (N, C, T)
-        r = (xc * yc).sum(-1) / ((xc.pow(2).sum(-1) * yc.pow(2).sum(-1) + 1e-8).sqrt())  # (N, C)
-        X = torch.fft.rfft(x, dim=-1, norm="ortho")  # (N, C, F)
-        Y = torch.fft.rfft(x_hat, dim=-1, norm="ortho")  # (N, C, F)
-        pow_x, pow_y = X.real.pow(2) + X.imag.pow(2), Y.real.pow(2) + Y.imag.pow(2)  # (N, C, F)
-        T = x.shape[-1]
-        amp = mean(0.5 * (self._log_band_power(pow_y, T) - self._log_band_power(pow_x, T)).abs().mean(-1))
-        ax, ay = (pow_x + 1e-12).sqrt(), (pow_y + 1e-12).sqrt()  # (N, C, F)
-        cos = (X.real * Y.real + X.imag * Y.imag) / (ax * ay)  # (N, C, F)
-        phase = mean(((1 - cos) * ax).sum(-1) / ax.sum(-1))
-        return {"mse": mse, "corr": mean(1 - r), "amp": amp, "phase": phase}
-
-
-def codebook_usage(codes, codebook_size: int) -> dict:
-    """How much of each codebook level a set of codes uses.
-
-    Parameters
-    ----------
-    codes : array or Tensor, shape (..., L), int
-    codebook_size : int
-
-    Returns
-    -------
-    dict
-        ``fraction_used``: list of L floats in [0, 1], distinct codes seen / ``codebook_size``;
-        ``perplexity``: list of L floats in [1, ``codebook_size``], exp of the entropy of the code
-        histogram (``codebook_size`` when all codes are equally used).
-    """
-    codes = torch.as_tensor(codes).reshape(-1, np.shape(codes)[-1]).long().cpu()  # (M, L)
-    fraction, perplexity = [], []
-    for level in range(codes.shape[1]):
-        p = torch.bincount(codes[:, level], minlength=codebook_size).double()  # (V,)
-        p = p / p.sum().clamp(min=1)
-        fraction.append(float((p > 0).double().mean()))
-        perplexity.append(float(torch.exp(-(p * torch.log(p.clamp(min=1e-12))).sum())))
-    return {"fraction_used": fraction, "perplexity": perplexity}
-
-
-def reconstruction_r(x, x_hat, channel_mask=None) -> float:
-    """Mean Pearson correlation between x and x_hat over channels and windows.
-
-    Parameters
-    ----------
-    x, x_hat : array or Tensor, shape (N, C, T)
-    channel_mask : bool array, shape (N, C) or (C,), optional
-        Channels to include (default all). Flat channels (zero variance) are always skipped.
-
-    Returns
-    -------
-    float
-        NaN when no channel qualifies.
-    """
-    x = np.asarray(torch.as_tensor(x).detach().cpu(), dtype=np.float64)
-    y = np.asarray(torch.as_tensor(x_hat).detach().cpu(), dtype=np.float64)
-    xc, yc = x - x.mean(-1, keepdims=True), y - y.mean(-1, keepdims=True)  # (N, C, T)
-    sx, sy = np.sqrt((xc ** 2).sum(-1)), np.sqrt((yc ** 2).sum(-1))  # (N, C)
-    ok = (sx > 0) & (sy > 0)
-    if channel_mask is not None:
-        ok &= np.broadcast_to(np.asarray(channel_mask, bool), ok.shape)
-    if not ok.any():
-        return float("nan")
-    r = (xc * yc).sum(-1)[ok] / (sx[ok] * sy[ok])
-    return float(r.mean())
 
 
 @torch.inference_mode()
