@@ -254,6 +254,31 @@ def test_nan_samples_become_zero_with_warning(tmp_path):
     assert any("11 samples were NaN or infinite" in w for w in rec.warnings)
 
 
+def test_verbose_sets_the_log_level_for_the_call_only(caplog):
+    """``verbose`` logs the read at INFO and leaves brainkit's level as it was (and MNE's too)."""
+    import logging
+
+    logger = logging.getLogger("brainkit")
+    logger.setLevel(logging.WARNING)
+    mne_level = logging.getLogger("mne").level
+    try:
+        with caplog.at_level(logging.NOTSET, logger="brainkit"):
+            logger.setLevel(logging.WARNING)
+            read_recording(ROOT / "sample_data" / "eyes_open_closed.edf", verbose=True)
+            assert logger.level == logging.WARNING
+            assert any(r.levelname == "INFO" and "eyes_open_closed.edf" in r.getMessage()
+                       for r in caplog.records)
+            caplog.clear()
+            read_recording(ROOT / "sample_data" / "eyes_open_closed.edf")  # no verbose: no INFO
+            assert not caplog.records
+        with pytest.raises(ValueError, match="verbose must be"):
+            read_recording(ROOT / "sample_data" / "eyes_open_closed.edf", verbose="LOUD")
+        assert logger.level == logging.WARNING
+        assert logging.getLogger("mne").level == mne_level
+    finally:
+        logger.setLevel(logging.NOTSET)
+
+
 def test_csv_rate_from_millisecond_timestamps_and_explicit_rate(tmp_path):
     t = 1_600_000_000_000 + np.arange(2000) * 4.0  # unix ms at 250 Hz
     lines = ["time_ms;Fz;Cz;trigger"] + [f"{x:.0f};{np.sin(i)};{np.cos(i)};{1 if i == 500 else 0}"
