@@ -328,7 +328,7 @@ class BrainDecoder(PreTrainedModel):
             model, _ = self.lm
             ids = torch.tensor([prefix_ids], device=self.device)
             with torch.no_grad():
-                cache = model(input_ids=ids, use_cache=True).past_key_values
+                cache = model(input_ids=ids, use_cache=True).cache
             self._prefix_cache[prompt_key] = [(layer.keys, layer.values) for layer in cache.layers]
         return DynamicCache([(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1))
                              for k, v in self._prefix_cache[prompt_key]])
@@ -363,7 +363,7 @@ class BrainDecoder(PreTrainedModel):
         N, M, _ = soft.shape
         cache = self._prefix((task.id, question_index), parts.prefix_ids, N)
         x = torch.cat([soft, self._embed_ids(parts.suffix_ids, N)], 1)  # (N, M + Ls, H)
-        out = model(inputs_embeds=x, past_key_values=cache, use_cache=True, logits_to_keep=1,
+        out = model(inputs_embeds=x, cache=cache, use_cache=True, logits_to_keep=1,
                     output_attentions=return_lm_attention)
         first = out.logits[:, -1].log_softmax(-1)  # (N, V): predicts each option's first token
         lm_attention = None
@@ -373,7 +373,7 @@ class BrainDecoder(PreTrainedModel):
             lm_attention = att.mean((0, 2))  # (N, M)
         logp = first[:, [o[0] for o in options]]  # (N, A)
         if max(len(o) for o in options) > 1:
-            logp = logp + self._later_tokens(out.past_key_values, options, N)
+            logp = logp + self._later_tokens(out.cache, options, N)
         return logp, lm_attention
 
     def _later_tokens(self, cache, options, n):
@@ -401,7 +401,7 @@ class BrainDecoder(PreTrainedModel):
         dtype = model.get_input_embeddings().weight.dtype
         mask = torch.zeros(L, past + L, dtype=dtype, device=dev).masked_fill(~allowed, torch.finfo(dtype).min)
         emb = model.get_input_embeddings()(torch.tensor(ids, device=dev))[None].expand(n, -1, -1)
-        logits = model(inputs_embeds=emb, past_key_values=cache, use_cache=False,
+        logits = model(inputs_embeds=emb, cache=cache, use_cache=False,
                        attention_mask=mask[None, None].expand(n, 1, -1, -1),
                        position_ids=pos_t[None].expand(n, -1)).logits  # (n, L, V)
         lp = logits.log_softmax(-1).gather(-1, torch.tensor(target, device=dev)[None, :, None]
