@@ -52,7 +52,8 @@ def cmd_tokenize(args) -> int:
     usage = codebook_usage(codes, model.config.codebook_size)
     _print_json({"n_windows": len(windows), "n_channels": len(windows.sensors),
                  "codes_shape": list(codes.shape), "reconstruction_r": r,
-                 "codebook_usage": usage, "out": args.out})
+                 "codebook_usage": usage, "out": args.out,
+                 "warnings": [*recording.warnings, *windows.warnings]})
     return 0
 
 

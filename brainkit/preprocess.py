@@ -35,7 +35,6 @@ class PreprocessConfig:
     notch: str | float | None = "auto"  #: "auto" (file or detected), a frequency in Hz, or None
     filter_order: int = 4
     clip: float = 20.0  #: robust units
-    min_duration_s: float = 0.5  #: shorter recordings are refused
 
 
 DEFAULT = PreprocessConfig()
@@ -88,6 +87,8 @@ class Windows:
         Robust scale per channel in SI units (see :class:`Preprocessed`).
     labels : ndarray of str, shape (N,), or None
         Class per window when known.
+    warnings : tuple of str
+        What the cutting changed, e.g. a recording shorter than one window zero-padded to it.
     """
 
     x: np.ndarray
@@ -96,6 +97,7 @@ class Windows:
     sensors: SensorArray
     scale: np.ndarray
     labels: np.ndarray | None = None
+    warnings: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.x)
@@ -169,7 +171,8 @@ def preprocess(recording, config: PreprocessConfig = DEFAULT) -> Preprocessed:
     Raises
     ------
     BrainkitError
-        When the recording has no EEG/MEG channel or is shorter than ``config.min_duration_s``.
+        When the recording has no EEG/MEG channel or fewer than two samples. A short recording
+        is not refused: :func:`sliding_windows` zero-pads it to one window.
     """
     import mne
 
@@ -178,9 +181,8 @@ def preprocess(recording, config: PreprocessConfig = DEFAULT) -> Preprocessed:
         raise BrainkitError("no EEG or MEG channel to analyse (channel kinds: "
                             f"{', '.join(sorted(set(recording.sensors.kinds)))})")
     raw = recording.raw
-    if raw.n_times / raw.info["sfreq"] < config.min_duration_s:
-        raise BrainkitError(f"recording lasts {raw.n_times / raw.info['sfreq']:.2f} s; at least "
-                            f"{config.min_duration_s} s is needed")
+    if raw.n_times < 2:
+        raise BrainkitError(f"recording has {raw.n_times} sample(s); at least 2 are needed to filter it")
     sfreq = float(raw.info["sfreq"])
     data = raw.get_data(picks=picks).astype(np.float64)  # (C, T) in SI units
     nyquist = sfreq / 2
@@ -220,7 +222,9 @@ def sliding_windows(prep: Preprocessed, window_s: float, stride_s: float | None 
                     start_s: float = 0.0, stop_s: float | None = None) -> Windows:
     """Cut windows of ``window_s`` every ``stride_s`` seconds between ``start_s`` and ``stop_s``.
 
-    A recording shorter than one window gives one zero-padded window.
+    A recording shorter than one window gives one window, zero-padded to ``window_s`` after its
+    end, and says so in ``Windows.warnings`` (DESIGN.md: a window of another length is padded,
+    never rejected).
     """
     if window_s <= 0 or (stride_s is not None and stride_s <= 0):
         raise BrainkitError(f"window ({window_s} s) and stride ({stride_s} s) must be positive")
@@ -231,8 +235,13 @@ def sliding_windows(prep: Preprocessed, window_s: float, stride_s: float | None 
                                                          prep.data.shape[1])
     step = max(int(round(stride_s * prep.sfreq)), 1)
     starts = np.arange(first, max(last - n_times, first) + 1, step)
+    warnings = ()
+    if last - first < n_times:
+        warnings = (f"{(last - first) / prep.sfreq:.2f} s of signal, shorter than one {window_s:g}-s "
+                    f"window: zero-padded to {window_s:g} s",)
+        logger.warning(warnings[0])
     return Windows(_cut(prep, starts, n_times), prep.sfreq, starts / prep.sfreq, prep.sensors,
-                   prep.scale)
+                   prep.scale, warnings=warnings)
 
 
 def event_windows(prep: Preprocessed, onsets_s, labels, window_s: float,

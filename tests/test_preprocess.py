@@ -84,10 +84,34 @@ def test_short_recordings():
     prep = preprocess(_recording(np.random.default_rng(0).normal(0, 1e-5, (1, 300)), 256.0, ["Cz"]))
     w = sliding_windows(prep, 4.0)
     assert w.x.shape == (1, 1, 1024) and np.all(w.x[0, 0, 300:] == 0)  # padded, never rejected
-    with pytest.raises(BrainkitError, match="at least"):
-        preprocess(_recording(np.zeros((1, 50)), 256.0, ["Cz"]))
+    assert len(w.warnings) == 1 and "zero-padded to 4 s" in w.warnings[0]
+    assert sliding_windows(preprocess(_recording(np.zeros((1, 5000)), 256.0, ["Cz"])), 4.0).warnings == ()
+    with pytest.raises(BrainkitError, match="at least 2"):
+        preprocess(_recording(np.zeros((1, 1)), 256.0, ["Cz"]))
     with pytest.raises(BrainkitError, match="no EEG or MEG"):
         preprocess(_recording(np.zeros((1, 5000)), 256.0, ["ECG"], "ecg"))
+
+
+def test_a_0p3_s_meg_recording_gives_one_padded_window():
+    """DESIGN.md: a window of another length is padded, never rejected (a 0.30-s BTi-like MEG
+    recording at 1017.25 Hz was once refused with "at least 0.5 s is needed")."""
+    sfreq, n = 1017.25, round(0.3 * 1017.25)
+    t = np.arange(n) / sfreq
+    data = 1e-12 * np.sin(2 * np.pi * 10 * t) + np.random.default_rng(0).normal(0, 1e-13, (4, n))
+    info = mne.create_info([f"A{i}" for i in range(1, 5)], sfreq, "mag")
+    for i, ch in enumerate(info["chs"]):  # magnetometers 12 cm from the head centre, facing out
+        direction = np.array([np.cos(i), np.sin(i), 1.0]) / np.sqrt(2)
+        ch["loc"][:3], ch["loc"][9:12] = 0.12 * direction, direction
+    raw = mne.io.RawArray(data, info, verbose="error")
+    sensors, _ = sensors_from_info(raw.info)
+    prep = preprocess(Recording(raw=raw, sensors=sensors, format="test", name="bti.fif"))
+    assert prep.data.shape == (4, round(0.3 * 256))
+    w = sliding_windows(prep, 4.0)
+    assert w.x.shape == (1, 4, 1024) and list(w.starts_s) == [0.0]
+    kept = prep.data.shape[1]
+    np.testing.assert_array_equal(w.x[0, :, :kept], prep.data)
+    assert np.all(w.x[0, :, kept:] == 0) and np.abs(w.x[0, :, :kept]).max() > 0.5
+    assert w.warnings and "0.30 s of signal" in w.warnings[0] and "zero-padded" in w.warnings[0]
 
 
 def test_slow_recording_filters_below_nyquist():
