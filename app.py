@@ -9,7 +9,7 @@ One thin page per step of the data flow (DESIGN.md, "App pages"). Shared per-use
 ``results``        dict of anything computed from ``recording`` (quality, tokens, predictions,
                    ...); emptied whenever a new recording is loaded
 
-The model, when pages need it, is loaded once per process with ``st.cache_resource`` (see
+(``pages/_session.py`` keeps them.) The model, when pages need it, is loaded once per process with ``st.cache_resource`` (see
 ``pages/_model.py``; the environment variables ``BRAINKIT_CHECKPOINT`` and ``BRAINKIT_LM`` point
 it at another checkpoint or language model).
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 import streamlit as st
 
 #: Pages in data-flow order: (file, title, icon). tests/test_app.py checks that every file in
-#: pages/ is listed here and renders every page listed (``pages/_model.py`` is not a page: it
-#: loads the model for the pages that need one).
+#: pages/ is listed here and renders every page listed (``pages/_session.py`` and
+#: ``pages/_model.py`` are not pages: they hold the per-user state and load the model).
 PAGES = [
     ("pages/1_Upload.py", "Upload", ":material/upload_file:"),
     ("pages/2_Sensors.py", "Sensors", ":material/sensors:"),

@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from brainkit.data import default_data_dir
 from brainkit.errors import BrainkitError
 
 
@@ -178,8 +179,9 @@ def cmd_explain(args) -> int:
 
 
 def cmd_explain_regions(args) -> int:
+    from brainkit.data.reference import eegmmidb_eyes
+    from brainkit.explain.regions import eyes_closed_regions, summarise
     from brainkit.inference import Brainkit
-    from brainkit.explain.regions import eegmmidb_eyes, eyes_closed_regions, summarise
 
     windows = eegmmidb_eyes(Path(args.data), args.n_windows, args.seed)
     baselines = (eegmmidb_eyes(Path(args.data), args.n_baselines, args.seed, label="open")
@@ -188,7 +190,7 @@ def cmd_explain_regions(args) -> int:
     result = eyes_closed_regions(bk, windows, baselines, n_steps=args.steps)
     summary = summarise(result) | {"command": "python -m brainkit " + " ".join(sys.argv[1:])}
     if args.figure:
-        from brainkit.explain.regions import topomap_png
+        from brainkit.viz.topomap import topomap_png
 
         topomap_png(windows[0].sensors, result["channel_evidence"].mean(0), args.figure,
                     title=f"IG toward 'closed' from {result['baseline']} (signed, mean)")
@@ -199,7 +201,8 @@ def cmd_explain_regions(args) -> int:
 
 
 def cmd_correlations(args) -> int:
-    from brainkit.explain.attribution import reference_windows, task_correlations
+    from brainkit.data.reference import reference_windows
+    from brainkit.explain.correlations import task_correlations
     from brainkit.inference import Brainkit
 
     bk = Brainkit(args.checkpoint, lm_path=args.lm)
@@ -402,11 +405,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=("val", "train"), default="val", help="split of --manifests")
     p.set_defaults(func=cmd_datasets)
     return parser
-
-
-def default_data_dir() -> Path:
-    """``../shared/data`` beside the project, where the corpus lives."""
-    return Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def main(argv=None) -> int:

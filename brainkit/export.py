@@ -1,13 +1,10 @@
-"""What the app computes from one recording with the model, and the files it exports.
+"""Results already computed, as tables and files; nothing here runs the model.
 
-Computed (each a single call for a page): :func:`tokenize_recording` (codes and reconstruction
-of sliding windows), :func:`decode_tasks` (answers of several tasks from one preprocessing pass),
-:func:`correlate_tasks` (task similarities and each task's query selection, read from the
-recording), :func:`summary_table`.
-
-Exported: :func:`predictions_csv` (one row per window, the ``brainkit decode`` columns),
-:func:`predictions_edf` (the recording as EDF+ with the decoded answers as annotations) and
-:func:`html_report` (one self-contained HTML file: summary, tables, interactive figures).
+Answers come from :mod:`brainkit.inference` (:class:`~brainkit.inference.Predictions`); this
+module only formats them: :func:`summary_table` (answers per task), :func:`predictions_csv` (one
+row per window, the ``brainkit decode`` columns), :func:`predictions_edf` (the recording as EDF+
+with the decoded answers as annotations) and :func:`html_report` (one self-contained HTML file:
+summary, tables, interactive figures).
 """
 
 from __future__ import annotations
@@ -16,189 +13,19 @@ import csv
 import html
 import io
 import tempfile
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from brainkit.errors import BrainkitError
-from brainkit.preprocess import Windows, preprocess, sliding_windows
-from brainkit.tasks import TASK_IDS, get_task
+from brainkit.tasks import get_task
 
-#: Windows tokenized at most per call (from the start of the recording), and samples (windows x
-#: channels x times) at most, so that windows and reconstruction stay below about 64 MB.
-MAX_TOKEN_WINDOWS = 300
-MAX_TOKEN_VALUES = 8_000_000
 #: Said on every exported report.
 DISCLAIMER = ("Research tool, not a medical device: these outputs are not a diagnosis and must "
               "not guide the care of a patient.")
 
 
-# ------------------------------------------------------------------------------------ compute
-
-
-@dataclass
-class RecordingTokens:
-    """Codes of a recording's sliding windows and how well they rebuild it.
-
-    Attributes
-    ----------
-    windows : Windows
-        The N tokenized windows (preprocessed, robust-scaled).
-    codes : ndarray, shape (N, K, P, L), int64
-    reconstruction : ndarray, shape (N, C, T), float32
-        Decoded from ``codes``, in the units of ``windows.x``.
-    r : float
-        Mean Pearson correlation of windows and reconstruction over channels and windows.
-    usage : dict
-        :func:`brainkit.models.tokenizer.codebook_usage` of ``codes``.
-    patch_s : float
-        Seconds per patch (one code column).
-    n_available : int
-        Windows in the whole recording (``N`` is at most ``max_windows`` of them).
-    """
-
-    windows: Windows
-    codes: np.ndarray
-    reconstruction: np.ndarray
-    r: float
-    usage: dict
-    patch_s: float
-    n_available: int
-
-
-def tokenize_recording(model, recording, window_s: float = 4.0,
-                       max_windows: int = MAX_TOKEN_WINDOWS,
-                       max_values: int = MAX_TOKEN_VALUES) -> RecordingTokens:
-    """Tokenize consecutive windows of ``window_s`` seconds from the start of a recording.
-
-    Parameters
-    ----------
-    model : brainkit.models.tokenizer.BrainTokenizer
-    recording : brainkit.io.Recording
-    window_s : float
-        Window length in seconds (windows do not overlap).
-    max_windows, max_values : int
-        Tokenize at most this many windows (the first ones), and at most ``max_values`` samples
-        over windows, channels and times (at least one window).
-    """
-    from brainkit.models.tokenizer import codebook_usage, tokenize_windows
-
-    windows = sliding_windows(preprocess(recording), window_s, window_s)
-    n_available = len(windows)
-    per_window = windows.x.shape[1] * windows.x.shape[2]
-    windows = windows.select(np.arange(min(n_available, max_windows, max(1, max_values // per_window))))
-    codes, recon, r = tokenize_windows(model, windows)
-    return RecordingTokens(windows, codes, recon, r, codebook_usage(codes, model.config.codebook_size),
-                           model.config.patch_size / model.config.sfreq, n_available)
-
-
-def decode_tasks(bk, recording, tasks=TASK_IDS, stride_s: float | None = None,
-                 progress=None) -> dict:
-    """Answers of several tasks for sliding windows over a whole recording.
-
-    The recording is preprocessed once; each task uses its own window length.
-
-    Parameters
-    ----------
-    bk : brainkit.inference.Brainkit
-    recording : brainkit.io.Recording
-    tasks : iterable of str
-        Task ids.
-    stride_s : float, optional
-        Seconds between window starts (default: each task's window length, no overlap).
-    progress : callable, optional
-        ``progress(done, total)`` in windows over all tasks, called after each batch.
-
-    Returns
-    -------
-    dict of str to brainkit.inference.Predictions
-        In the order of ``tasks``.
-    """
-    tasks = [get_task(t) for t in tasks]
-    if not tasks:
-        raise BrainkitError(f"no task chosen: pick at least one of {', '.join(TASK_IDS)}")
-    prep = preprocess(recording)
-    windows = {t.id: sliding_windows(prep, t.window_s, stride_s or t.window_s) for t in tasks}
-    total, done = sum(len(w) for w in windows.values()), 0
-    out = {}
-    for task_id, w in windows.items():
-        def step(n, _total, before=done):
-            if progress is not None:
-                progress(before + n, total)
-
-        out[task_id] = bk.predict(w, task_id, progress=step)
-        done += len(w)
-    return out
-
-
-def recording_reference(recording, tasks=TASK_IDS, n_per_task: int = 16) -> dict:
-    """Reference windows per task from one recording, for task correlations.
-
-    Each task gets at most ``n_per_task`` windows of its own length, evenly spread over the
-    recording (the recording is preprocessed once).
-
-    Returns
-    -------
-    dict of str to Windows
-    """
-    prep = preprocess(recording)
-    out = {}
-    for task in [get_task(t) for t in tasks]:
-        windows = sliding_windows(prep, task.window_s)
-        n = min(len(windows), max(1, int(n_per_task)))
-        out[task.id] = windows.select(np.unique(np.linspace(0, len(windows) - 1, n).astype(int)))
-    return out
-
-
-def query_selection(bk, reference: dict) -> dict:
-    """How often each task picks each learned query (Task-aware Query Selection).
-
-    Parameters
-    ----------
-    bk : brainkit.inference.Brainkit
-    reference : dict of str to Windows
-        Windows per task (:func:`recording_reference`), each read under its task's caption.
-
-    Returns
-    -------
-    dict of str to ndarray, shape (M, Q)
-        Per task, the fraction of windows whose soft-token slot ``m`` chose query ``q`` (each
-        row sums to 1).
-    """
-    import torch
-
-    from brainkit.inference import fit_window
-
-    decoder = bk.decoder
-    out = {}
-    for task_id, windows in reference.items():
-        windows = fit_window(windows, get_task(task_id).window_s)
-        latents, bp, scale = bk.features(windows)
-        with torch.inference_mode():
-            conn = decoder.connect(latents, bp, scale, windows.sensors, task_id)
-        chosen = torch.nn.functional.one_hot(conn.selected, decoder.config.pool_size)  # (N, M, Q)
-        out[task_id] = chosen.double().mean(0).numpy()
-    return out
-
-
-def correlate_tasks(bk, recording, n_per_task: int = 16) -> dict:
-    """Task x task similarities (:func:`brainkit.explain.attribution.task_correlations`) read from one
-    recording, plus each task's query selection.
-
-    Returns
-    -------
-    dict
-        ``tasks, order, matrices {routing, attribution, representation}, n_windows`` as
-        ``brainkit correlations`` writes them, and ``selection``: :func:`query_selection`.
-    """
-    from brainkit.explain.attribution import task_correlations
-
-    reference = recording_reference(recording, n_per_task=n_per_task)
-    out = task_correlations(bk, reference, n_attribution=min(8, n_per_task))
-    out["selection"] = query_selection(bk, reference)
-    return out
+# ------------------------------------------------------------------------------------ tables
 
 
 def summary_table(preds) -> list[dict]:

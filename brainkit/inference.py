@@ -1,8 +1,15 @@
-"""The whole model in one object: recording -> windows -> tokens -> answers.
+"""The one path from a recording to answers: recording -> windows -> features -> answers.
 
 :class:`Brainkit` loads a checkpoint (tokenizer + decoder, safetensors only) and the language
 model once; the app keeps one in ``st.cache_resource`` and the command line makes one per call.
 It holds no per-user state: every method takes its inputs and returns its results.
+
+Each step is written once here and used by the app, the command line, evaluation, training,
+explanations and the benchmarks: :func:`window_features` (codes, latents and band powers of
+windows), :func:`answer_log_probabilities` (connector -> option scores -> calibrated
+log-probabilities), :meth:`Brainkit.decode_tasks` (several tasks from one preprocessing pass),
+:func:`tokenize_recording` (codes and reconstruction of a recording's windows) and
+:func:`recording_reference` (evenly spread windows per task).
 """
 
 from __future__ import annotations
@@ -16,8 +23,13 @@ import torch
 from brainkit.models.checkpoint import checkpoint_dir, load_tokenizer_model
 from brainkit.models.decoder import BrainDecoder, band_power_features
 from brainkit.errors import BrainkitError
-from brainkit.preprocess import Windows, make_windows, preprocess, sliding_windows
-from brainkit.tasks import free_prompt, get_task
+from brainkit.preprocess import Windows, evenly_spaced, preprocess, sliding_windows
+from brainkit.tasks import TASK_IDS, free_prompt, get_task
+
+#: Windows tokenized at most per call (from the start of the recording), and samples (windows x
+#: channels x times) at most, so that windows and reconstruction stay below about 64 MB.
+MAX_TOKEN_WINDOWS = 300
+MAX_TOKEN_VALUES = 8_000_000
 
 
 @dataclass
@@ -59,6 +71,62 @@ def fit_window(windows: Windows, window_s: float) -> Windows:
     return Windows(x, windows.sfreq, windows.starts_s, windows.sensors, windows.scale, windows.labels)
 
 
+def window_features(tokenizer, x, sensors, sfreq: float, bands_hz):
+    """What the decoder reads from windows: the tokenizer's codes and latents, and band powers.
+
+    Parameters
+    ----------
+    tokenizer : brainkit.models.tokenizer.BrainTokenizer
+    x : Tensor, shape (N, C, T)
+        Preprocessed windows.
+    sensors : SensorArray
+        The C channels.
+    sfreq : float
+        Hz.
+    bands_hz : sequence of (low, high)
+        The decoder's bands (``decoder.config.bands_hz``).
+
+    Returns
+    -------
+    codes : Tensor, shape (N, K, P, L), int
+    latents : Tensor, shape (N, K, P, D)
+    bandpower : Tensor, shape (N, C, B)
+        :func:`~brainkit.models.decoder.band_power_features`.
+    """
+    codes, latents = tokenizer.encode(x, sensors)
+    return codes, latents, band_power_features(x, sfreq, bands_hz)
+
+
+def answer_log_probabilities(decoder, latents, bandpower, scale, sensors, task: str,
+                             temperature: float = 1.0, use_lm: bool = True):
+    """The answer recipe: connector -> option log-likelihoods -> ``log_softmax(logp / temperature)``.
+
+    Parameters
+    ----------
+    decoder : brainkit.models.decoder.BrainDecoder
+        With its language model attached (unless ``use_lm`` is False).
+    latents, bandpower, scale, sensors
+        As :meth:`~brainkit.models.decoder.BrainDecoder.connect` takes them.
+    task : str
+    temperature : float
+        The task's calibration temperature (1: uncalibrated).
+    use_lm : bool
+        False scores with the auxiliary head instead of the language model (training's cheap stage).
+
+    Returns
+    -------
+    logprob : Tensor, shape (N, A)
+        Log-probability of each of the task's answers; ``exp`` sums to one per window.
+        Differentiable in the inputs.
+    connector : ConnectorOutput
+        The connector's output (soft tokens, routing, selected queries).
+    """
+    conn = decoder.connect(latents, bandpower, scale, sensors, task)
+    logp = (decoder.answer_logprobs(conn.soft_tokens, task)[0] if use_lm
+            else conn.aux_logits.log_softmax(-1))  # (N, A)
+    return (logp / temperature).log_softmax(-1), conn
+
+
 class Brainkit:
     """Tokenizer + decoder + language model, loaded once.
 
@@ -87,9 +155,8 @@ class Brainkit:
     @torch.inference_mode()
     def features(self, windows: Windows):
         """(latents (N, K, P, D), band powers (N, C, B), scale (C,)) of windows."""
-        x = torch.from_numpy(windows.x)
-        codes, latents = self.tokenizer.encode(x, windows.sensors)
-        bp = band_power_features(x, windows.sfreq, self.decoder.config.bands_hz)
+        _, latents, bp = window_features(self.tokenizer, torch.from_numpy(windows.x), windows.sensors,
+                                         windows.sfreq, self.decoder.config.bands_hz)
         return latents, bp, windows.scale
 
     def temperature(self, task: str) -> float:
@@ -108,9 +175,9 @@ class Brainkit:
             part = windows.select(np.arange(i, min(i + batch_size, len(windows))))
             latents, bp, scale = self.features(part)
             with self._lock:
-                conn = self.decoder.connect(latents, bp, scale, part.sensors, task.id)
-                logp, _ = self.decoder.answer_logprobs(conn.soft_tokens, task.id)
-            probs.append((logp / self.temperature(task.id)).softmax(-1).float().numpy())
+                logprob, _ = answer_log_probabilities(self.decoder, latents, bp, scale, part.sensors,
+                                                      task.id, self.temperature(task.id))
+            probs.append(logprob.exp().float().numpy())
             if progress is not None:
                 progress(min(i + batch_size, len(windows)), len(windows))
         probabilities = np.concatenate(probs) if probs else np.zeros((0, len(task.answers)))
@@ -118,19 +185,61 @@ class Brainkit:
 
     def decode(self, recording, task: str, window_s: float | None = None,
                stride_s: float | None = None, progress=None) -> Predictions:
-        """Sliding windows over a whole recording, one answer each."""
-        task = get_task(task)
-        window_s = window_s or task.window_s
-        windows = make_windows(recording, window_s, stride_s or window_s)
-        return self.predict(windows, task.id, progress=progress)
+        """Sliding windows over a whole recording, one answer each (``brainkit decode``)."""
+        task = get_task(task).id
+        return self.decode_tasks(recording, [task], stride_s, progress, window_s)[task]
+
+    def decode_tasks(self, recording, tasks=TASK_IDS, stride_s: float | None = None, progress=None,
+                     window_s: float | None = None) -> dict:
+        """Answers of several tasks for sliding windows over a whole recording.
+
+        The recording is preprocessed once; each task uses its own window length.
+
+        Parameters
+        ----------
+        recording : brainkit.io.Recording
+        tasks : iterable of str
+            Task ids.
+        stride_s : float, optional
+            Seconds between window starts (default: the window length, no overlap).
+        progress : callable, optional
+            ``progress(done, total)`` in windows over all tasks, called after each batch.
+        window_s : float, optional
+            One window length for every task (default: each task's own); windows of another
+            length are resampled to the task's (:func:`fit_window`).
+
+        Returns
+        -------
+        dict of str to Predictions
+            In the order of ``tasks``.
+        """
+        tasks = [get_task(t) for t in tasks]
+        if not tasks:
+            raise BrainkitError(f"no task chosen: pick at least one of {', '.join(TASK_IDS)}")
+        prep = preprocess(recording)
+        windows = {}
+        for t in tasks:
+            length = window_s or t.window_s
+            windows[t.id] = sliding_windows(prep, length, stride_s or length)
+        total, done = sum(len(w) for w in windows.values()), 0
+        out = {}
+        for task_id, w in windows.items():
+            def step(n, _total, before=done):
+                if progress is not None:
+                    progress(before + n, total)
+
+            out[task_id] = self.predict(w, task_id, progress=step)
+            done += len(w)
+        return out
 
     @torch.inference_mode()
     def ask(self, windows: Windows, question: str, max_new_tokens: int = 40) -> str:
         """Free-text answer of the language model to an open question about the first window."""
+        from brainkit.models.llm import embed_text
+
         model, tok = self.decoder.lm
         first = windows.select([0])
         latents, bp, scale = self.features(first)
-        from brainkit.models.llm import embed_text
 
         conn = self.decoder.connect(latents, bp, scale, first.sensors, None,
                                     caption=embed_text(model, tok, question))
@@ -151,6 +260,80 @@ def window_at(recording, start_s: float, duration_s: float, prep=None) -> Window
         raise BrainkitError(f"window start {start_s} s is outside the recording (0-{prep.duration_s:.1f} s)")
     return sliding_windows(prep, duration_s, duration_s, start_s=start_s,
                            stop_s=start_s + duration_s).select([0])
+
+
+def recording_reference(recording, tasks=TASK_IDS, n_per_task: int = 16) -> dict:
+    """Reference windows per task from one recording (for task correlations).
+
+    Each task gets at most ``n_per_task`` windows of its own length, evenly spread over the
+    recording (:func:`~brainkit.preprocess.evenly_spaced`; preprocessed once).
+
+    Returns
+    -------
+    dict of str to Windows
+    """
+    prep = preprocess(recording)
+    out = {}
+    for task in [get_task(t) for t in tasks]:
+        windows = sliding_windows(prep, task.window_s)
+        out[task.id] = windows.select(evenly_spaced(len(windows), max(1, int(n_per_task))))
+    return out
+
+
+@dataclass
+class RecordingTokens:
+    """Codes of a recording's sliding windows and how well they rebuild it.
+
+    Attributes
+    ----------
+    windows : Windows
+        The N tokenized windows (preprocessed, robust-scaled).
+    codes : ndarray, shape (N, K, P, L), int64
+    reconstruction : ndarray, shape (N, C, T), float32
+        Decoded from ``codes``, in the units of ``windows.x``.
+    r : float
+        Mean Pearson correlation of windows and reconstruction over channels and windows.
+    usage : dict
+        :func:`brainkit.models.tokenizer.codebook_usage` of ``codes``.
+    patch_s : float
+        Seconds per patch (one code column).
+    n_available : int
+        Windows in the whole recording (``N`` is at most ``max_windows`` of them).
+    """
+
+    windows: Windows
+    codes: np.ndarray
+    reconstruction: np.ndarray
+    r: float
+    usage: dict
+    patch_s: float
+    n_available: int
+
+
+def tokenize_recording(model, recording, window_s: float = 4.0,
+                       max_windows: int = MAX_TOKEN_WINDOWS,
+                       max_values: int = MAX_TOKEN_VALUES) -> RecordingTokens:
+    """Tokenize consecutive windows of ``window_s`` seconds from the start of a recording.
+
+    Parameters
+    ----------
+    model : brainkit.models.tokenizer.BrainTokenizer
+    recording : brainkit.io.Recording
+    window_s : float
+        Window length in seconds (windows do not overlap).
+    max_windows, max_values : int
+        Tokenize at most this many windows (the first ones), and at most ``max_values`` samples
+        over windows, channels and times (at least one window).
+    """
+    from brainkit.models.tokenizer import codebook_usage, tokenize_windows
+
+    windows = sliding_windows(preprocess(recording), window_s, window_s)
+    n_available = len(windows)
+    per_window = windows.x.shape[1] * windows.x.shape[2]
+    windows = windows.select(np.arange(min(n_available, max_windows, max(1, max_values // per_window))))
+    codes, recon, r = tokenize_windows(model, windows)
+    return RecordingTokens(windows, codes, recon, r, codebook_usage(codes, model.config.codebook_size),
+                           model.config.patch_size / model.config.sfreq, n_available)
 
 
 MANIFEST_COLUMNS = ("path", "task", "label", "start_s", "duration_s", "subject")

@@ -1,46 +1,19 @@
 """Upload: load a recording (a file or a sample), then its header, channels with quality flags,
 annotations, paged traces and spectra."""
 
-import hashlib
 from pathlib import Path
 
 import streamlit as st
 
-from brainkit import BrainkitError
-from brainkit.io import list_recordings, read_recording
-from brainkit.viz.signals import annotation_records, pick_channels, psd_figure, trace_figure
+from brainkit.io import list_recordings
 from brainkit.quality import channel_quality
+from brainkit.viz.signals import annotation_records, pick_channels, psd_figure, trace_figure
+from pages._session import load, upload_key
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
 
-
-def load(source, key: str, sfreq=None) -> None:
-    """Read ``source`` once per ``key``; a new recording replaces the old one and its results."""
-    if st.session_state.get("recording_key") == key:
-        return
-    try:
-        with st.spinner("Reading the recording..."):
-            recording, error = read_recording(source, sfreq=sfreq), None
-    except BrainkitError as err:
-        recording, error = None, str(err)
-    st.session_state.update(recording=recording, recording_key=key, results={}, load_error=error)
-    st.rerun()  # so that everything drawn before this point (the sidebar) shows the new state
-
-
-def upload_key(files, sfreq) -> str:
-    """File names, sizes and content hashes (each file hashed once per upload)."""
-    hashes = st.session_state.setdefault("upload_hashes", {})
-    parts = []
-    for f in files:
-        if f.file_id not in hashes:
-            hashes[f.file_id] = hashlib.sha256(f.getvalue()).hexdigest()[:16]
-        parts.append(f"{f.name}:{f.size}:{hashes[f.file_id]}")
-    return "upload:" + "|".join(sorted(parts)) + f"|sfreq={sfreq}"
-
-
 st.title("Upload a recording")
-mode = st.radio("Source", ["Sample recording", "My file"], horizontal=True, key="source")
-if mode == "My file":
+if st.radio("Source", ["Sample recording", "My file"], horizontal=True, key="source") == "My file":
     files = st.file_uploader("EEG or MEG recording: one file, the parts of a multi-file format "
                              "(e.g. .vhdr + .vmrk + .eeg), or a .zip", accept_multiple_files=True,
                              key="upload")
@@ -49,9 +22,8 @@ if mode == "My file":
     if files:
         load(files, upload_key(files, sfreq), sfreq)
 else:
-    names = [p.name for p in list_recordings(SAMPLES)]
-    choice = st.selectbox("Sample recording (SIMULATED)", names, index=None,
-                          placeholder="choose a sample", key="sample")
+    choice = st.selectbox("Sample recording (SIMULATED)", [p.name for p in list_recordings(SAMPLES)],
+                          index=None, placeholder="choose a sample", key="sample")
     if choice:
         path = SAMPLES / choice
         load(path, f"sample:{choice}:{path.stat().st_size}:{path.stat().st_mtime_ns}")
@@ -65,11 +37,10 @@ if recording is None:
 
 summary, results = recording.summary(), st.session_state.setdefault("results", {})
 st.subheader(recording.name)
-cols = st.columns(4)
-cols[0].metric("Format", summary["format"])
-cols[1].metric("Sampling rate", f"{summary['sfreq']:g} Hz")
-cols[2].metric("Duration", f"{summary['duration_s']:.1f} s")
-cols[3].metric("Channels", summary["n_channels"])
+for col, (label, value) in zip(st.columns(4), [
+        ("Format", summary["format"]), ("Sampling rate", f"{summary['sfreq']:g} Hz"),
+        ("Duration", f"{summary['duration_s']:.1f} s"), ("Channels", summary["n_channels"])]):
+    col.metric(label, value)
 st.caption("By kind: " + ", ".join(f"{k} {n}" for k, n in summary["channels_by_kind"].items())
            + ". De-identified on load: names, birth dates, ids and device serials are removed; "
              "the date is set to 2000-01-01.")

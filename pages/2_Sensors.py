@@ -3,13 +3,10 @@
 import streamlit as st
 
 from brainkit.viz.signals import sensor_layout_2d, sensor_view_3d
+from pages._session import recording_or_stop
 
 st.title("Sensors")
-recording = st.session_state.get("recording")
-if recording is None:
-    st.info("No recording loaded yet: choose one on the Upload page.")
-    st.page_link("pages/1_Upload.py", label="Go to Upload", icon=":material/upload_file:")
-    st.stop()
+recording = recording_or_stop()
 
 sensors = recording.sensors
 st.caption(f"{recording.name}: {len(sensors)} channels, {int(sensors.has_position.sum())} with a "

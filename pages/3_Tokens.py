@@ -4,10 +4,11 @@ how well they rebuild the signal, and the waveform a code stands for."""
 import streamlit as st
 
 from brainkit import BrainkitError
-from brainkit.viz.model import (code_waveform_figure, codebook_usage_figure, codes_figure,
-                                  reconstruction_figure, reference_codes)
-from brainkit.export import tokenize_recording
-from pages._model import recording_or_stop, results, tokenizer_or_stop
+from brainkit.inference import tokenize_recording
+from brainkit.viz.tokens import (code_waveform_figure, codebook_usage_figure, codes_figure,
+                                 reconstruction_figure, reference_codes)
+from pages._model import tokenizer_or_stop
+from pages._session import recording_or_stop, results
 
 st.title("Tokens")
 recording = recording_or_stop()

@@ -6,13 +6,13 @@ from functools import partial
 import streamlit as st
 
 from brainkit import BrainkitError
+from brainkit.export import html_report, predictions_csv, predictions_edf, summary_table
 from brainkit.inference import window_at
-from brainkit.viz.model import prediction_figures
 from brainkit.preprocess import preprocess
-from brainkit.export import (decode_tasks, html_report, predictions_csv, predictions_edf,
-                             summary_table)
 from brainkit.tasks import TASK_IDS, get_task
-from pages._model import brainkit_or_stop, recording_or_stop, results
+from brainkit.viz.answers import prediction_figures
+from pages._model import brainkit_or_stop
+from pages._session import recording_or_stop, results
 
 ALL = "all tasks"
 
@@ -32,7 +32,7 @@ todo = [t for t in tasks if t not in decoded]
 if todo and st.button("Decode", type="primary", key="decode"):
     bar = st.progress(0.0, text="Decoding...")
     try:
-        decoded.update(decode_tasks(bk, recording, todo, progress=lambda done, total: bar.progress(
+        decoded.update(bk.decode_tasks(recording, todo, progress=lambda done, total: bar.progress(
             done / total, text=f"Decoding: {done} of {total} windows")))
         st.rerun()  # redraw without the button and the bar
     except BrainkitError as err:

@@ -6,29 +6,26 @@ import numpy as np
 import streamlit as st
 
 from brainkit import BrainkitError
-from brainkit.viz.model import attribution_figure, source_time_heatmap, topomap_figure
+from brainkit.explain.attribution import explain_window
 from brainkit.preprocess import preprocess, sliding_windows
 from brainkit.tasks import TASK_IDS, get_task
-from pages._model import brainkit_or_stop, recording_or_stop, results
+from brainkit.viz.explain import explanation_figures, token_attribution_figure
+from pages._model import brainkit_or_stop
+from pages._session import recording_or_stop, results
+
+SILENCE, OTHER = "silence (the all-zero signal)", "another window of this recording"
 
 st.title("Explain")
 recording = recording_or_stop()
-try:
-    from brainkit.explain.attribution import explain_window
-except ImportError:
-    st.info("Explanations are not available in this installation yet (brainkit.explain is missing).")
-    st.stop()
 bk = brainkit_or_stop()
 task = st.selectbox("Task", TASK_IDS, key="explain_task")
-if "preprocessed" not in results():  # filtered, resampled and scaled once per recording
-    try:
-        results()["preprocessed"] = preprocess(recording)
-    except BrainkitError as err:
-        st.error(str(err))
-        st.stop()
-windows = sliding_windows(results()["preprocessed"], get_task(task).window_s)
+try:  # filtered, resampled and scaled once per recording
+    prep = results().get("preprocessed") or results().setdefault("preprocessed", preprocess(recording))
+except BrainkitError as err:
+    st.error(str(err))
+    st.stop()
+windows = sliding_windows(prep, get_task(task).window_s)
 i = st.slider("Window", 1, len(windows), 1, key="explain_index") - 1 if len(windows) > 1 else 0
-SILENCE, OTHER = "silence (the all-zero signal)", "another window of this recording"
 start = st.radio("Attribute the answer relative to", [SILENCE, OTHER] if len(windows) > 1 else [SILENCE],
                  horizontal=True, key="explain_start",
                  help="Integrated gradients follow a path from a starting signal to the window. From "
@@ -51,29 +48,21 @@ if key not in results():
     except BrainkitError as err:
         st.error(str(err))
         st.stop()
-ex, t0 = results()[key], float(windows.starts_s[i])
+ex = results()[key]
 probabilities = np.asarray(ex["probabilities"], dtype=float)
 st.metric("Answer", str(ex["answer"]), f"p = {probabilities.max():.2f}", delta_color="off")
 st.caption(" · ".join(f"{a}: {p:.2f}" for a, p in zip(get_task(task).answers, probabilities)))
 
-names = [str(n) for n in ex["ch_names"]]
-left, right = st.columns([3, 2])
 relative = "from silence" if b is None else f"from window {b + 1} ({windows.starts_s[b]:.1f} s)"
-left.plotly_chart(attribution_figure(ex["attribution"], names, windows.sfreq, t0,
-                                     f"Integrated gradients over channels and time, {relative}"), key="ig")
-sensors = windows.sensors.pick([list(windows.sensors.names).index(n) for n in names])
-right.plotly_chart(topomap_figure(sensors, ex["channel_attribution"], "Attribution per channel"),
-                   key="topomap")
-n_patches = np.shape(ex["connector_attention"])[1]
-patch_s = windows.window_s / n_patches
+figures = explanation_figures(ex, windows, relative)
+left, right = st.columns([3, 2])
+left.plotly_chart(figures["ig"], key="ig")
+right.plotly_chart(figures["topomap"], key="topomap")
 left, right = st.columns(2)
-left.plotly_chart(source_time_heatmap(ex["connector_attention"], patch_s, t0,
-                                      "Connector attention (queries -> tokens)"), key="conn_att")
-right.plotly_chart(source_time_heatmap(ex["lm_attention"], patch_s, t0,
-                                       "Language model attention (answer -> tokens)"), key="lm_att")
-token = np.asarray(ex["token_attribution"], dtype=float)  # (K, P, L)
-level = st.radio("Token attribution, level", ["sum", *range(1, token.shape[2] + 1)],
-                 horizontal=True, key="explain_level")
-st.plotly_chart(source_time_heatmap(token.sum(2) if level == "sum" else token[:, :, level - 1],
-                                    patch_s, t0, "Attribution per token", colorscale="RdBu_r",
-                                    zmid=0), key="token_att")
+left.plotly_chart(figures["conn_att"], key="conn_att")
+right.plotly_chart(figures["lm_att"], key="lm_att")
+n_levels = np.shape(ex["token_attribution"])[2]
+level = st.radio("Token attribution, level", ["sum", *range(1, n_levels + 1)], horizontal=True,
+                 key="explain_level")
+st.plotly_chart(token_attribution_figure(ex, windows, None if level == "sum" else level - 1),
+                key="token_att")

@@ -5,9 +5,10 @@ selection), as clustered task-by-task heatmaps, and the query-selection histogra
 import streamlit as st
 
 from brainkit import BrainkitError
-from brainkit.viz.model import query_selection_figure, task_matrix_figure
-from brainkit.export import correlate_tasks
-from pages._model import brainkit_or_stop, recording_or_stop, results
+from brainkit.explain.correlations import correlate_tasks
+from brainkit.viz.tasks import query_selection_figure, task_matrix_figure
+from pages._model import brainkit_or_stop
+from pages._session import recording_or_stop, results
 
 MATRICES = {"routing": "Query selection: tasks that route to the same queries",
             "attribution": "Attribution maps: tasks that look at the same channels",
@@ -15,12 +16,6 @@ MATRICES = {"routing": "Query selection: tasks that route to the same queries",
 
 st.title("Task correlations")
 recording = recording_or_stop()
-try:
-    import brainkit.explain.attribution  # noqa: F401  (task correlations need it)
-except ImportError:
-    st.info("Task correlations are not available in this installation yet (brainkit.explain is "
-            "missing).")
-    st.stop()
 bk = brainkit_or_stop()
 if "correlations" not in results():
     st.info(f"Every task reads windows of its own length from {recording.name}, under every "

@@ -1,4 +1,4 @@
-"""What every model page needs: the loaded recording and the model, or a line saying why not.
+"""The model for the pages that need one, or a line saying why there is none.
 
 The model is loaded once per process with ``st.cache_resource`` and shared by all users; it is
 read-only (per-user results live in ``st.session_state["results"]``). Where it comes from:
@@ -54,16 +54,6 @@ def _missing(*parts) -> str | None:
     return None
 
 
-def recording_or_stop():
-    """The loaded recording; otherwise a pointer to the Upload page, and the page stops."""
-    recording = st.session_state.get("recording")
-    if recording is None:
-        st.info("No recording loaded yet: choose one on the Upload page.")
-        st.page_link("pages/1_Upload.py", label="Go to Upload", icon=":material/upload_file:")
-        st.stop()
-    return recording
-
-
 def tokenizer_or_stop():
     """The checkpoint's tokenizer, or an explanation and the page stops."""
     problem = _missing("tokenizer")
@@ -83,8 +73,3 @@ def brainkit_or_stop():
             problem = f"The model could not be loaded: {err}"
     st.info(problem)
     st.stop()
-
-
-def results() -> dict:
-    """This user's results for the loaded recording (emptied when another one is loaded)."""
-    return st.session_state.setdefault("results", {})

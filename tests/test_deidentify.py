@@ -26,8 +26,8 @@ import torch
 
 from brainkit.io import read_recording
 from brainkit.inference import Brainkit
-from brainkit.viz.model import probability_figure, timeline_figure
-from brainkit.export import decode_tasks, html_report, predictions_csv, predictions_edf
+from brainkit.viz.answers import probability_figure, timeline_figure
+from brainkit.export import html_report, predictions_csv, predictions_edf
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,7 +158,7 @@ def test_exports_and_logs_are_deidentified(kind, files, bk, caplog, tmp_path):
     caplog.set_level(logging.DEBUG, logger="brainkit")
     rec = read_recording(files[kind])
     found = {"summary": _leaks(json.dumps(rec.summary())), "info": _leaks(repr(rec.raw.info))}
-    preds = decode_tasks(bk, rec, ["eyes", "sleep_stage"])
+    preds = bk.decode_tasks(rec, ["eyes", "sleep_stage"])
     found["csv"] = _leaks(predictions_csv(preds))
     edf = predictions_edf(rec, preds)
     found["edf"] = _leaks(edf.decode("latin-1"))

@@ -10,17 +10,19 @@ import torch
 
 from brainkit.models.decoder import BrainDecoder, BrainDecoderConfig, band_power_features
 from brainkit.errors import BrainkitError
-from brainkit.explain.attribution import (TOPO_LABELS, AnswerModel, TokenAnswerModel, cascading_randomization,
-                              completeness, connector_attention, explain_window,
-                              integrated_gradients, linear_cka, lm_attention, reference_windows,
-                              sanity_checks, task_correlations, to_sources, token_attributions,
-                              topography)
+from brainkit.data.reference import reference_windows
+from brainkit.explain.attention import connector_attention, lm_attention, to_sources
+from brainkit.explain.attribution import (AnswerModel, TokenAnswerModel, completeness, explain_window,
+                                          integrated_gradients, token_attributions)
+from brainkit.explain.correlations import linear_cka, task_correlations
+from brainkit.explain.sanity import cascading_randomization, sanity_checks
 from brainkit.models.llm import tiny_language_model
 from brainkit.inference import Brainkit
 from brainkit.preprocess import Windows
 from brainkit.sensors import sensors_from_info
 from brainkit.tasks import build_prompt, get_task
 from brainkit.models.tokenizer import BrainTokenizer, BrainTokenizerConfig
+from brainkit.viz.topomap import TOPO_LABELS, topography
 
 torch.set_num_threads(1)
 

@@ -1,4 +1,4 @@
-"""brainkit.viz.model: every figure carries its data; known answers on constructed inputs."""
+"""brainkit.viz (tokens, answers, explain, topomap, tasks): every figure carries its data; known answers on constructed inputs."""
 
 import mne
 import numpy as np
@@ -7,12 +7,13 @@ import torch
 
 from brainkit import BrainkitError
 from brainkit.inference import Predictions
-from brainkit.viz.model import (HYPNOGRAM_ORDER, attribution_figure, cluster_order,
-                                  code_waveform, code_waveform_figure, codebook_usage_figure,
-                                  codes_figure, hypnogram_figure, prediction_figures, probability_figure,
-                                  query_selection_figure, reconstruction_figure, reference_codes,
-                                  source_time_heatmap, task_matrix_figure, timeline_figure,
-                                  topomap_figure)
+from brainkit.viz.answers import (HYPNOGRAM_ORDER, hypnogram_figure, prediction_figures,
+                                  probability_figure, timeline_figure)
+from brainkit.viz.explain import attribution_figure, source_time_heatmap
+from brainkit.viz.tasks import cluster_order, query_selection_figure, task_matrix_figure
+from brainkit.viz.tokens import (code_waveform, code_waveform_figure, codebook_usage_figure, codes_figure,
+                                 reconstruction_figure, reference_codes)
+from brainkit.viz.topomap import topomap_figure
 from brainkit.sensors import sensors_from_info
 from brainkit.models.tokenizer import BrainTokenizer, BrainTokenizerConfig
 

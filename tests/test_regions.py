@@ -43,8 +43,9 @@ def test_shipped_model_finds_eyes_closed_evidence_over_occipital_channels(data_d
     """Integrated gradients of "closed" from eyes-open windows: occipital evidence above frontal."""
     if not (DEFAULT_CHECKPOINT / "decoder" / "config.json").exists():
         pytest.skip("no decoder shipped in brainkit/assets/brainkit-base")
+    from brainkit.data.reference import eegmmidb_eyes
+    from brainkit.explain.regions import summarise
     from brainkit.inference import Brainkit
-    from brainkit.explain.regions import eegmmidb_eyes, summarise
 
     windows = eegmmidb_eyes(data_dir, n_windows=4)
     opened = eegmmidb_eyes(data_dir, n_windows=2, label="open")

@@ -1,4 +1,5 @@
-"""brainkit.export: what the pages compute with a (tiny) model, and the files they export."""
+"""What the pages compute with a (tiny) model (brainkit.inference, brainkit.explain), and the
+files brainkit.export writes from the results."""
 
 import csv
 import io
@@ -9,11 +10,11 @@ import pytest
 import torch
 
 from brainkit.io import Recording, read_recording
-from brainkit.inference import Brainkit, Predictions
-from brainkit.viz.model import probability_figure, timeline_figure
-from brainkit.export import (correlate_tasks, decode_tasks, html_report, predictions_csv,
-                             predictions_edf, query_selection, recording_reference, summary_table,
-                             tokenize_recording)
+from brainkit.explain.attention import query_selection
+from brainkit.explain.correlations import correlate_tasks
+from brainkit.export import html_report, predictions_csv, predictions_edf, summary_table
+from brainkit.inference import Brainkit, Predictions, recording_reference, tokenize_recording
+from brainkit.viz.answers import probability_figure, timeline_figure
 from brainkit.sensors import sensors_from_info
 from brainkit.tasks import TASK_IDS
 
@@ -76,8 +77,8 @@ def test_tokenize_recording(bk):
 
 def test_decode_tasks_reads_each_task_in_its_own_windows(bk):
     calls = []
-    preds = decode_tasks(bk, _recording(), ["sleep_stage", "eyes"],
-                         progress=lambda done, total: calls.append((done, total)))
+    preds = bk.decode_tasks(_recording(), ["sleep_stage", "eyes"],
+                            progress=lambda done, total: calls.append((done, total)))
     assert list(preds) == ["sleep_stage", "eyes"]
     assert len(preds["sleep_stage"].starts_s) == 1 and len(preds["eyes"].starts_s) == 10
     np.testing.assert_allclose(preds["eyes"].starts_s, np.arange(10) * 4.0)
@@ -85,13 +86,13 @@ def test_decode_tasks_reads_each_task_in_its_own_windows(bk):
         np.testing.assert_allclose(p.probabilities.sum(1), 1.0, atol=1e-5)
     assert calls[-1] == (11, 11) and all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
     with pytest.raises(Exception, match="unknown task"):
-        decode_tasks(bk, _recording(), ["nope"])
+        bk.decode_tasks(_recording(), ["nope"])
 
 
 def test_query_selection_rows_are_distributions(bk):
     reference = recording_reference(_recording(), ["eyes", "p300"], n_per_task=5)
     assert len(reference["eyes"]) == 5 and reference["p300"].x.shape[-1] == 256
-    np.testing.assert_allclose(reference["eyes"].starts_s, [0, 8, 16, 24, 36])  # spread out
+    np.testing.assert_allclose(reference["eyes"].starts_s, [0, 8, 16, 28, 36])  # evenly_spaced(10, 5)
     selection = query_selection(bk, reference)
     for task in ("eyes", "p300"):
         assert selection[task].shape == (4, 3)
@@ -100,7 +101,6 @@ def test_query_selection_rows_are_distributions(bk):
 
 
 def test_correlate_tasks(bk):
-    pytest.importorskip("brainkit.explain.attribution")
     result = correlate_tasks(bk, _recording(seconds=12.0), n_per_task=2)
     tasks = result["tasks"]
     assert sorted(tasks) == sorted(TASK_IDS) and sorted(result["order"]) == sorted(tasks)

@@ -16,7 +16,7 @@ What is measured (each timing is the median of ``repeats`` runs, with their min 
 
   Stages: ``preprocess`` (filtering, resampling, scaling and cutting the windows of every task),
   ``tokenize`` (``brainkit tokenize``'s path: windows, codes and reconstruction),
-  ``decode`` (end to end, :func:`brainkit.export.decode_tasks`: preprocessing, windows,
+  ``decode`` (end to end, :meth:`brainkit.inference.Brainkit.decode_tasks`: preprocessing, windows,
   tokens, connector, language model, option probabilities), ``decode_model`` (only
   :meth:`brainkit.inference.Brainkit.predict` on windows already cut), ``reference_model`` and
   ``reference_model_cached`` (:class:`ReferenceDecoder` without and with a key/value cache, on
@@ -424,7 +424,7 @@ class ReferenceDecoder(torch.nn.Module):
         step = out.logits[:, -1].argmax(-1)  # (N,)
         answer = [step]
         for _ in range(self.new_tokens - 1):
-            out = self.lm(input_ids=step[:, None], past_key_values=out.past_key_values,
+            out = self.lm(input_ids=step[:, None], cache=out.cache,
                           use_cache=True, logits_to_keep=1)
             step = out.logits[:, -1].argmax(-1)
             answer.append(step)
@@ -488,8 +488,6 @@ def predict_all(bk, windows_by_task) -> dict:
 def bench_workload(bk, reference_for, workload: Workload, cfg: BenchConfig, batch_size: int,
                    lm_tokenizer) -> dict:
     """Every stage of one workload; see the module docstring."""
-    from brainkit.export import decode_tasks
-
     t0 = time.perf_counter()
     recording = simulate_workload(workload)
     out = {"description": workload.describe(), "duration_s": workload.duration_s,
@@ -514,7 +512,7 @@ def bench_workload(bk, reference_for, workload: Workload, cfg: BenchConfig, batc
     cached = reference_for(windows[tasks[0]].sfreq, True)
     out["first_call_s"] = warm_up(bk, {"reference": reference, "reference_cached": cached}, windows,
                                   prompts)
-    stages["decode"], preds = measure(lambda: decode_tasks(bk, recording, tasks), repeats)
+    stages["decode"], preds = measure(lambda: bk.decode_tasks(recording, tasks), repeats)
     out["decode_windows_per_s"] = total / stages["decode"]["median_s"]
     # brainkit's model and both references on the same windows
     same = {t: evenly_spaced(w, cfg.reference_windows) for t, w in windows.items()}
@@ -676,15 +674,13 @@ def profile_sleep(bk, cfg: BenchConfig, top: int = 15) -> dict:
     import cProfile
     import pstats
 
-    from brainkit.export import decode_tasks
-
     workload = next(w for w in cfg.workloads if w.name == "sleep")
     recording = simulate_workload(workload)
-    decode_tasks(bk, recording, workload.tasks)  # warm-up (prefix cache, allocator)
+    bk.decode_tasks(recording, workload.tasks)  # warm-up (prefix cache, allocator)
     profiler = cProfile.Profile()
     t0 = time.perf_counter()
     profiler.enable()
-    decode_tasks(bk, recording, workload.tasks)
+    bk.decode_tasks(recording, workload.tasks)
     profiler.disable()
     wall = time.perf_counter() - t0
     rows = [{"function": f"{Path(file).name}:{line}({name})", "calls": nc, "own_s": tt,
@@ -693,7 +689,7 @@ def profile_sleep(bk, cfg: BenchConfig, top: int = 15) -> dict:
     return {"workload": workload.describe(), "wall_s": wall,
             "top_own": sorted(rows, key=lambda r: -r["own_s"])[:top],
             "top_cumulative": sorted(rows, key=lambda r: -r["cumulative_s"])[:top],
-            "top_ops": torch_ops(lambda: decode_tasks(bk, recording, workload.tasks), top)}
+            "top_ops": torch_ops(lambda: bk.decode_tasks(recording, workload.tasks), top)}
 
 
 def torch_ops(fn, top: int = 15) -> list[dict]:

@@ -4,7 +4,8 @@ Closing the eyes raises the occipital alpha rhythm (Berger's effect), so a model
 eyes open/closed should draw the evidence for "closed" from occipital more than from frontal
 channels. :func:`eyes_closed_regions` measures that with integrated gradients of the "closed"
 answer on eyes-closed windows, started from eyes-open windows of the same person (or from the
-all-zero signal); the shipped checkpoint's figures and their commands are in the README
+all-zero signal); the windows come from :func:`brainkit.data.reference.eegmmidb_eyes`; the shipped
+checkpoint's figures and their commands are in the README
 (EEGMMIDB's one subject is training data of the ``eyes`` task: this checks where the model looks,
 not how it generalises)::
 
@@ -84,8 +85,8 @@ def eyes_closed_regions(bk, windows, baselines=None, n_steps: int = 32,
     import torch
 
     from brainkit.errors import BrainkitError
-    from brainkit.explain.attribution import (_explaining, _lock, _window_model, integrated_gradients,
-                          window_input)
+    from brainkit.explain.attribution import integrated_gradients, window_input, window_model
+    from brainkit.explain.context import explaining, model_lock
     from brainkit.tasks import get_task
 
     names = list(windows[0].sensors.names)
@@ -97,8 +98,8 @@ def eyes_closed_regions(bk, windows, baselines=None, n_steps: int = 32,
     closed = get_task("eyes").answers.index("closed")
     per_channel, signed, p_closed = [], [], []
     for one in windows:
-        model, one, x, _ = _window_model(bk, one, "eyes", 0)
-        with _lock(bk), _explaining(bk.tokenizer, bk.decoder):
+        model, one, x, _ = window_model(bk, one, "eyes", 0)
+        with model_lock(bk), explaining(bk.tokenizer, bk.decoder):
             with torch.no_grad():
                 p_closed.append(float(model(x)[0, closed].exp()))
             attr = sum(integrated_gradients(model, x, closed, baseline=b, n_steps=n_steps,
@@ -114,33 +115,6 @@ def eyes_closed_regions(bk, windows, baselines=None, n_steps: int = 32,
             "channel_attribution": per_channel, "channel_evidence": np.stack(signed), "ch_names": names,
             "p_closed": np.array(p_closed),
             "baseline": f"eyes-open windows (mean over {len(baselines)})" if baselines else "zeros"}
-
-
-def eegmmidb_eyes(data_dir=None, n_windows: int = 8, seed: int = 0, split: str | None = None,
-                  label: str = "closed"):
-    """``n_windows`` eyes-``label`` windows of EEGMMIDB (64 channels), spread over subjects.
-
-    ``split`` None takes every split: the corpus holds one EEGMMIDB subject, whose eyes-open and
-    eyes-closed baseline runs are training data of the ``eyes`` task (its validation windows are
-    Bonn's).
-
-    Returns a list of one-window :class:`~brainkit.preprocess.Windows` (each keeps its own
-    recording's amplitude scale).
-    """
-    from brainkit.data.corpora import load_task
-    from brainkit.errors import BrainkitError
-
-    sets = [s for s in load_task("eyes", data_dir, split=split)
-            if s.source.startswith("eegmmidb/") and label in set(s.windows.labels)]
-    if not sets:
-        raise BrainkitError(f"no EEGMMIDB eyes-{label} windows{f' in the {split} split' if split else ''}")
-    rng = np.random.default_rng(seed)
-    picks = []
-    for k in range(n_windows):  # round-robin over recordings, a random window of each
-        s = sets[k % len(sets)]
-        which = np.flatnonzero(s.windows.labels == label)
-        picks.append(s.windows.select([int(rng.choice(which))]))
-    return picks
 
 
 def summarise(result: dict) -> dict:
@@ -175,25 +149,3 @@ def summarise(result: dict) -> dict:
             "median_ratio": float(np.median(ratio)),
             "mean_p_closed": float(result["p_closed"].mean()),
             "evidence_region_means": evidence, "net_mass_region_means": net, "region_means": means}
-
-
-def topomap_png(sensors, values, path, title: str = "IG toward 'closed' (signed, mean over windows)") -> None:
-    """A static topomap (matplotlib, through MNE) of per-channel values, for the README."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mne
-
-    from brainkit.viz.signals import HEAD_RADIUS_M, project_topview
-
-    xy = project_topview(sensors.pos) / 1000.0  # (C, 2) m, nose up
-    fig, ax = plt.subplots(figsize=(4.2, 4.2), dpi=110)
-    values = np.asarray(values)
-    lim = float(np.abs(values).max()) or 1.0
-    im, _ = mne.viz.plot_topomap(values, xy, axes=ax, show=False, sphere=HEAD_RADIUS_M, cmap="RdBu_r",
-                                 vlim=(-lim, lim))
-    fig.colorbar(im, ax=ax, shrink=0.7)
-    ax.set_title(title, fontsize=9)
-    fig.savefig(path, bbox_inches="tight")
-    plt.close(fig)

@@ -27,8 +27,9 @@ import numpy as np
 import torch
 
 from brainkit._logging import logger
-from brainkit.models.decoder import BrainDecoder, BrainDecoderConfig, band_power_features
+from brainkit.models.decoder import BrainDecoder, BrainDecoderConfig
 from brainkit.evaluation.metrics import classification_metrics
+from brainkit.inference import answer_log_probabilities, window_features
 from brainkit.tasks import get_task
 from brainkit.training.loop import distributed, load_state, lr_at, save_checkpoint
 
@@ -68,9 +69,9 @@ def encode_sets(tokenizer, sets, bands_hz, batch_size: int = 64) -> list[Feature
             w = s.windows
             for i in range(0, len(w.x), batch_size):
                 x = torch.from_numpy(w.x[i:i + batch_size])
-                c, _ = tokenizer.encode(x, w.sensors)
+                c, _, bp = window_features(tokenizer, x, w.sensors, w.sfreq, bands_hz)
                 codes.append(c.to(torch.int16).numpy())
-                bps.append(band_power_features(x, w.sfreq, bands_hz).numpy())
+                bps.append(bp.numpy())
             labels += [answers.index(a) for a in w.labels]
             subjects += [s.subject] * len(w.x)
             scales.append(np.broadcast_to(w.scale, (len(w.x), len(w.scale))))
@@ -95,7 +96,7 @@ def _inputs(fs: FeatureSet, idx, tokenizer, device):
 @torch.no_grad()
 def score(decoder: BrainDecoder, tokenizer, sets: list[FeatureSet], batch_size: int = 32,
           use_lm: bool = True) -> dict:
-    """Option log-likelihoods and metrics per task (probabilities at temperature 1).
+    """Option log-probabilities (normalised over the answers) and metrics per task, at temperature 1.
 
     With ``use_lm=False`` the auxiliary head's log-probabilities stand in (a cheap check while the
     first stage trains; reported answers always come from the language model).
@@ -107,9 +108,8 @@ def score(decoder: BrainDecoder, tokenizer, sets: list[FeatureSet], batch_size: 
         for i in range(0, len(fs), batch_size):
             idx = np.arange(i, min(i + batch_size, len(fs)))
             lat, bp, scale = _inputs(fs, idx, tokenizer, decoder.device)
-            conn = decoder.connect(lat, bp, scale, fs.sensors, fs.task)
-            logp = (decoder.answer_logprobs(conn.soft_tokens, fs.task)[0] if use_lm
-                    else conn.aux_logits.log_softmax(-1))
+            logp, _ = answer_log_probabilities(decoder, lat, bp, scale, fs.sensors, fs.task,
+                                               use_lm=use_lm)  # (B, A), temperature 1
             logps.append(logp.float().cpu().numpy())
         entry = by_task.setdefault(fs.task, {"logp": [], "labels": []})
         entry["logp"].append(np.concatenate(logps))

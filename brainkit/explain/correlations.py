@@ -1,0 +1,174 @@
+"""Task correlations: which tasks the model treats alike (UniMind's task-aware query selection).
+
+Task x task similarity of the routers' query distributions (1 - Jensen-Shannon distance), of
+channel-attribution topographies interpolated onto one 10-10 layout (Pearson), and of the soft
+tokens of the same windows read under each task's caption (linear CKA), each symmetric with a
+unit diagonal. The windows are given: :func:`correlate_tasks` reads them from one recording;
+``brainkit correlations`` from the validation corpora (:mod:`brainkit.data.reference`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from brainkit._logging import logger
+from brainkit.errors import BrainkitError
+from brainkit.explain.attention import query_selection
+from brainkit.explain.attribution import AnswerModel, integrated_gradients
+from brainkit.explain.context import explaining, model_lock, temperature_of
+from brainkit.inference import fit_window, recording_reference
+from brainkit.tasks import TASK_IDS, get_task
+from brainkit.viz.tasks import cluster_order
+from brainkit.viz.topomap import topography
+
+
+def linear_cka(x, y) -> float:
+    """Linear centred kernel alignment of two representations of the same n samples.
+
+    Parameters
+    ----------
+    x : array, shape (n, p)
+    y : array, shape (n, q)
+
+    Returns
+    -------
+    float in [0, 1]; 0 when either representation is constant.
+    """
+    x = np.asarray(x, np.float64)
+    y = np.asarray(y, np.float64)
+    x, y = x - x.mean(0), y - y.mean(0)
+    kx, ky = x @ x.T, y @ y.T  # (n, n)
+    denom = np.sqrt((kx * kx).sum() * (ky * ky).sum())
+    return float((kx * ky).sum() / denom) if denom > 0 else 0.0
+
+
+def _js_similarity(p, q) -> float:
+    """1 - Jensen-Shannon distance (base 2, in [0, 1]) of routing distributions (M, Q), mean over slots."""
+    p, q = np.asarray(p, np.float64), np.asarray(q, np.float64)
+    m = (p + q) / 2
+
+    def kl(a, b):  # (M,) in bits; 0 log 0 = 0
+        return np.where(a > 0, a * np.log2(np.where(a > 0, a, 1.0) / np.where(b > 0, b, 1.0)), 0.0).sum(-1)
+
+    divergence = np.clip((kl(p, m) + kl(q, m)) / 2, 0.0, 1.0)  # (M,)
+    return float(1.0 - np.sqrt(divergence).mean())
+
+
+def _symmetric(m) -> list[list[float]]:
+    m = np.clip((np.asarray(m, np.float64) + np.asarray(m, np.float64).T) / 2, -1.0, 1.0)
+    np.fill_diagonal(m, 1.0)
+    return m.round(6).tolist()
+
+
+def task_correlations(bk, reference: dict, seed: int = 0, n_attribution: int = 8, n_steps: int = 14,
+                      batch_size: int = 16) -> dict:
+    """Task x task similarity of query selection, attribution topographies and representations.
+
+    Parameters
+    ----------
+    bk : Brainkit
+    reference : dict of str to Windows
+        Reference windows per task (:func:`brainkit.data.reference.reference_windows` or
+        :func:`brainkit.inference.recording_reference`); each resampled to its task's window.
+    seed : int
+        Chooses the ``n_attribution`` windows per task whose integrated gradients are computed.
+    n_attribution : int
+        Windows per task for the attribution topographies (integrated gradients are costly).
+    n_steps : int
+        Model evaluations per integrated-gradients path.
+    batch_size : int
+        Windows per forward pass.
+
+    Returns
+    -------
+    dict (JSON-ready)
+        ``tasks``; ``order`` (hierarchical clustering of the routing similarity); ``matrices``:
+        ``routing`` 1 - Jensen-Shannon distance (base 2, mean over slots) of the mean router
+        distributions of each task's windows under its own caption; ``attribution`` Pearson
+        correlation of the mean normalised channel |attribution| (each window's sums to one),
+        interpolated onto :data:`~brainkit.viz.topomap.TOPO_LABELS` by
+        :func:`~brainkit.viz.topomap.topography` (0 where a task has fewer than
+        two channels with a position); ``representation`` linear CKA of the soft tokens (flattened
+        M*H) of *all* reference windows under the two tasks' captions: tasks have different
+        windows, so the same windows are compared under both captions; ``n_windows`` per task.
+        Symmetric, unit diagonal, in [-1, 1].
+    """
+    tasks = [t for t in TASK_IDS if t in reference and len(reference[t])]
+    unknown = set(reference) - set(TASK_IDS)
+    if unknown:
+        raise BrainkitError(f"unknown task(s) {', '.join(sorted(unknown))}; use {', '.join(TASK_IDS)}")
+    if not tasks:
+        raise BrainkitError("no reference windows: give at least one task with windows")
+    ref = {t: fit_window(reference[t], get_task(t).window_s) for t in tasks}
+    dec = bk.decoder
+    routing, reps = {}, {t: [] for t in tasks}
+    with model_lock(bk), explaining(bk.tokenizer, dec), torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        feats = {t: [bk.features(w.select(np.arange(i, min(i + batch_size, len(w)))))
+                     for i in range(0, len(w), batch_size)] for t, w in ref.items()}
+        for caption in tasks:
+            for t in tasks:
+                for lat, bp, scale in feats[t]:
+                    conn = dec.connect(lat, bp, scale, ref[t].sensors, caption)
+                    reps[caption].append(conn.soft_tokens.flatten(1).float().numpy())  # (n, M*H)
+                    if t == caption:
+                        routing.setdefault(t, []).append(conn.routing.float().numpy())
+    mean_routes = {t: np.concatenate(routing[t]).mean(0) for t in tasks}  # (M, Q)
+    reps = {t: np.concatenate(r) for t, r in reps.items()}  # (N_all, M*H)
+    topo = {t: _task_topography(bk, ref[t], t, seed, n_attribution, n_steps, batch_size) for t in tasks}
+    n = len(tasks)
+    route_m, attr_m, rep_m = np.eye(n), np.eye(n), np.eye(n)
+    for i in range(n):
+        for j in range(i + 1, n):
+            a, b = tasks[i], tasks[j]
+            route_m[i, j] = route_m[j, i] = _js_similarity(mean_routes[a], mean_routes[b])
+            rep_m[i, j] = rep_m[j, i] = linear_cka(reps[a], reps[b])
+            ta, tb = topo[a], topo[b]
+            ok = ta is not None and tb is not None and np.ptp(ta) > 0 and np.ptp(tb) > 0
+            attr_m[i, j] = attr_m[j, i] = float(np.corrcoef(ta, tb)[0, 1]) if ok else 0.0
+    missing = [t for t in tasks if topo[t] is None]
+    if missing:
+        logger.warning("no attribution topography for %s (fewer than two channels with a position): "
+                       "their attribution correlations are set to 0", ", ".join(missing))
+    return {"tasks": tasks, "order": [tasks[i] for i in cluster_order(route_m)],
+            "matrices": {"routing": _symmetric(route_m), "attribution": _symmetric(attr_m),
+                         "representation": _symmetric(rep_m)},
+            "n_windows": {t: len(ref[t]) for t in tasks}}
+
+
+def _task_topography(bk, windows, task, seed, n_windows, n_steps, batch_size):
+    """Mean normalised channel |integrated gradients| of a seeded subset of windows on the grid."""
+    rng = np.random.default_rng([seed, TASK_IDS.index(task)])
+    idx = np.sort(rng.choice(len(windows), min(n_windows, len(windows)), replace=False))
+    sub = windows.select(idx)
+    totals = []
+    with model_lock(bk), explaining(bk.tokenizer, bk.decoder):
+        for i in range(0, len(sub), batch_size):
+            x = torch.from_numpy(np.ascontiguousarray(sub.x[i:i + batch_size], dtype=np.float32))
+            model = AnswerModel(bk.tokenizer, bk.decoder, sub.sensors, sub.scale, task, sub.sfreq,
+                                temperature_of(bk, task), anchor=x)
+            with torch.no_grad():
+                target = model(x).argmax(-1)  # (n,) the answers given
+            attr = integrated_gradients(model, x, target, n_steps=n_steps,
+                                        internal_batch_size=max(batch_size, len(x)))
+            mag = attr.abs().sum(-1).double()  # (n, C)
+            totals.append((mag / mag.sum(-1, keepdim=True).clamp(min=1e-12)).numpy())
+    return topography(windows.sensors, np.concatenate(totals).mean(0))
+
+
+def correlate_tasks(bk, recording, n_per_task: int = 16) -> dict:
+    """Task x task similarities (:func:`task_correlations`) read from one recording, plus each
+    task's query selection (the Task correlations page).
+
+    Returns
+    -------
+    dict
+        ``tasks, order, matrices {routing, attribution, representation}, n_windows`` as
+        ``brainkit correlations`` writes them, and ``selection``:
+        :func:`~brainkit.explain.attention.query_selection`.
+    """
+    reference = recording_reference(recording, n_per_task=n_per_task)
+    out = task_correlations(bk, reference, n_attribution=min(8, n_per_task))
+    out["selection"] = query_selection(bk, reference)
+    return out
