@@ -1,12 +1,21 @@
 """The checkpoint folder: ``tokenizer/`` and ``decoder/`` (``config.json`` + ``model.safetensors``
 each), ``MODEL_CARD.md`` and ``metrics.json``. Weights load from safetensors only: a folder that
-holds a pickle-based weight file is refused."""
+holds a pickle-based weight file is refused.
+
+The preprocessing the models were trained with (:class:`~brainkit.preprocess.PreprocessConfig`)
+is saved in the tokenizer's ``config.json`` (``preprocess``); loading checks that the tokenizer and
+the decoder expect the rate it resamples to, and :func:`load_preprocess_config` hands it to
+whoever makes windows for these models.
+"""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
+from brainkit._logging import logger
 from brainkit.errors import BrainkitError
+from brainkit.preprocess import PreprocessConfig
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "assets" / "brainkit-base"
 #: weight files that unpickle on load; their presence makes a checkpoint untrusted
@@ -37,9 +46,90 @@ def checkpoint_dir(path=None, part: str | None = None) -> Path:
     return folder
 
 
+def load_preprocess_config(path=None) -> PreprocessConfig:
+    """The preprocessing a checkpoint's models were trained with, checked against their rates.
+
+    Parameters
+    ----------
+    path : path, optional
+        Checkpoint folder (default: the shipped one).
+
+    Returns
+    -------
+    PreprocessConfig
+        From the tokenizer's ``config.json`` (``preprocess``; a config saved before that field
+        existed gets :data:`brainkit.preprocess.DEFAULT` at its own rate).
+
+    Raises
+    ------
+    BrainkitError
+        When the tokenizer's or the decoder's ``sfreq`` differs from the preprocessing's rate.
+    """
+    from brainkit.models.tokenizer import BrainTokenizerConfig
+
+    tokenizer = BrainTokenizerConfig.from_pretrained(checkpoint_dir(path, "tokenizer"))
+    decoder = None
+    if (checkpoint_dir(path) / "decoder" / "config.json").is_file():
+        from brainkit.models.decoder import BrainDecoderConfig
+
+        decoder = BrainDecoderConfig.from_pretrained(checkpoint_dir(path, "decoder"))
+    return preprocess_config(tokenizer, decoder, where=checkpoint_dir(path))
+
+
+def preprocess_config(tokenizer_config, decoder_config=None, where="the model") -> PreprocessConfig:
+    """:class:`PreprocessConfig` of a tokenizer config, checked against the models' rates.
+
+    Settings the config holds that :class:`PreprocessConfig` no longer has are ignored (logged).
+
+    Raises
+    ------
+    BrainkitError
+        When ``tokenizer_config.sfreq`` or ``decoder_config.sfreq`` differs from the rate.
+    """
+    saved = dict(tokenizer_config.preprocess)
+    known = {f.name for f in fields(PreprocessConfig)}
+    if set(saved) - known:
+        logger.info("ignoring preprocessing settings this version does not have: %s",
+                    ", ".join(sorted(set(saved) - known)))
+    config = PreprocessConfig(**{k: v for k, v in saved.items() if k in known})
+    rates = {"tokenizer": tokenizer_config.sfreq}
+    if decoder_config is not None:
+        rates["decoder"] = decoder_config.sfreq
+    wrong = [f"the {part} expects {rate:g} Hz" for part, rate in rates.items()
+             if float(rate) != float(config.sfreq)]
+    if wrong:
+        raise BrainkitError(f"{where}: its preprocessing resamples to {config.sfreq:g} Hz but "
+                            f"{' and '.join(wrong)}; the models and their preprocessing must agree "
+                            "(retrain, or correct sfreq in config.json)")
+    return config
+
+
 def load_tokenizer_model(path=None):
-    """The :class:`~brainkit.models.tokenizer.BrainTokenizer` of a checkpoint, in eval mode."""
+    """The :class:`~brainkit.models.tokenizer.BrainTokenizer` of a checkpoint, in eval mode.
+
+    Raises
+    ------
+    BrainkitError
+        As :func:`load_preprocess_config` when the checkpoint's rates disagree.
+    """
     from brainkit.models.tokenizer import BrainTokenizer
 
+    load_preprocess_config(path)
     folder = checkpoint_dir(path, "tokenizer")
     return BrainTokenizer.from_pretrained(folder, use_safetensors=True).eval()
+
+
+def load_decoder_model(path=None):
+    """The :class:`~brainkit.models.decoder.BrainDecoder` of a checkpoint, in eval mode (no
+    language model attached yet: see :meth:`~brainkit.models.decoder.BrainDecoder.attach_lm`).
+
+    Raises
+    ------
+    BrainkitError
+        As :func:`load_preprocess_config` when the checkpoint's rates disagree.
+    """
+    from brainkit.models.decoder import BrainDecoder
+
+    load_preprocess_config(path)
+    folder = checkpoint_dir(path, "decoder")
+    return BrainDecoder.from_pretrained(folder, use_safetensors=True).eval()

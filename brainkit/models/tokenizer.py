@@ -136,8 +136,8 @@ class BrainTokenizerConfig(PretrainedConfig):
                  w_phase=0.5, w_commit=0.25, preprocess=None, **kwargs):
         prep = {**asdict(DEFAULT_PREPROCESS), "sfreq": sfreq} if preprocess is None else dict(preprocess)
         if float(prep.get("sfreq", DEFAULT_PREPROCESS.sfreq)) != float(sfreq):
-            raise BrainkitError(f"the tokenizer takes {sfreq} Hz but its preprocessing resamples to "
-                                f"{prep.get('sfreq', DEFAULT_PREPROCESS.sfreq)} Hz; make them agree")
+            raise BrainkitError(f"the tokenizer expects {float(sfreq):g} Hz but its preprocessing resamples to "
+                                f"{float(prep.get('sfreq', DEFAULT_PREPROCESS.sfreq)):g} Hz; make them agree")
         self.preprocess = prep
         self.sfreq, self.patch_size, self.d_model, self.n_heads = sfreq, patch_size, d_model, n_heads
         self.n_sources, self.n_levels, self.codebook_size = n_sources, n_levels, codebook_size
