@@ -22,6 +22,7 @@ import torch
 
 from brainkit.models.checkpoint import checkpoint_dir, load_tokenizer_model
 from brainkit.models.decoder import BrainDecoder, band_power_features
+from brainkit.data.manifests import read_manifest
 from brainkit.errors import BrainkitError
 from brainkit.preprocess import Windows, evenly_spaced, preprocess, sliding_windows
 from brainkit.tasks import TASK_IDS, free_prompt, get_task
@@ -334,50 +335,6 @@ def tokenize_recording(model, recording, window_s: float = 4.0,
     codes, recon, r = tokenize_windows(model, windows)
     return RecordingTokens(windows, codes, recon, r, codebook_usage(codes, model.config.codebook_size),
                            model.config.patch_size / model.config.sfreq, n_available)
-
-
-MANIFEST_COLUMNS = ("path", "task", "label", "start_s", "duration_s", "subject")
-
-
-def read_manifest(path) -> list[dict]:
-    """Rows of an evaluation manifest, checked (columns, tasks, labels, numbers)."""
-    import csv
-    from pathlib import Path
-
-    path = Path(path)
-    if not path.is_file():
-        raise BrainkitError(f"manifest {path} does not exist")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise BrainkitError(f"manifest {path.name} lacks column(s) {', '.join(missing)}; "
-                                f"expected {','.join(MANIFEST_COLUMNS)}")
-        rows = list(reader)
-    if not rows:
-        raise BrainkitError(f"manifest {path.name} has no rows")
-    for i, row in enumerate(rows, start=2):
-        task = get_task(row["task"].strip())
-        row["task"] = task.id
-        row["label"] = row["label"].strip()
-        if row["label"] not in task.answers:
-            raise BrainkitError(f"manifest line {i}: label {row['label']!r} is not an answer of "
-                                f"{task.id} ({', '.join(task.answers)})")
-        try:
-            row["start_s"], row["duration_s"] = float(row["start_s"]), float(row["duration_s"])
-        except ValueError:
-            raise BrainkitError(f"manifest line {i}: start_s and duration_s must be numbers") from None
-        if row["duration_s"] <= 0:
-            raise BrainkitError(f"manifest line {i}: duration_s must be positive")
-        row["file"] = (path.parent / row["path"]).resolve()
-        if not row["file"].exists():
-            raise BrainkitError(f"manifest line {i}: {row['path']} does not exist "
-                                f"(paths are relative to the manifest's folder)")
-        try:  # optional: the rate of a single-column text recording
-            row["sfreq"] = float(row["sfreq"]) if (row.get("sfreq") or "").strip() else None
-        except ValueError:
-            raise BrainkitError(f"manifest line {i}: sfreq must be a number or empty") from None
-    return rows
 
 
 def evaluate_manifest(bk: Brainkit, manifest, read=None, progress=None) -> dict:

@@ -17,10 +17,12 @@ import pandas as pd
 import pytest
 from conftest import DESIGN_TASKS
 
+from brainkit.data import cache, corpus
 from brainkit.data import corpora as datasets
 from brainkit.errors import BrainkitError
 from brainkit.preprocess import Windows
 from brainkit.sensors import SensorArray
+from brainkit.tasks import TASK_IDS, TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
 SFREQ = 256.0
@@ -50,9 +52,17 @@ def _classes(sets):
 
 
 def test_task_table_matches_design():
-    table = datasets.TASK_WINDOWS
-    assert {t: (w.answers, w.window_s, w.offset_s) for t, w in table.items()} == DESIGN
-    assert datasets.TASK_IDS == tuple(DESIGN)
+    """The adapters cut windows as the one task registry says, and label every task of it."""
+    assert {t: (w.answers, w.window_s, w.offset_s) for t, w in TASKS.items()} == DESIGN
+    assert TASK_IDS == tuple(DESIGN) and set(datasets.TASK_SOURCES) == set(TASK_IDS)
+
+
+def test_corpus_modules_do_not_import_the_command_line():
+    """The data layer finds the corpus itself; only the command line imports it, never back."""
+    code = ("import sys, brainkit.data.corpora, brainkit.data.corpus, brainkit.data.manifests; "
+            "assert 'brainkit.cli' not in sys.modules, 'brainkit.cli imported'")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
 
 
 def test_unknown_task_and_split_are_one_line_errors(tmp_path):
@@ -110,8 +120,8 @@ def test_cache_round_trip_without_pickle(tmp_path):
 
     files = []
     for _ in range(2):
-        back = datasets._cached("unit", tmp_path, files, {}, build, datasets.LabelledSet,
-                                tmp_path, True)
+        back = cache.cached("unit", tmp_path, files, {}, build, datasets.LabelledSet,
+                            tmp_path, True)
     assert len(calls) == 1 and len(list(tmp_path.glob("unit-*.npz"))) == 1
     for a, b in zip(sets, back):
         assert (a.task, a.subject, a.split, a.source, a.device) == (b.task, b.subject, b.split,
@@ -303,7 +313,7 @@ def test_extra_eeglab_erp_is_no_task(data_dir):
 
 
 def test_unlabelled_corpus(data_dir, loaded):
-    items = datasets.unlabelled_corpus(data_dir)
+    items = corpus.unlabelled_corpus(data_dir)
     sources = [i.source for i in items]
     assert len(sources) == len(set(sources))
     devices = {i.device for i in items}
@@ -314,21 +324,21 @@ def test_unlabelled_corpus(data_dir, loaded):
         assert item.x.shape[1] == len(item.sensors)
         assert ((item.n_valid > 0) & (item.n_valid <= 1024)).all()
     # every labelled recording is in it (DREAMS excerpt 3 as its 20-channel EDF), none twice
-    stems = {datasets._stem(s) for s in sources}
+    stems = {corpus._stem(s) for s in sources}
     for sets in loaded.values():
-        assert {datasets._stem(s.source) for s in sets} <= stems
+        assert {corpus._stem(s.source) for s in sets} <= stems
     assert "dreams/excerpt3.txt.gz" not in sources and "dreams/excerpt3.edf" in sources
     assert not any("epochs" in s for s in sources)
     # validation recordings stay held out from tokenizer training
-    split = {datasets._stem(i.source): i.split for i in items}
+    split = {corpus._stem(i.source): i.split for i in items}
     for sets in loaded.values():
         for s in sets:
             if s.split == "val":
-                assert split[datasets._stem(s.source)] == "val", s.source
+                assert split[corpus._stem(s.source)] == "val", s.source
     assert split["dreams/excerpt3"] == "val"
     short = next(i for i in items if i.source.startswith("meg/neuromag306"))
     assert len(short.x) == 1 and short.n_valid[0] < 1024  # 1 s of MEG, zero-padded
-    kept = datasets.unlabelled_corpus(data_dir, exclude_devices=("Muse-4",))
+    kept = corpus.unlabelled_corpus(data_dir, exclude_devices=("Muse-4",))
     assert len(kept) == len(items) - sum(i.device == "Muse-4" for i in items)
 
 

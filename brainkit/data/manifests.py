@@ -1,13 +1,14 @@
-"""Evaluation manifests of the shared corpus: the windows of one split, one CSV per task.
+"""Evaluation manifests: the one schema, reading and checking them, and writing the corpus's.
 
 A manifest row names a recording (relative to the manifest), a task, the true answer, the
 window's start and duration in seconds and the subject: exactly what ``brainkit evaluate`` reads
-(DESIGN.md). The validation manifests in ``manifests/`` are written by::
+(DESIGN.md, :data:`REQUIRED_COLUMNS`). Single-column text recordings (Bonn) carry their sampling
+rate in an optional ``sfreq`` column. :func:`read_manifest` reads and checks any manifest; the
+validation manifests in ``manifests/`` are written by::
 
     python -m brainkit datasets --manifests manifests
 
-and are the ones the model card's numbers come from. Single-column text recordings (Bonn) carry
-their sampling rate in an optional ``sfreq`` column.
+and are the ones the model card's numbers come from.
 """
 
 from __future__ import annotations
@@ -16,9 +17,69 @@ import csv
 import os
 from pathlib import Path
 
+from brainkit.errors import BrainkitError
 from brainkit.tasks import TASK_IDS, get_task
 
-COLUMNS = ("path", "task", "label", "start_s", "duration_s", "subject", "sfreq")
+#: the columns DESIGN.md's ``evaluate`` contract requires, in order
+REQUIRED_COLUMNS = ("path", "task", "label", "start_s", "duration_s", "subject")
+#: every column a manifest may have (brainkit writes all of them)
+COLUMNS = REQUIRED_COLUMNS + ("sfreq",)
+
+
+def read_manifest(path) -> list[dict]:
+    """Rows of an evaluation manifest, checked (columns, tasks, labels, numbers, files).
+
+    Parameters
+    ----------
+    path : path-like
+        A CSV with at least :data:`REQUIRED_COLUMNS`; recording paths relative to its folder.
+
+    Returns
+    -------
+    list of dict
+        One per row, with ``task`` the task id, ``label`` stripped, ``start_s`` and
+        ``duration_s`` floats (seconds), ``sfreq`` a float or None, and ``file`` the recording's
+        resolved path.
+
+    Raises
+    ------
+    BrainkitError
+        Naming the manifest line and the column at fault.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BrainkitError(f"manifest {path} does not exist")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise BrainkitError(f"manifest {path.name} lacks column(s) {', '.join(missing)}; "
+                                f"expected {','.join(REQUIRED_COLUMNS)}")
+        rows = list(reader)
+    if not rows:
+        raise BrainkitError(f"manifest {path.name} has no rows")
+    for i, row in enumerate(rows, start=2):
+        task = get_task(row["task"].strip())
+        row["task"] = task.id
+        row["label"] = row["label"].strip()
+        if row["label"] not in task.answers:
+            raise BrainkitError(f"manifest line {i}: label {row['label']!r} is not an answer of "
+                                f"{task.id} ({', '.join(task.answers)})")
+        try:
+            row["start_s"], row["duration_s"] = float(row["start_s"]), float(row["duration_s"])
+        except ValueError:
+            raise BrainkitError(f"manifest line {i}: start_s and duration_s must be numbers") from None
+        if row["duration_s"] <= 0:
+            raise BrainkitError(f"manifest line {i}: duration_s must be positive")
+        row["file"] = (path.parent / row["path"]).resolve()
+        if not row["file"].exists():
+            raise BrainkitError(f"manifest line {i}: {row['path']} does not exist "
+                                f"(paths are relative to the manifest's folder)")
+        try:  # optional: the rate of a single-column text recording
+            row["sfreq"] = float(row["sfreq"]) if (row.get("sfreq") or "").strip() else None
+        except ValueError:
+            raise BrainkitError(f"manifest line {i}: sfreq must be a number or empty") from None
+    return rows
 
 
 def manifest_rows(task: str, data_dir=None, split: str = "val", relative_to=None) -> list[dict]:

@@ -357,7 +357,7 @@ def build_corpus(data_dir=None, holdout_devices=HOLDOUT_DEVICES, simulated: bool
     is not held out, plus simulated recordings. Evaluation: the held-out devices (zero-shot) and
     the validation recordings of the seen devices.
     """
-    from brainkit.data.corpora import unlabelled_corpus
+    from brainkit.data.corpus import unlabelled_corpus
 
     corpus = unlabelled_corpus(data_dir)
     train_items = [c for c in corpus if c.split == "train" and c.device not in holdout_devices]
