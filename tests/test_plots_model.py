@@ -9,11 +9,14 @@ from brainkit import BrainkitError
 from brainkit.inference import Predictions
 from brainkit.viz.answers import (HYPNOGRAM_ORDER, hypnogram_figure, prediction_figures,
                                   probability_figure, timeline_figure)
-from brainkit.viz.explain import attribution_figure, source_time_heatmap
+from brainkit.viz.explain import (attribution_figure, explanation_figures, source_time_heatmap,
+                                  token_attribution_figure)
 from brainkit.viz.tasks import cluster_order, query_selection_figure, task_matrix_figure
 from brainkit.viz.tokens import (code_waveform, code_waveform_figure, codebook_usage_figure, codes_figure,
                                  reconstruction_figure, reference_codes)
-from brainkit.viz.topomap import topomap_figure
+from brainkit.viz.topomap import (TOPO_LABELS, interpolate, topography, topomap_figure, topomap_grid,
+                                  topomap_png)
+from brainkit.preprocess import Windows
 from brainkit.sensors import sensors_from_info
 from brainkit.models.tokenizer import BrainTokenizer, BrainTokenizerConfig
 
@@ -195,3 +198,46 @@ def test_source_time_heatmap():
     fig = source_time_heatmap(np.arange(12.0).reshape(3, 4), patch_s=0.25, t0=1.0, title="att")
     assert np.asarray(fig.data[0].z).shape == (3, 4) and list(fig.data[0].y)[0] == "source 1"
     np.testing.assert_allclose(fig.data[0].x, [1.125, 1.375, 1.625, 1.875])
+
+
+def test_one_interpolation_behind_every_scalp_map(tmp_path):
+    """The figure's grid, the common-layout numbers and the PNG come from the same weighting."""
+    sensors = _sensors()
+    values = np.linspace(-1.0, 1.0, len(sensors.names))
+    g, z = topomap_grid(sensors, values)
+    fig = topomap_figure(sensors, values)
+    np.testing.assert_allclose(np.asarray(fig.data[0].z, dtype=float), z, equal_nan=True)
+    # a grid point on a sensor takes (nearly) its value; everything stays within the values' range
+    xy = np.stack([np.asarray(fig.data[-1].x), np.asarray(fig.data[-1].y)], 1)
+    at = interpolate(xy, values, xy)
+    np.testing.assert_allclose(at, values, atol=0.01)
+    assert np.nanmin(z) >= -1 - 1e-9 and np.nanmax(z) <= 1 + 1e-9
+    common = topography(sensors, values)
+    assert common.shape == (len(TOPO_LABELS),)
+    assert common[TOPO_LABELS.index("O2")] == pytest.approx(values[sensors.names.index("O2")], abs=0.01)
+    assert interpolate(xy[:1], values[:1], xy, min_sensors=2) is None
+    topomap_png(sensors, values, tmp_path / "map.png", title="t")
+    assert (tmp_path / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_explanation_figures_of_one_window():
+    sensors = _sensors(["Fz", "Cz", "Pz", "Oz"])
+    rng = np.random.default_rng(0)
+    windows = Windows(np.zeros((3, 4, 256), np.float32), 256.0, np.array([0.0, 1.0, 2.0]), sensors,
+                      np.ones(4))
+    attribution = rng.normal(size=(4, 256))
+    ex = {"ch_names": np.array(["Fz", "Cz", "Pz", "Oz"]), "attribution": attribution,
+          "channel_attribution": attribution.sum(-1), "connector_attention": rng.random((4, 4)),
+          "lm_attention": rng.random((4, 4)), "token_attribution": rng.normal(size=(4, 4, 2)),
+          "window_index": np.int64(2)}
+    figures = explanation_figures(ex, windows, "from window 1")
+    assert list(figures) == ["ig", "topomap", "conn_att", "lm_att"]
+    assert "from window 1" in figures["ig"].layout.title.text
+    assert figures["ig"].data[0].x[0] >= 2.0  # times from the window's start
+    np.testing.assert_allclose(figures["conn_att"].data[0].x, 2.0 + (np.arange(4) + 0.5) * 0.25)
+    markers = [t for t in figures["topomap"].data if t.name == "sensors"][0]
+    np.testing.assert_allclose(markers.customdata, ex["channel_attribution"])
+    summed = token_attribution_figure(ex, windows)
+    np.testing.assert_allclose(np.asarray(summed.data[0].z), ex["token_attribution"].sum(2))
+    second = token_attribution_figure(ex, windows, level=1)
+    np.testing.assert_allclose(np.asarray(second.data[0].z), ex["token_attribution"][:, :, 1])

@@ -13,7 +13,9 @@ from brainkit.io import Recording, read_recording
 from brainkit.explain.attention import query_selection
 from brainkit.explain.correlations import correlate_tasks
 from brainkit.export import html_report, predictions_csv, predictions_edf, summary_table
-from brainkit.inference import Brainkit, Predictions, recording_reference, tokenize_recording
+from brainkit.inference import (Brainkit, Predictions, answer_log_probabilities, recording_reference,
+                                tokenize_recording, window_features)
+from brainkit.preprocess import evenly_spaced, make_windows
 from brainkit.viz.answers import probability_figure, timeline_figure
 from brainkit.sensors import sensors_from_info
 from brainkit.tasks import TASK_IDS
@@ -87,6 +89,52 @@ def test_decode_tasks_reads_each_task_in_its_own_windows(bk):
     assert calls[-1] == (11, 11) and all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
     with pytest.raises(Exception, match="unknown task"):
         bk.decode_tasks(_recording(), ["nope"])
+
+
+def test_decode_of_one_task_is_decode_tasks(bk):
+    """The command line (decode) and the app (decode_tasks) take the same path."""
+    recording = _recording(seconds=20.0)
+    one = bk.decode(recording, "eyes")
+    both = bk.decode_tasks(recording, ["p300", "eyes"])["eyes"]
+    np.testing.assert_array_equal(one.starts_s, both.starts_s)
+    np.testing.assert_allclose(one.probabilities, both.probabilities, rtol=1e-6)
+    longer = bk.decode(recording, "eyes", window_s=8.0, stride_s=4.0)  # resampled to 4 s
+    assert longer.probabilities.shape == (4, 2) and longer.duration_s == 4.0
+
+
+def test_predict_is_the_answer_recipe_at_the_task_temperature(bk):
+    windows = make_windows(_recording(seconds=12.0), 1.0)
+    codes, latents, bandpower = window_features(bk.tokenizer, torch.from_numpy(windows.x),
+                                                windows.sensors, windows.sfreq,
+                                                bk.decoder.config.bands_hz)
+    assert codes.shape[:3] == latents.shape[:3] and bandpower.shape[:2] == windows.x.shape[:2]
+    with torch.no_grad():
+        logprob, conn = answer_log_probabilities(bk.decoder, latents, bandpower, windows.scale,
+                                                 windows.sensors, "p300", temperature=2.0)
+        plain, _ = answer_log_probabilities(bk.decoder, latents, bandpower, windows.scale,
+                                            windows.sensors, "p300")
+    np.testing.assert_allclose(logprob.exp().sum(-1), 1.0, rtol=1e-5)
+    assert conn.soft_tokens.shape[0] == len(windows)
+    # a higher temperature flattens the same ranking
+    assert (logprob.max(-1).values <= plain.max(-1).values + 1e-6).all()
+    assert (logprob.argmax(-1) == plain.argmax(-1)).all()
+    saved = dict(bk.decoder.config.temperatures)
+    bk.decoder.config.temperatures["p300"] = 2.0
+    try:
+        np.testing.assert_allclose(bk.predict(windows, "p300").probabilities, logprob.exp().numpy(),
+                                   rtol=1e-4, atol=1e-6)
+    finally:
+        bk.decoder.config.temperatures = saved
+
+
+@pytest.mark.parametrize("n_total, n", [(10, 5), (10, 10), (3, 8), (100, 7), (5, 1), (0, 3), (7, 2)])
+def test_evenly_spaced_choice(n_total, n):
+    idx = evenly_spaced(n_total, n)
+    assert len(idx) == min(n, n_total) and (np.diff(idx) > 0).all()
+    if len(idx):
+        assert idx[0] == 0 and (len(idx) == 1 or idx[-1] == n_total - 1)
+    if len(idx) > 2:  # gaps differ by at most one
+        assert np.ptp(np.diff(idx)) <= 1
 
 
 def test_query_selection_rows_are_distributions(bk):
