@@ -4,9 +4,10 @@ import json
 import shutil
 
 from brainkit.bench import harness as bench
-
 from brainkit.bench import tables as bench_markdown
-from brainkit.bench.harness import BenchConfig, Workload
+from brainkit.bench.reference import ReferenceDecoder
+from brainkit.bench.stages import evenly_spaced
+from brainkit.bench.workloads import BenchConfig, Workload
 
 TINY_GPT2 = dict(n_layer=1, n_embd=32, n_head=2, vocab_size=50257, n_positions=1024)
 
@@ -64,7 +65,7 @@ def test_bench_tiny(tiny_model, tmp_path):
     results_block = text.split(bench_markdown.RESULTS_BEGIN)[1].split(bench_markdown.RESULTS_END)[0]
     assert "untrained, same architecture" in results_block
     # measured sections carry numbers, not placeholders; only the skipped step says so
-    assert results_block.count(bench.NOT_MEASURED) == 1  # the fresh-interpreter imports (off here)
+    assert results_block.count(bench_markdown.NOT_MEASURED) == 1  # the fresh-interpreter imports (off here)
     assert "cpu_median_s" in sleep["stages"]["decode"] and "estimate_8h_s" in sleep["target"]
 
 
@@ -74,8 +75,8 @@ def test_reference_procedures_agree():
 
     x = torch.randn(3, 2, 2 * 256)
     prompt = torch.arange(100, 112)
-    slow = bench.ReferenceDecoder(256, TINY_GPT2, new_tokens=5).generate(x, prompt)
-    fast = bench.ReferenceDecoder(256, TINY_GPT2, new_tokens=5, kv_cache=True).generate(x, prompt)
+    slow = ReferenceDecoder(256, TINY_GPT2, new_tokens=5).generate(x, prompt)
+    fast = ReferenceDecoder(256, TINY_GPT2, new_tokens=5, kv_cache=True).generate(x, prompt)
     assert slow.shape == (3, 5) and torch.equal(slow, fast)
 
 
@@ -85,13 +86,13 @@ def test_evenly_spaced_windows():
     from brainkit.preprocess import Windows
 
     windows = Windows(np.zeros((10, 2, 8), np.float32), 256.0, np.arange(10.0), None, np.ones(2))
-    picked = bench.evenly_spaced(windows, 4)
+    picked = evenly_spaced(windows, 4)
     assert list(picked.starts_s) == [0.0, 3.0, 6.0, 9.0]
-    assert bench.evenly_spaced(windows, 10) is windows
+    assert evenly_spaced(windows, 10) is windows
 
 
 def test_reference_cuts_long_sequences():
-    ref = bench.ReferenceDecoder(256, TINY_GPT2, new_tokens=5)
+    ref = ReferenceDecoder(256, TINY_GPT2, new_tokens=5)
     layout = ref.layout(306, 4 * 256, 20)
     assert layout["cut"] and layout["sequence"] <= 1024
     assert layout["patches_per_channel"] == (1024 - 25) // 306

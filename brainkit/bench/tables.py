@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from brainkit.bench.harness import NOT_MEASURED, TARGET_RATIO, TARGET_SLEEP_S
+from brainkit.bench.workloads import TARGET_RATIO, TARGET_SLEEP_S
+
+NOT_MEASURED = "not measured"
 
 RESULTS_BEGIN, RESULTS_END = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
 PROFILE_BEGIN, PROFILE_END = "<!-- bench:profile:begin -->", "<!-- bench:profile:end -->"
