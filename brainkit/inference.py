@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from brainkit.models.checkpoint import checkpoint_dir, load_tokenizer_model
-from brainkit.models.decoder import BrainDecoder, band_power_features
+from brainkit.models.checkpoint import (load_decoder_model, load_preprocess_config, load_tokenizer_model,
+                                        preprocess_config)
+from brainkit.models.decoder import band_power_features
 from brainkit.data.manifests import read_manifest
 from brainkit.errors import BrainkitError
 from brainkit.preprocess import Windows, evenly_spaced, preprocess, sliding_windows
@@ -146,8 +147,8 @@ class Brainkit:
 
         self.checkpoint = checkpoint
         self.tokenizer = load_tokenizer_model(checkpoint)
-        self.decoder = BrainDecoder.from_pretrained(checkpoint_dir(checkpoint, "decoder"),
-                                                    use_safetensors=True).eval()
+        self.decoder = load_decoder_model(checkpoint)
+        self.preprocess_config = load_preprocess_config(checkpoint)  # as the models were trained
         lm, tok = load_language_model(lm_path, attn_implementation=attn_implementation)
         self.decoder.attach_lm(lm, tok)
         self._lock = threading.Lock()  # the prefix cache is shared by app sessions
@@ -217,7 +218,7 @@ class Brainkit:
         tasks = [get_task(t) for t in tasks]
         if not tasks:
             raise BrainkitError(f"no task chosen: pick at least one of {', '.join(TASK_IDS)}")
-        prep = preprocess(recording)
+        prep = preprocess(recording, self.preprocess_config)
         windows = {}
         for t in tasks:
             length = window_s or t.window_s
@@ -328,7 +329,7 @@ def tokenize_recording(model, recording, window_s: float = 4.0,
     """
     from brainkit.models.tokenizer import codebook_usage, tokenize_windows
 
-    windows = sliding_windows(preprocess(recording), window_s, window_s)
+    windows = sliding_windows(preprocess(recording, preprocess_config(model.config)), window_s, window_s)
     n_available = len(windows)
     per_window = windows.x.shape[1] * windows.x.shape[2]
     windows = windows.select(np.arange(min(n_available, max_windows, max(1, max_values // per_window))))
@@ -353,7 +354,7 @@ def evaluate_manifest(bk: Brainkit, manifest, read=None, progress=None) -> dict:
         by_file.setdefault((row["file"], row["sfreq"]), []).append(row)
     results: dict[str, dict] = {}
     for done, ((file, sfreq), file_rows) in enumerate(by_file.items(), start=1):
-        prep = preprocess(read(file, sfreq=sfreq))
+        prep = preprocess(read(file, sfreq=sfreq), bk.preprocess_config)
         for task_id in sorted({r["task"] for r in file_rows}):
             task_rows = [r for r in file_rows if r["task"] == task_id]
             windows = [fit_window(window_at(None, r["start_s"], r["duration_s"], prep),
