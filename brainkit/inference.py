@@ -23,7 +23,6 @@ import torch
 from brainkit.models.checkpoint import (load_decoder_model, load_preprocess_config, load_tokenizer_model,
                                         preprocess_config)
 from brainkit.models.decoder import band_power_features
-from brainkit.data.manifests import read_manifest
 from brainkit.errors import BrainkitError
 from brainkit.preprocess import Windows, evenly_spaced, preprocess, sliding_windows
 from brainkit.tasks import TASK_IDS, free_prompt, get_task
@@ -344,6 +343,7 @@ def evaluate_manifest(bk: Brainkit, manifest, read=None, progress=None) -> dict:
     Each recording is read and preprocessed once; ``read(path)`` reads a recording (default
     :func:`brainkit.io.read_recording`).
     """
+    from brainkit.data.manifests import read_manifest  # here: explain imports inference, never data
     from brainkit.io import read_recording
     from brainkit.evaluation.metrics import classification_metrics
 
