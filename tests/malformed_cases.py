@@ -729,14 +729,26 @@ def _recording_problems(recording) -> list[str]:
     return problems
 
 
+class StalledUpload:
+    """A file-like upload whose bytes never arrive: reading it hangs (tests the harness's timeout)."""
+
+    name = "stalled.edf"
+
+    def read(self, size: int = -1) -> bytes:
+        time.sleep(3600)
+        return b""
+
+
 def _worker(conn) -> None:
-    """Read the cases sent through ``conn`` one by one until ``None`` arrives."""
+    """Say ``"ready"`` once warmed up, then read the cases sent through ``conn`` one by one until
+    ``None`` arrives."""
     import mne
 
     from brainkit.io import read_recording
 
     mne.set_log_level("ERROR")
     read_recording(SAMPLES / "eyes_open_closed.edf")  # warm up: imports and montages load once
+    conn.send("ready")
     while True:
         case = conn.recv()
         if case is None:
@@ -746,22 +758,30 @@ def _worker(conn) -> None:
 
 def run_corpus(cases: list[Case], workers: int = 2, timeout_s: float = CASE_TIMEOUT_S) -> list[dict]:
     """Read every case in worker processes; a case over ``timeout_s`` is killed and reported as a
-    hang, a worker that dies is reported as a crash, and a fresh worker takes over."""
+    hang, a worker that dies is reported as a crash, and a fresh worker takes over.
+
+    A case's clock starts when it is sent to a worker that has said it is ready, so a worker's
+    start-up (a fresh interpreter, imports, a warm-up read) is never charged to a case.
+    """
     import multiprocessing as mp
     from multiprocessing.connection import wait
 
     ctx = mp.get_context("spawn")  # a clean interpreter: no threads or torch state inherited
+
+    starting: dict = {}  # conn -> proc, until the worker says it is ready
 
     def start():
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=_worker, args=(child,), daemon=True)
         proc.start()
         child.close()
-        return proc, parent
+        starting[parent] = proc
 
     results: list[dict | None] = [None] * len(cases)
     todo = list(range(len(cases)))[::-1]
-    idle = [start() for _ in range(max(1, workers))]
+    idle: list = []  # (proc, conn) of ready workers
+    for _ in range(max(1, workers)):
+        start()
     busy: dict = {}  # conn -> (proc, index, started)
     while todo or busy:
         while todo and idle:
@@ -769,7 +789,16 @@ def run_corpus(cases: list[Case], workers: int = 2, timeout_s: float = CASE_TIME
             index = todo.pop()
             conn.send(cases[index])
             busy[conn] = (proc, index, time.perf_counter())
-        for conn in wait(list(busy), timeout=0.25):
+        for conn in wait(list(busy) + list(starting), timeout=0.25):
+            if conn in starting:
+                proc = starting.pop(conn)
+                try:
+                    conn.recv()  # "ready"
+                except (EOFError, OSError):
+                    proc.join(1)
+                    raise RuntimeError(f"a reading worker died while starting (exit code {proc.exitcode})")
+                idle.append((proc, conn))
+                continue
             proc, index, started = busy.pop(conn)
             try:
                 results[index] = conn.recv()
@@ -778,7 +807,7 @@ def run_corpus(cases: list[Case], workers: int = 2, timeout_s: float = CASE_TIME
                 proc.join(1)
                 results[index] = _failed(cases[index], "crash", f"worker died (exit code {proc.exitcode})",
                                          time.perf_counter() - started)
-                idle.append(start())
+                start()
         now = time.perf_counter()
         for conn, (proc, index, started) in list(busy.items()):
             if now - started > timeout_s:
@@ -787,8 +816,8 @@ def run_corpus(cases: list[Case], workers: int = 2, timeout_s: float = CASE_TIME
                 busy.pop(conn)
                 results[index] = _failed(cases[index], "hang", f"still reading after {timeout_s:g} s",
                                          now - started)
-                idle.append(start())
-    for proc, conn in idle:
+                start()
+    for proc, conn in idle + [(proc, conn) for conn, proc in starting.items()]:
         conn.send(None)
         proc.join(5)
         if proc.is_alive():
