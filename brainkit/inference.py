@@ -343,7 +343,7 @@ def evaluate_manifest(bk: Brainkit, manifest, read=None, progress=None) -> dict:
     Each recording is read and preprocessed once; ``read(path)`` reads a recording (default
     :func:`brainkit.io.read_recording`).
     """
-    from brainkit.data.manifests import read_manifest  # here: explain imports inference, never data
+    from brainkit.data.manifests import read_manifest
     from brainkit.io import read_recording
     from brainkit.evaluation.metrics import classification_metrics
 
