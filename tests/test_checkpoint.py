@@ -97,3 +97,16 @@ def test_rates_that_disagree_with_the_preprocessing_are_refused(tmp_path, tokeni
         with pytest.raises(BrainkitError, match=wrong) as err:
             load(root)
         assert "resamples to 256 Hz" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_shipped_weights_fit_the_models_exactly():
+    """The shared attention blocks keep each model's parameter names: every tensor of the shipped
+    files has a place in the model and every parameter and buffer of the model has a tensor."""
+    from safetensors import safe_open
+
+    from brainkit.models.checkpoint import DEFAULT_CHECKPOINT, load_decoder_model, load_tokenizer_model
+
+    for part, load in (("tokenizer", load_tokenizer_model), ("decoder", load_decoder_model)):
+        with safe_open(DEFAULT_CHECKPOINT / part / "model.safetensors", "pt") as f:
+            saved = set(f.keys())
+        assert set(load().state_dict()) == saved, part
