@@ -2,6 +2,10 @@
 
 import json
 import shutil
+import statistics
+from pathlib import Path
+
+import pytest
 
 from brainkit.bench import harness as bench
 from brainkit.bench import tables as bench_markdown
@@ -21,10 +25,25 @@ def tiny_config(checkpoint, lm, tmp_path) -> BenchConfig:
                        manifests=str(tmp_path / "no-manifests"), fresh_imports=False)
 
 
+def _high_water_mb() -> float | None:
+    """This process's peak resident memory so far in MB (10^6 bytes, as the bench), or None."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024 / 1e6
+    except OSError:
+        return None
+
+
 def _stats_ok(stats):
     assert {"median_s", "min_s", "max_s", "peak_rss_mb", "values_s", "repeats"} <= set(stats)
-    assert stats["min_s"] <= stats["median_s"] <= stats["max_s"]
-    assert stats["repeats"] == 1 and stats["peak_rss_mb"] > 0
+    assert stats["repeats"] == len(stats["values_s"]) == 1
+    assert stats["median_s"] == statistics.median(stats["values_s"])
+    assert stats["min_s"] == min(stats["values_s"]) and stats["max_s"] == max(stats["values_s"])
+    # memory is sampled from this very process (torch and a model loaded: well over 50 MB), so
+    # the peak lies between the stage's start and the process's high-water mark
+    high = _high_water_mb()
+    assert 50 < stats["start_rss_mb"] <= stats["peak_rss_mb"] <= (high + 1 if high else float("inf"))
 
 
 def test_bench_tiny(tiny_model, tmp_path):
@@ -39,18 +58,23 @@ def test_bench_tiny(tiny_model, tmp_path):
         for name in ("preprocess", "tokenize", "decode", "decode_model", "reference_model",
                      "reference_model_cached"):
             _stats_ok(w["stages"][name])
-        for key in ("model", "end_to_end", "model_cached", "end_to_end_cached"):
-            assert w["ratio"][key] > 0
+        _ratios_ok(w)
     assert sleep["n_windows"] == {"sleep_stage": 2}
     assert clinical["n_windows"] == {"workload": 2, "eyes": 2}
     layout = clinical["reference_layout"]["eyes"]
     assert layout["eeg_tokens"] == 19 * 4 and not layout["cut"]
     assert sleep["reference_layout"]["sleep_stage"]["eeg_tokens"] == 2 * 30
     assert set(meg["stages"]) == {"preprocess", "tokenize"} and "ratio" not in meg
-    assert "met" in sleep["target"]
+    target = sleep["target"]
+    assert target["estimate_8h_s"] == pytest.approx(sleep["stages"]["decode"]["median_s"]
+                                                     * target["n_windows_8h"] / target["n_windows"])
+    assert target["met"] == (target["estimate_8h_s"] <= target["decode_s"])
     for name in ("read_edf", "first_trace", "first_window"):
         _stats_ok(result["app"]["stages"][name])
-    assert result["int8"]["max_abs_prob_diff"] >= 0 and result["int8"]["speedup"] > 0
+    int8 = result["int8"]
+    assert int8["speedup"] == pytest.approx(int8["stages"]["float"]["median_s"]
+                                            / int8["stages"]["int8"]["median_s"])
+    assert int8["within_tolerance"] == (int8["max_abs_prob_diff"] <= int8["tolerance"])
     assert result["profile"]["top_own"] and result["profile"]["top_ops"]
     assert result["accuracy"] == "not run: no manifests"
 
@@ -67,6 +91,54 @@ def test_bench_tiny(tiny_model, tmp_path):
     # measured sections carry numbers, not placeholders; only the skipped step says so
     assert results_block.count(bench_markdown.NOT_MEASURED) == 1  # the fresh-interpreter imports (off here)
     assert "cpu_median_s" in sleep["stages"]["decode"] and "estimate_8h_s" in sleep["target"]
+
+
+def _ratios_ok(w):
+    """Each speed ratio is the reference's time over brainkit's, from the stages it reports."""
+    med = {name: stats["median_s"] for name, stats in w["stages"].items()}
+    scale = sum(w["n_windows"].values()) / sum(w["compared_windows"].values())
+    r = w["ratio"]
+    for suffix in ("", "_cached"):
+        reference = med["reference_model" + suffix]
+        assert r["model" + suffix] == pytest.approx(reference / med["decode_model"])
+        assert r["end_to_end" + suffix] == pytest.approx((med["preprocess"] + reference * scale)
+                                                         / med["decode"])
+        assert r["met" + suffix] == (min(r["model" + suffix], r["end_to_end" + suffix]) >= r["target"])
+
+
+def test_int8_tolerance_flag(tiny_model, tmp_path, monkeypatch):
+    """``within_tolerance`` says whether the int8 model moved any probability by more than the
+    tolerance. The tiny random model's answers hardly depend on its language model (int8 moves
+    them by about 1e-7), so here the "int8" copy is the float model with noise added to every
+    linear weight: a copy known to move them (by about 3e-5), and an exact copy that moves
+    nothing."""
+    import copy
+
+    import torch
+
+    from brainkit.bench import optional
+    from brainkit.inference import Brainkit
+
+    def noisy(model):
+        out = copy.deepcopy(model)
+        torch.manual_seed(0)
+        with torch.no_grad():
+            for module in out.modules():
+                if isinstance(module, torch.nn.Linear):
+                    module.weight.add_(torch.randn_like(module.weight))
+        return out
+
+    checkpoint, lm = tiny_model
+    bk, cfg = Brainkit(checkpoint, lm_path=lm), tiny_config(checkpoint, lm, tmp_path)
+    monkeypatch.setattr(optional, "quantized_lm", lambda model: copy.deepcopy(model))
+    same = optional.bench_int8(bk, cfg, tolerance=0.0)
+    assert same["max_abs_prob_diff"] == 0 and same["within_tolerance"] is True
+    assert same["answer_agreement"] == 1.0
+    monkeypatch.setattr(optional, "quantized_lm", noisy)
+    moved = optional.bench_int8(bk, cfg, tolerance=0.0)
+    diff = moved["max_abs_prob_diff"]
+    assert diff > 1e-6 and moved["within_tolerance"] is False  # float32 resolution: 1e-7
+    assert optional.bench_int8(bk, cfg, tolerance=2 * diff)["within_tolerance"] is True
 
 
 def test_reference_procedures_agree():
