@@ -357,26 +357,38 @@ def _open_egi(path):
     return mne.io.read_raw_egi(path, preload=False, verbose="error")
 
 
-def _by_mne(fmt: str, *extensions: str) -> dict[str, Reader]:
-    """Table entries for extensions that ``mne.io.read_raw`` dispatches itself."""
-    return {ext: Reader(fmt, _mne(_open)) for ext in extensions}
-
+_MNE = _mne(_open)  #: the formats ``mne.io.read_raw`` picks by extension itself
+_TABLE = _own(formats.read_table)
+_XDF = _own(formats.read_xdf)
 
 #: extension -> :class:`Reader`; the one table that says what brainkit reads.
 READERS: dict[str, Reader] = {
-    ".edf": Reader("EDF", _read_edf), ".bdf": Reader("BDF", _read_edf),
-    **_by_mne("GDF", ".gdf"), **_by_mne("FIF", ".fif", ".fif.gz"),
-    **{ext: Reader("BrainVision", _mne(_open), _check_brainvision)
-       for ext in (".vhdr", ".ahdr")},
-    ".set": Reader("EEGLAB", _read_eeglab), ".cnt": Reader("CNT", _read_cnt),
-    **_by_mne("EGI MFF", ".mff"), **_by_mne("CTF", ".ds"), **_by_mne("KIT", ".sqd", ".con"),
-    **_by_mne("Nexstim", ".nxe"), **_by_mne("Persyst", ".lay"),
+    ".edf": Reader("EDF", _read_edf),
+    ".bdf": Reader("BDF", _read_edf),
+    ".gdf": Reader("GDF", _MNE),
+    ".fif": Reader("FIF", _MNE),
+    ".fif.gz": Reader("FIF", _MNE),
+    ".vhdr": Reader("BrainVision", _MNE, _check_brainvision),
+    ".ahdr": Reader("BrainVision", _MNE, _check_brainvision),
+    ".set": Reader("EEGLAB", _read_eeglab),
+    ".cnt": Reader("CNT", _read_cnt),
+    ".mff": Reader("EGI MFF", _MNE),
+    ".ds": Reader("CTF", _MNE),
+    ".sqd": Reader("KIT", _MNE),
+    ".con": Reader("KIT", _MNE),
+    ".nxe": Reader("Nexstim", _MNE),
+    ".lay": Reader("Persyst", _MNE),
     ".data": Reader("Nicolet", _mne(_open_nicolet)),
-    **{ext: Reader("EGI", _mne(_open_egi)) for ext in (".egi", ".raw")},
-    **_by_mne("Curry", ".cdt", ".dap"), **_by_mne("NEDF", ".nedf"),
-    ".xdf": Reader("XDF", _own(formats.read_xdf)), ".xdfz": Reader("XDF", _own(formats.read_xdf)),
-    **{ext: Reader(fmt, _own(formats.read_table), _check_table)
-       for ext, fmt in ((".csv", "CSV"), (".tsv", "TSV"), (".txt", "text"))},
+    ".egi": Reader("EGI", _mne(_open_egi)),
+    ".raw": Reader("EGI", _mne(_open_egi)),
+    ".cdt": Reader("Curry", _MNE),
+    ".dap": Reader("Curry", _MNE),
+    ".nedf": Reader("NEDF", _MNE),
+    ".xdf": Reader("XDF", _XDF),
+    ".xdfz": Reader("XDF", _XDF),
+    ".csv": Reader("CSV", _TABLE, _check_table),
+    ".tsv": Reader("TSV", _TABLE, _check_table),
+    ".txt": Reader("text", _TABLE, _check_table),
     ".npz": Reader("NumPy", _own(formats.read_npz), _check_npz),
 }
 FORMATS = READERS  #: the same table under its public name (``ext in FORMATS``)
