@@ -71,7 +71,13 @@ def test_tokenize_recording(bk):
     assert tokens.n_available == 10 and len(tokens.windows) == 6
     assert tokens.codes.shape == (6, 4, 16, 2) and tokens.codes.max() < 32
     assert tokens.reconstruction.shape == tokens.windows.x.shape == (6, len(EEG), 1024)
-    assert np.isfinite(tokens.r) and -1 <= tokens.r <= 1 and tokens.patch_s == 0.25
+    assert tokens.patch_s == 0.25
+    # the first six 4-s windows of the recording, and r their mean per-channel Pearson correlation
+    # with the reconstruction
+    np.testing.assert_array_equal(tokens.windows.x, make_windows(recording, 4.0).x[:6])
+    r = [np.corrcoef(x, y)[0, 1] for x, y in zip(tokens.windows.x.reshape(-1, 1024),
+                                                  tokens.reconstruction.reshape(-1, 1024))]
+    assert tokens.r == pytest.approx(np.mean(r), abs=1e-5)
     assert len(tokens.usage["fraction_used"]) == 2
     few = tokenize_recording(bk.tokenizer, recording, window_s=4.0, max_values=3 * len(EEG) * 1024)
     assert len(few.windows) == 3 and few.n_available == 10  # bounded by size too
