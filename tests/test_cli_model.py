@@ -73,10 +73,30 @@ def test_evaluate_json_contract(tiny, samples_dir, tmp_path):
     assert set(result["tasks"]) == {"sleep_stage", "eyes"}
     sleep = result["tasks"]["sleep_stage"]
     assert sleep["n"] == n and result["tasks"]["eyes"]["n"] == 3
-    for key in ("balanced_accuracy", "cohen_kappa", "macro_f1", "weighted_f1", "ece"):
-        assert -1 <= sleep[key] <= 1
-    assert np.array(sleep["confusion"]).shape == (5, 5) and np.sum(sleep["confusion"]) == n
-    assert 0 <= result["mean_balanced_accuracy"] <= 1
+    # the confusion's rows are the manifest's labels; every figure follows from the confusion
+    labels = [row["label"] for row in csv.DictReader(open(manifest)) if row["task"] == "sleep_stage"]
+    answers = ["W", "N1", "N2", "N3", "REM"]
+    confusion = np.array(sleep["confusion"])
+    assert confusion.shape == (5, 5) and list(confusion.sum(1)) == [labels.count(a) for a in answers]
+    for key, value in _metrics_from_confusion(confusion).items():
+        assert sleep[key] == pytest.approx(value, abs=1e-9), key
+    assert sleep["auroc"] is None and 0 <= sleep["ece"] <= 1  # auroc: binary tasks only
+    eyes = result["tasks"]["eyes"]
+    assert np.array(eyes["confusion"]).sum(1).tolist() == [3, 0]  # three windows labelled open
+    assert result["mean_balanced_accuracy"] == pytest.approx(
+        np.mean([sleep["balanced_accuracy"], eyes["balanced_accuracy"]]))
+
+
+def _metrics_from_confusion(c: np.ndarray) -> dict:
+    """Balanced accuracy, Cohen's kappa, macro F1 (over the classes present) and weighted F1 of a
+    confusion matrix (rows: true, columns: predicted), from their textbook definitions."""
+    n, rows, cols, tp = c.sum(), c.sum(1), c.sum(0), np.diag(c)
+    present = rows > 0
+    f1 = np.divide(2 * tp, rows + cols, out=np.zeros(len(c)), where=rows + cols > 0)
+    po, pe = tp.sum() / n, (rows * cols).sum() / n**2
+    return {"balanced_accuracy": np.mean(tp[present] / rows[present]),
+            "cohen_kappa": (po - pe) / (1 - pe) if pe < 1 else 0.0,
+            "macro_f1": f1[present].mean(), "weighted_f1": (f1 * rows).sum() / n}
 
 
 def test_evaluate_on_a_gzip_headset_export(tiny, data_dir, tmp_path):
@@ -99,10 +119,19 @@ def test_tokenize_and_explain(tiny, samples_dir, tmp_path):
               "--checkpoint", tiny / "checkpoint")
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout)
-    assert summary["n_windows"] == 45 and -1 <= summary["reconstruction_r"] <= 1
-    assert len(summary["codebook_usage"]["fraction_used"]) == 2
+    assert summary["n_windows"] == 45 and len(summary["codebook_usage"]["fraction_used"]) == 2
     tokens = np.load(tmp_path / "t.npz", allow_pickle=False)
     assert tokens["codes"].shape == (45, 4, 16, 2) and len(tokens["ch_names"]) == 19
+    # the same codes and reconstruction correlation as the library on the same file
+    from brainkit.io import read_recording
+    from brainkit.models.checkpoint import load_tokenizer_model
+    from brainkit.models.tokenizer import tokenize_windows
+    from brainkit.preprocess import make_windows
+
+    windows = make_windows(read_recording(samples_dir / "eyes_open_closed.edf"), 4.0)
+    codes, _, r = tokenize_windows(load_tokenizer_model(tiny / "checkpoint"), windows)
+    np.testing.assert_array_equal(tokens["codes"], codes)
+    assert summary["reconstruction_r"] == pytest.approx(r, abs=1e-6) and summary["warnings"] == []
     res = run("explain", samples_dir / "eyes_open_closed.edf", "--task", "eyes", "--window-index", "3",
               "--steps", "8", "--out", tmp_path / "e.npz", *model_args(tiny))
     assert res.returncode == 0, res.stderr
@@ -112,6 +141,44 @@ def test_tokenize_and_explain(tiny, samples_dir, tmp_path):
     res = run("explain", samples_dir / "eyes_open_closed.edf", "--task", "eyes", "--window-index", "3",
               "--baseline-window", "45", "--steps", "8", "--out", tmp_path / "e2.npz", *model_args(tiny))
     assert res.returncode == 2 and "--baseline-window must be in 0..44" in res.stderr
+
+
+def _tokenize_short(tiny, path):
+    res = run("tokenize", path, "--checkpoint", tiny / "checkpoint")
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["n_windows"] == 1 and summary["codes_shape"][0] == 1
+    assert any("zero-padded to 4 s" in w for w in summary["warnings"]), summary["warnings"]
+    return summary
+
+
+def test_tokenize_pads_a_0p3_s_meg_recording(tiny, tmp_path):
+    """DESIGN.md: a window of another length is padded, never rejected. A 0.30-s BTi-like MEG
+    recording (248 magnetometers at 1017.25 Hz were refused with "at least 0.5 s is needed")."""
+    import mne
+
+    sfreq = 1017.25
+    n = round(0.3 * sfreq)
+    info = mne.create_info([f"A{i}" for i in range(1, 33)], sfreq, "mag")
+    for i, ch in enumerate(info["chs"]):  # on a 12-cm sphere, facing out
+        theta, phi = 0.3 + 1.2 * (i % 8) / 8, 2 * np.pi * (i // 8) / 4
+        direction = np.array([np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)])
+        ch["loc"][:3], ch["loc"][9:12] = 0.12 * direction, direction
+    data = np.random.default_rng(0).normal(0, 1e-13, (32, n))
+    path = tmp_path / "bti_0p3s_raw.fif"
+    mne.io.RawArray(data, info, verbose="error").save(path, verbose="error")
+    summary = _tokenize_short(tiny, path)
+    assert "0.30 s of signal" in " ".join(summary["warnings"])
+
+
+def test_tokenize_pads_a_real_meg_recording_cut_to_0p3_s(tiny, data_dir, tmp_path):
+    """The same on a real MEG system (KIT 157 channels; no BTi recording in ../shared/data)."""
+    import mne
+
+    raw = mne.io.read_raw_kit(data_dir / "meg" / "kit157_test.sqd", verbose="error")
+    path = tmp_path / "kit_0p3s_raw.fif"
+    raw.crop(0, 0.3).load_data().save(path, verbose="error")
+    _tokenize_short(tiny, path)
 
 
 @pytest.mark.parametrize("args, match", [
