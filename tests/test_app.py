@@ -59,11 +59,45 @@ def _figures(at: AppTest) -> list[dict]:
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
 
-def _assert_figures_have_data(at: AppTest, n: int) -> None:
+def _values(spec) -> np.ndarray:
+    """A data array of a figure's JSON: a list, or plotly's base64 form ``{"dtype", "bdata"[, "shape"]}``."""
+    import base64
+
+    if isinstance(spec, dict) and "bdata" in spec:
+        values = np.frombuffer(base64.b64decode(spec["bdata"]), dtype=spec["dtype"])
+        shape = spec.get("shape")
+        return values.reshape([int(k) for k in str(shape).split(",")]) if shape else values
+    return np.asarray(spec, dtype=object)
+
+
+def _present(values: np.ndarray) -> np.ndarray:
+    """Which values are plotted: finite numbers, or non-empty categories (answers, names)."""
+    try:
+        return np.isfinite(values.astype(float))
+    except (TypeError, ValueError):
+        return np.array([v is not None and v != "" for v in values.ravel()]).reshape(values.shape)
+
+
+def _points(trace: dict) -> int:
+    """Plotted values of a trace: its (x, y[, z]) points, or the cells of a heatmap's z."""
+    if trace.get("type") in ("heatmap", "surface") or ("z" in trace and "x" not in trace):
+        return int(_present(_values(trace["z"])).sum()) if "z" in trace else 0
+    columns = [_present(_values(trace[k]).ravel()) for k in ("x", "y", "z") if k in trace]
+    assert len({len(c) for c in columns}) <= 1, f"{trace.get('type')}: x, y, z of different lengths"
+    return int(np.stack(columns).all(0).sum()) if columns else 0
+
+
+def _assert_figures_have_data(at: AppTest, n: int, min_points=1) -> list[list[int]]:
+    """``n`` figures, each plotting at least ``min_points`` points (one number, or one per figure)
+    over its traces, counted in the decoded arrays (not the keys of plotly's binary encoding).
+    Returns the points of each trace of each figure."""
     figures = _figures(at)
     assert len(figures) == n
-    for fig in figures:
-        assert any(len(trace.get("x", [])) > 0 for trace in fig["data"])
+    counts = [[_points(trace) for trace in fig["data"]] for fig in figures]
+    minimums = min_points if isinstance(min_points, (list, tuple)) else [min_points] * n
+    for fig, points, least in zip(figures, counts, minimums):
+        assert sum(points) >= least, (fig.get("layout", {}).get("title"), points)
+    return counts
 
 
 def _assert_upload_page_shows(at: AppTest) -> None:
@@ -76,11 +110,11 @@ def _assert_upload_page_shows(at: AppTest) -> None:
     table = at.dataframe[0].value
     assert list(table["name"]) == list(recording.sensors.names)
     assert {"kind", "has_position", "flags", "robust_std"} <= set(table.columns)
-    _assert_figures_have_data(at, 2)  # traces, spectrum
+    _assert_figures_have_data(at, 2, [1000, 100])  # traces (seconds of samples), spectrum
     at.switch_page(SENSORS).run()
     assert not at.exception, at.exception
-    _assert_figures_have_data(at, 2)  # top view, 3-D head
     model = recording.sensors.model_picks
+    _assert_figures_have_data(at, 2, len(model))  # top view, 3-D head: a point per sensor at least
     if len(model):
         assert len(at.dataframe[0].value) == len(model)
         assert {"x_mm", "y_mm", "z_mm", "ori_x", "position_source"} <= set(at.dataframe[0].value.columns)
