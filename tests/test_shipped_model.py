@@ -47,6 +47,28 @@ def test_sample_eyes_recording_end_to_end(bk):
     assert {line.split(",")[3] for line in lines[1:]} <= set(get_task("eyes").answers)
 
 
+#: Validation manifests whose balanced accuracy must match metrics.json (the two fastest with a
+#: figure well above chance: about 20 s each on one core).
+REPRODUCED_TASKS = ("workload", "eyes")
+#: One point of balanced accuracy: room for a window or two answered differently on another CPU
+#: (each window of a 200-window, two-class set moves it by 0.005).
+BALANCED_ACCURACY_TOLERANCE = 0.01
+
+
+@pytest.mark.parametrize("task", REPRODUCED_TASKS)
+def test_shipped_model_reproduces_its_metrics(bk, task, data_dir):
+    """The shipped checkpoint still reaches the validation figures recorded in its own
+    metrics.json (``python -m brainkit evaluate --manifest manifests/val_<task>.csv``)."""
+    from brainkit.inference import evaluate_manifest
+
+    recorded = json.loads((DEFAULT_CHECKPOINT / "metrics.json").read_text())["decoder"]["validation"][task]
+    result = evaluate_manifest(bk, ROOT / "manifests" / f"val_{task}.csv")
+    measured = result["tasks"][task]
+    assert measured["n"] == recorded["n"]
+    assert measured["balanced_accuracy"] == pytest.approx(recorded["balanced_accuracy"],
+                                                          abs=BALANCED_ACCURACY_TOLERANCE), measured["confusion"]
+
+
 def test_evaluate_command_on_a_manifest_of_unseen_files(tmp_path, data_dir):
     """`brainkit evaluate` on EEGMAT validation recordings, given as EDF and as gzip CSV."""
     import mne
@@ -68,6 +90,10 @@ def test_evaluate_command_on_a_manifest_of_unseen_files(tmp_path, data_dir):
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     m = result["tasks"]["workload"]
-    assert m["n"] == 8 and 0 <= m["balanced_accuracy"] <= 1 and len(m["confusion"]) == 2
+    confusion = np.array(m["confusion"])
+    assert m["n"] == 8 and confusion.sum(1).tolist() == [4, 4]  # rows: low, high
+    assert m["balanced_accuracy"] == pytest.approx(np.mean(np.diag(confusion) / 4))
+    # each window is listed twice, as EDF and as its CSV export: both get the same answer
+    assert (confusion % 2 == 0).all(), confusion
     assert set(m) >= {"balanced_accuracy", "cohen_kappa", "macro_f1", "weighted_f1", "auroc", "ece"}
     assert result == json.loads((tmp_path / "metrics.json").read_text())
