@@ -15,9 +15,14 @@ The tests:
 
 - ``test_sample_recording_on_every_page``: a sample recording picked in the Upload page's
   selector, then every page in turn (Decode: decoded, CSV downloaded and read; Explain: one
-  window explained). Writes a full-page screenshot of every page to ``screenshots/`` (git-ignored)
-  and a 1400 x 900 one to ``docs/screenshots/``: those are the README's screenshots, so
-  re-running this test regenerates them.
+  window explained). Takes a full-page screenshot of every page and a 1400 x 900 one (the
+  README's). By default both go to a temporary folder, so the suite leaves the working tree as it
+  was. To regenerate the README's screenshots, name their folder::
+
+      BRAINKIT_SCREENSHOTS=docs/screenshots .venv/bin/python -m pytest -m browser tests/test_browser.py
+
+  (relative to the repository root, or absolute); the full-page ones then go to ``screenshots/``
+  (git-ignored).
 - ``test_real_edf_upload_on_every_page``: a real EDF of the corpus (``../shared/data``; skips
   when absent) uploaded as "My file", every page visited, decoded, the CSV checked row by row.
 - ``test_four_sessions_are_isolated``: four browser contexts (four sessions) on the one server
@@ -53,8 +58,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--no-first-run"]
 SHIPPED = ROOT / "brainkit" / "assets" / "brainkit-base"
-SCREENSHOTS = ROOT / "screenshots"  # git-ignored: full pages of every test
-DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"  # committed: the README's
+#: Where the README-sized screenshots go when asked (module docstring); else a temporary folder.
+SCREENSHOTS_ENV = "BRAINKIT_SCREENSHOTS"
+#: {"docs": README-sized screenshots, "full": full pages}, set by the ``screenshot_folders`` fixture
+SHOTS: dict[str, Path] = {}
 VIEWPORT = {"width": 1400, "height": 900}
 #: Playwright's wait for one element or action (ms); model work has its own, longer waits.
 TIMEOUT_MS = 60_000
@@ -296,8 +303,21 @@ def _assert_plots_have_data(page, n: int, where: str) -> list[dict]:
     return summary
 
 
+@pytest.fixture(scope="module", autouse=True)
+def screenshot_folders(tmp_path_factory):
+    """A temporary folder for every screenshot, unless ``BRAINKIT_SCREENSHOTS`` names the
+    README's folder (full pages then go to the git-ignored ``screenshots/``)."""
+    asked = os.environ.get(SCREENSHOTS_ENV)
+    if asked:
+        SHOTS.update(docs=ROOT / asked, full=ROOT / "screenshots")  # ROOT / "/abs" is "/abs"
+    else:
+        tmp = tmp_path_factory.mktemp("screenshots")
+        SHOTS.update(docs=tmp / "readme", full=tmp / "full")
+    yield SHOTS
+
+
 def _screenshot(page, name: str, docs_name: str | None = None) -> None:
-    """A full-page PNG in screenshots/ and, given ``docs_name``, a viewport one in docs/.
+    """A full-page PNG and, given ``docs_name``, a viewport one for the README (``SHOTS``).
 
     Streamlit scrolls inside its main block, not the document, so the full page is taken with
     the viewport stretched to the height of that block (and set back after).
@@ -305,16 +325,16 @@ def _screenshot(page, name: str, docs_name: str | None = None) -> None:
     page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollTo(0, 0)")
     page.mouse.move(VIEWPORT["width"] - 1, VIEWPORT["height"] - 1)  # no hover effect in the shot
     if docs_name:
-        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=DOCS_SCREENSHOTS / docs_name)
-    SCREENSHOTS.mkdir(exist_ok=True)
+        SHOTS["docs"].mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SHOTS["docs"] / docs_name)
+    SHOTS["full"].mkdir(parents=True, exist_ok=True)
     height = page.evaluate("""() => {
         const block = document.querySelector('[data-testid="stMainBlockContainer"]');
         return Math.ceil(block.getBoundingClientRect().bottom + 40);
     }""")
     page.set_viewport_size({"width": VIEWPORT["width"], "height": min(max(height, 900), 12000)})
     page.wait_for_timeout(700)  # charts follow the new size
-    page.screenshot(path=SCREENSHOTS / name, full_page=True)
+    page.screenshot(path=SHOTS["full"] / name, full_page=True)
     page.set_viewport_size(VIEWPORT)
 
 
