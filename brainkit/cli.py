@@ -106,7 +106,7 @@ def cmd_decode(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from brainkit.data.manifests import read_manifest
-    from brainkit.inference import evaluate_manifest
+    from brainkit.evaluation.evaluate import evaluate_manifest
 
     read_manifest(args.manifest)  # bad manifests fail before the model loads
     result = evaluate_manifest(_model(args), args.manifest, read=read_complete)

@@ -59,7 +59,7 @@ BALANCED_ACCURACY_TOLERANCE = 0.01
 def test_shipped_model_reproduces_its_metrics(bk, task, data_dir):
     """The shipped checkpoint still reaches the validation figures recorded in its own
     metrics.json (``python -m brainkit evaluate --manifest manifests/val_<task>.csv``)."""
-    from brainkit.inference import evaluate_manifest
+    from brainkit.evaluation.evaluate import evaluate_manifest
 
     recorded = json.loads((DEFAULT_CHECKPOINT / "metrics.json").read_text())["decoder"]["validation"][task]
     result = evaluate_manifest(bk, ROOT / "manifests" / f"val_{task}.csv")

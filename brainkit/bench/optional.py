@@ -92,7 +92,7 @@ def torch_ops(fn, top: int = 15) -> list[dict]:
 def bench_accuracy(bk, cfg: BenchConfig, checkpoint=None) -> dict | str:
     """``evaluate`` on ``manifests/val_<task>.csv`` beside the checkpoint's baselines."""
     from brainkit.models.checkpoint import DEFAULT_CHECKPOINT
-    from brainkit.inference import evaluate_manifest
+    from brainkit.evaluation.evaluate import evaluate_manifest
 
     folder = Path(cfg.manifests)
     manifests = sorted(folder.glob("val_*.csv")) if folder.is_dir() else []

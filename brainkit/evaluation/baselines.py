@@ -1,8 +1,15 @@
-"""Classical baselines, run on the same windows and splits as the brainkit model.
+"""Classical baselines, fitted and scored on exactly the windows brainkit is scored on.
+
+Every baseline is a function ``fit_predict(train, test) -> probabilities`` over lists of
+:class:`brainkit.data.corpora.LabelledSet` of one task, so that cross-validation
+(:mod:`brainkit.evaluation.crossval`) runs brainkit and every baseline in the same folds, and the
+fixed train/validation split (:func:`run_baselines`) is one fold among others.
 
 - :func:`bandpower_logreg`: log band power (per channel when every recording of the task has the
   same channels, else mean and spread over channels) plus log robust scale, standardised,
   logistic regression. The baseline DESIGN.md says small EEG data favours.
+- :func:`posterior_alpha`: relative alpha power over the posterior channels, one threshold
+  (logistic regression on one number): the clinician's rule for closed eyes.
 - :func:`csp_lda` for motor imagery and :func:`xdawn_tangent` for the ERP tasks.
 - :func:`yasa_staging`: YASA's pretrained sleep staging, applied unchanged (no training here).
   YASA loads its packaged LightGBM classifier with ``joblib`` (a pickle inside the ``yasa``
@@ -14,8 +21,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from brainkit.data.corpora import TASK_WINDOWS, load_task
 from brainkit.evaluation.metrics import classification_metrics
+from brainkit.tasks import get_task
+
+
+def labels_of(sets, task: str) -> np.ndarray:
+    """Answer index of every window of ``sets``, in order, shape (N,)."""
+    answers = get_task(task).answers
+    return np.array([answers.index(a) for s in sets for a in s.windows.labels], dtype=int)
+
+
+def _proba(model, x, n_answers: int) -> np.ndarray:
+    """``predict_proba`` spread over all answers (classes absent from training get 0)."""
+    proba = np.zeros((len(x), n_answers))
+    proba[:, model.classes_] = model.predict_proba(x)
+    return proba
+
+
+def _logreg():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000,
+                                                              class_weight="balanced"))
 
 
 def channel_feature_array(x: np.ndarray, sfreq: float, scale: np.ndarray) -> np.ndarray:
@@ -31,42 +60,53 @@ def channel_feature_array(x: np.ndarray, sfreq: float, scale: np.ndarray) -> np.
         return channel_features(bp, torch.from_numpy(np.asarray(scale, dtype=np.float32))).numpy()
 
 
-def _features(sets, per_channel: bool) -> tuple[np.ndarray, np.ndarray]:
-    feats, labels = [], []
+def _bandpower_features(sets, per_channel: bool) -> np.ndarray:
+    feats = []
+    for s in sets:
+        f = channel_feature_array(s.windows.x, s.windows.sfreq, s.windows.scale)  # (N, C, B+1)
+        feats.append(f.reshape(len(f), -1) if per_channel else np.concatenate([f.mean(1), f.std(1)], -1))
+    return np.concatenate(feats)
+
+
+def bandpower_logreg(train, test, task: str) -> np.ndarray:
+    """Band power + logistic regression; per-channel features when all recordings share a layout."""
+    layouts = {tuple(s.windows.sensors.names) for s in list(train) + list(test)}
+    per_channel = len(layouts) == 1
+    model = _logreg().fit(_bandpower_features(train, per_channel), labels_of(train, task))
+    return _proba(model, _bandpower_features(test, per_channel), len(get_task(task).answers))
+
+
+#: channels whose names mark the back of the head (10-10 and 10-20, old names included)
+POSTERIOR_PREFIXES = ("O", "PO", "P", "T5", "T6", "TP")
+
+
+def _posterior_alpha(sets) -> np.ndarray:
+    """log(alpha / total power) averaged over posterior channels (all channels if none), (N, 1)."""
+    import torch
+
+    from brainkit.models.decoder import band_power_features
+
+    out = []
     for s in sets:
         w = s.windows
-        f = channel_feature_array(w.x, w.sfreq, w.scale)  # (N, C, B+1)
-        f = f.reshape(len(f), -1) if per_channel else np.concatenate([f.mean(1), f.std(1)], -1)
-        feats.append(f)
-        labels.append(w.labels)
-    return np.concatenate(feats), np.concatenate(labels)
+        names = [n.strip(".").upper() for n in w.sensors.names]
+        back = [i for i, n in enumerate(names) if n.startswith(POSTERIOR_PREFIXES)]
+        idx = back or list(range(len(names)))
+        with torch.no_grad():
+            bp = band_power_features(torch.from_numpy(w.x[:, idx]), w.sfreq, ((1.0, 45.0), (8.0, 13.0))).exp()
+        rel = torch.log(bp[..., 1] / bp[..., 0]).mean(1)  # (N,)
+        out.append(rel.numpy()[:, None])
+    return np.concatenate(out)
 
 
-def bandpower_logreg(task: str, data_dir=None) -> dict:
-    """Train on the task's train split, report :func:`classification_metrics` on its val split."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    answers = TASK_WINDOWS[task].answers
-    train, val = load_task(task, data_dir, "train"), load_task(task, data_dir, "val")
-    layouts = {tuple(s.windows.sensors.names) for s in train + val}
-    per_channel = len(layouts) == 1
-    x_tr, y_tr = _features(train, per_channel)
-    x_va, y_va = _features(val, per_channel)
-    index = {a: i for i, a in enumerate(answers)}
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000,
-                                                               class_weight="balanced"))
-    model.fit(x_tr, [index[y] for y in y_tr])
-    proba = np.zeros((len(x_va), len(answers)))
-    proba[:, model.classes_] = model.predict_proba(x_va)
-    return classification_metrics([index[y] for y in y_va], proba, answers)
+def posterior_alpha(train, test, task: str) -> np.ndarray:
+    """Relative posterior alpha, one logistic threshold (eyes)."""
+    model = _logreg().fit(_posterior_alpha(train), labels_of(train, task))
+    return _proba(model, _posterior_alpha(test), len(get_task(task).answers))
 
 
-def _arrays(sets, answers):
-    x = np.concatenate([s.windows.x for s in sets]).astype(np.float64)
-    y = np.array([answers.index(a) for s in sets for a in s.windows.labels])
-    return x, y
+def _arrays(sets) -> np.ndarray:
+    return np.concatenate([s.windows.x for s in sets]).astype(np.float64)
 
 
 def _bandpass(x: np.ndarray, sfreq: float, lo: float, hi: float) -> np.ndarray:
@@ -75,44 +115,40 @@ def _bandpass(x: np.ndarray, sfreq: float, lo: float, hi: float) -> np.ndarray:
     return sosfiltfilt(butter(4, [lo, hi], btype="band", fs=sfreq, output="sos"), x, axis=-1)
 
 
-def csp_lda(task: str = "motor_imagery", data_dir=None, n_components: int = 4) -> dict:
-    """CSP (8-30 Hz) + LDA, the classical motor-imagery pipeline."""
+def csp_lda(train, test, task: str = "motor_imagery", n_components: int = 4) -> np.ndarray:
+    """CSP (8-30 Hz) + LDA, the classical motor-imagery pipeline (one channel layout)."""
     from mne.decoding import CSP
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
     from sklearn.pipeline import make_pipeline
 
-    answers = TASK_WINDOWS[task].answers
-    x_tr, y_tr = _arrays(load_task(task, data_dir, "train"), answers)
-    x_va, y_va = _arrays(load_task(task, data_dir, "val"), answers)
+    sfreq = train[0].windows.sfreq
     model = make_pipeline(CSP(n_components=n_components, reg="ledoit_wolf", log=True),
                           LinearDiscriminantAnalysis())
-    model.fit(_bandpass(x_tr, 256.0, 8, 30), y_tr)
-    return classification_metrics(y_va, model.predict_proba(_bandpass(x_va, 256.0, 8, 30)), answers)
+    model.fit(_bandpass(_arrays(train), sfreq, 8, 30), labels_of(train, task))
+    return _proba(model, _bandpass(_arrays(test), sfreq, 8, 30), len(get_task(task).answers))
 
 
-def xdawn_tangent(task: str, data_dir=None, n_filters: int = 2) -> dict:
+def xdawn_tangent(train, test, task: str, n_filters: int = 2) -> np.ndarray:
     """xDAWN covariances + tangent space + logistic regression (1-20 Hz), for ERP tasks."""
     from pyriemann.estimation import XdawnCovariances
     from pyriemann.tangentspace import TangentSpace
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    answers = TASK_WINDOWS[task].answers
-    x_tr, y_tr = _arrays(load_task(task, data_dir, "train"), answers)
-    x_va, y_va = _arrays(load_task(task, data_dir, "val"), answers)
+    sfreq = train[0].windows.sfreq
     model = make_pipeline(XdawnCovariances(nfilter=n_filters, estimator="oas"),
                           TangentSpace(metric="riemann"),
                           LogisticRegression(max_iter=2000, class_weight="balanced"))
-    model.fit(_bandpass(x_tr, 256.0, 1, 20), y_tr)
-    return classification_metrics(y_va, model.predict_proba(_bandpass(x_va, 256.0, 1, 20)), answers)
+    model.fit(_bandpass(_arrays(train), sfreq, 1, 20), labels_of(train, task))
+    return _proba(model, _bandpass(_arrays(test), sfreq, 1, 20), len(get_task(task).answers))
 
 
 #: YASA's stage names (classifier or Hypnogram spelling) -> brainkit answer
 YASA_STAGES = {"W": "W", "WAKE": "W", "N1": "N1", "N2": "N2", "N3": "N3", "R": "REM", "REM": "REM"}
 
 
-def yasa_staging(task: str = "sleep_stage", data_dir=None) -> dict:
-    """YASA's pretrained staging of each validation night, scored on the task's 30-s epochs.
+def yasa_staging(train, test, task: str = "sleep_stage", data_dir=None) -> np.ndarray:
+    """YASA's pretrained staging of each test night (``train`` is not used: nothing is fitted).
 
     Each recording is read at its own rate, unfiltered (YASA filters and resamples itself); its
     single EEG channel is staged; the epochs the task keeps (ties and movement dropped by
@@ -124,26 +160,26 @@ def yasa_staging(task: str = "sleep_stage", data_dir=None) -> dict:
     from brainkit.data.corpora import _data_dir, _text_rate
     from brainkit.io import read_recording
 
-    answers = TASK_WINDOWS[task].answers
+    answers = get_task(task).answers
     root = _data_dir(data_dir)
-    labels, probas = [], []
-    for s in load_task(task, root, "val"):
+    probas = []
+    for s in test:
         raw = read_recording(root / s.source, sfreq=_text_rate(s.source)).raw.copy()
         if raw.info["sfreq"] < 80:
-            raw.resample(100.0)
+            raw.resample(100.0, verbose="error")
         eeg = raw.copy().pick("eeg").ch_names[0]
-        staging = yasa.SleepStaging(raw, eeg_name=eeg)
-        proba = staging.predict().proba  # one row per 30-s epoch from the first sample
-        epochs = np.round(np.asarray(s.windows.starts_s) / TASK_WINDOWS[task].window_s).astype(int)
+        proba = yasa.SleepStaging(raw, eeg_name=eeg).predict().proba  # one row per 30-s epoch
+        epochs = np.round(np.asarray(s.windows.starts_s) / get_task(task).window_s).astype(int)
         named = {YASA_STAGES[str(c).upper()]: proba[c].to_numpy() for c in proba.columns}
         probas.append(np.stack([named[a] for a in answers], 1)[epochs])  # (N, n_answers)
-        labels += [answers.index(a) for a in s.windows.labels]
-    return classification_metrics(labels, np.concatenate(probas), answers)
+    return np.concatenate(probas)
 
 
-#: baseline name -> (function, tasks it applies to)
+#: baseline name -> (fit_predict, tasks it applies to)
 BASELINES = {
-    "bandpower_logreg": (bandpower_logreg, tuple(TASK_WINDOWS)),
+    "bandpower_logreg": (bandpower_logreg, ("workload", "eyes", "sleep_stage", "motor_imagery", "seizure",
+                                            "p300", "n170", "ssvep", "auditory_oddball")),
+    "posterior_alpha": (posterior_alpha, ("eyes",)),
     "csp_lda": (csp_lda, ("motor_imagery",)),
     "xdawn_tangent": (xdawn_tangent, ("p300", "n170", "auditory_oddball")),
     "yasa_staging": (yasa_staging, ("sleep_stage",)),
@@ -151,10 +187,16 @@ BASELINES = {
 
 
 def run_baselines(data_dir=None, tasks=None) -> dict:
-    """{baseline: {task: metrics}} on the validation splits of ``brainkit.data.corpora``."""
+    """{baseline: {task: metrics}} on the fixed train/validation split of ``brainkit.data.corpora``."""
+    from brainkit.data.corpora import load_task
+
     out: dict[str, dict] = {}
     for name, (fn, applies) in BASELINES.items():
         for task in applies:
             if tasks is None or task in tasks:
-                out.setdefault(name, {})[task] = fn(task, data_dir)
+                train, val = load_task(task, data_dir, "train"), load_task(task, data_dir, "val")
+                proba = (fn(train, val, task, data_dir=data_dir) if name == "yasa_staging"
+                         else fn(train, val, task))
+                out.setdefault(name, {})[task] = classification_metrics(
+                    labels_of(val, task), proba, get_task(task).answers)
     return out

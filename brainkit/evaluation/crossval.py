@@ -1,0 +1,149 @@
+"""How well brainkit generalizes to new people: grouped cross-validation and shift tests.
+
+One number on one validation split rewards fitting that split. ``brainkit crossval`` instead:
+
+1. **Cross-validation grouped by subject** over every labelled window of ``../shared/data``: the
+   folds never share a subject (or, where a task has fewer than :data:`MIN_SUBJECTS` subjects,
+   a recording), classes are balanced over folds where the groups allow, and brainkit and every
+   baseline of :data:`brainkit.evaluation.baselines.BASELINES` are fitted on the same training
+   folds and scored on the same test windows. brainkit refits only its read-out (the part of the
+   model fitted to labels in closed form: :func:`brainkit.models.readout.fit_readout`) on
+   each fold's training windows; the tokenizer and the language model's reading of the answer
+   anchor are the shipped ones.
+2. **Shift tests** on the validation windows with the shipped model: another amplifier gain,
+   another source sampling rate, average reference, channels dropped, a 64-channel cap cut to the
+   10-20 system and to a 4-channel headset. Reported: balanced accuracy and the fraction of
+   answers that change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from brainkit._logging import logger
+from brainkit.evaluation.baselines import BASELINES, labels_of
+from brainkit.evaluation.metrics import classification_metrics
+from brainkit.tasks import get_task
+
+MIN_SUBJECTS = 3  #: below this many subjects a task is grouped by recording instead
+LEAVE_ONE_OUT_MAX = 8  #: with at most this many groups every group is a fold of its own
+
+
+@dataclass
+class Split:
+    """One fold: indices into the task's list of labelled sets."""
+
+    train: list[int]
+    test: list[int]
+
+
+def grouping(sets) -> tuple[list[str], str]:
+    """The group of every set and the unit's name (``subject`` or ``recording``)."""
+    subjects = [s.subject for s in sets]
+    if len(set(subjects)) >= MIN_SUBJECTS:
+        return subjects, "subject"
+    return [s.source for s in sets], "recording"
+
+
+def folds(sets, task: str, k: int = 5, seed: int = 0) -> tuple[list[Split], str]:
+    """Folds over the sets of one task that never split a group.
+
+    With at most :data:`LEAVE_ONE_OUT_MAX` groups, one group is left out per fold; otherwise
+    ``k`` folds balanced over classes (scikit-learn's ``StratifiedGroupKFold`` on the sets'
+    majority answers).
+    """
+    groups, unit = grouping(sets)
+    names = sorted(set(groups))
+    if len(names) < 2:
+        return [], unit
+    if len(names) <= LEAVE_ONE_OUT_MAX:
+        out = [Split([i for i, g in enumerate(groups) if g != name],
+                     [i for i, g in enumerate(groups) if g == name]) for name in names]
+        return out, unit
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    answers = get_task(task).answers
+    major = [answers.index(max(set(s.windows.labels), key=list(s.windows.labels).count)) for s in sets]
+    cv = StratifiedGroupKFold(n_splits=min(k, len(names)), shuffle=True, random_state=seed)
+    out = [Split(list(tr), list(te)) for tr, te in cv.split(np.zeros(len(sets)), major, groups)]
+    return out, unit
+
+
+def _summary(per_fold: list[float]) -> dict:
+    values = [v for v in per_fold if v is not None]
+    return {"mean": float(np.mean(values)) if values else None,
+            "std": float(np.std(values)) if values else None, "folds": per_fold}
+
+
+def crossval_task(task: str, sets, methods: dict, k: int = 5, seed: int = 0, progress=None) -> dict:
+    """Balanced accuracy of every method in every fold of one task.
+
+    Parameters
+    ----------
+    sets : list of LabelledSet
+        Every labelled set of the task (all splits).
+    methods : dict
+        name -> ``fit_predict(train_sets, test_sets, task) -> probabilities (N_test, n_answers)``.
+
+    Returns
+    -------
+    dict
+        ``unit``, ``n_folds``, ``n_windows``, ``n_groups``, and per method ``balanced_accuracy``
+        (mean, std, per fold) and the ``pooled`` metrics over all test windows.
+    """
+    answers = get_task(task).answers
+    splits, unit = folds(sets, task, k, seed)
+    result = {"unit": unit, "n_folds": len(splits), "n_windows": int(sum(len(s.windows) for s in sets)),
+              "n_groups": len(set(grouping(sets)[0])), "methods": {}}
+    for name, fit_predict in methods.items():
+        per_fold, probas, labels = [], [], []
+        for i, split in enumerate(splits):
+            train = [sets[j] for j in split.train]
+            test = [sets[j] for j in split.test]
+            y_train = labels_of(train, task)
+            if len(np.unique(y_train)) < 2:
+                per_fold.append(None)
+                continue
+            proba = np.asarray(fit_predict(train, test, task))
+            y = labels_of(test, task)
+            probas.append(proba)
+            labels.append(y)
+            per_fold.append(classification_metrics(y, proba, answers)["balanced_accuracy"])
+            logger.info("crossval %s %s fold %d/%d: balanced accuracy %.3f", task, name, i + 1,
+                        len(splits), per_fold[-1])
+            if progress is not None:
+                progress(task, name, i + 1, len(splits))
+        pooled = (classification_metrics(np.concatenate(labels), np.concatenate(probas), answers)
+                  if probas else None)
+        result["methods"][name] = {"balanced_accuracy": _summary(per_fold), "pooled": pooled}
+    return result
+
+
+def baseline_methods(task: str, data_dir=None) -> dict:
+    """The baselines that apply to a task, as ``fit_predict`` functions."""
+    out = {}
+    for name, (fn, applies) in BASELINES.items():
+        if task in applies:
+            out[name] = ((lambda tr, te, t, fn=fn: fn(tr, te, t, data_dir=data_dir))
+                         if name == "yasa_staging" else fn)
+    return out
+
+
+def crossval(tasks=None, data_dir=None, k: int = 5, seed: int = 0, bk=None, progress=None) -> dict:
+    """``brainkit crossval``: every task's folds, brainkit (when ``bk`` is given) and baselines."""
+    from brainkit.data.corpora import load_task
+    from brainkit.tasks import TASK_IDS
+
+    out = {"k": k, "seed": seed, "tasks": {}}
+    for task in tasks or TASK_IDS:
+        sets = load_task(task, data_dir)
+        methods = {}
+        if bk is not None:
+            from brainkit.models.readout import readout_method
+
+            methods["brainkit"] = readout_method(bk)
+        methods.update(baseline_methods(task, data_dir))
+        out["tasks"][task] = crossval_task(task, sets, methods, k, seed, progress)
+    return out
