@@ -142,6 +142,51 @@ def cmd_train_decoder(args) -> int:
     return 0
 
 
+def cmd_fit_readout(args) -> int:
+    import torch
+
+    from brainkit.tasks import TASK_IDS
+    from brainkit.training.readout import fit_all, temperatures_from, tune_reading, with_readout
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    bk = _model(args)
+    decoder = with_readout(bk.decoder, args.task or TASK_IDS)
+    bk.decoder = decoder.attach_lm(*bk.decoder.lm)
+    report = {"training_accuracy": fit_all(decoder, args.data, decoder.config.readout_tasks)}
+    if args.reading_steps:
+        report["reading_agreement"] = tune_reading(bk, args.data, steps=args.reading_steps)
+    if args.temperatures_from:
+        result = json.loads(Path(args.temperatures_from).read_text())
+        decoder.config.temperatures.update(temperatures_from(result, decoder.config.temperatures))
+        report["temperatures"] = decoder.config.temperatures
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        decoder.save_pretrained(args.out)
+    _print_json(report)
+    return 0
+
+
+def cmd_crossval(args) -> int:
+    from brainkit.evaluation.crossval import crossval, markdown, shift_table
+    from brainkit.training.readout import agreement, head_method, readout_method
+
+    bk = None if args.baselines_only else _model(args)
+    extra = {} if bk is None else {"read-out head": head_method(bk.decoder)}
+    result = crossval(args.task, args.data, args.folds, args.seed,
+                      brainkit=None if bk is None else readout_method(bk), extra=extra)
+    if bk is not None:
+        result["agreement"] = agreement(result)
+        if args.shifts:
+            result["shifts"] = shift_table(bk, args.task, args.data)
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, default=float))
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(result))
+    sys.stdout.write(markdown(result))
+    return 0
+
+
 def cmd_baselines(args) -> int:
     import mne
 
@@ -340,6 +385,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.set_defaults(func=cmd_train_decoder)
 
+    p = sub.add_parser("fit-readout", help="fit the decoder's read-out heads on the whole corpus")
+    _data_option(p)
+    _model_options(p)
+    p.add_argument("--task", action="append", help="only this task (repeatable; default all)")
+    p.add_argument("--reading-steps", type=int, default=0,
+                   help="then fit the answer prototypes so the language model reads the read-out")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--temperatures-from", help="a crossval --out JSON: calibrate on its out-of-fold answers")
+    p.add_argument("--out", help="write the decoder here (e.g. brainkit/assets/brainkit-base/decoder)")
+    p.set_defaults(func=cmd_fit_readout)
+
+    p = sub.add_parser("crossval", help="subject-grouped cross-validation of brainkit and the "
+                                        "baselines in the same folds, and shift tests")
+    _data_option(p)
+    _model_options(p)
+    p.add_argument("--task", action="append", help="only this task (repeatable; default all)")
+    p.add_argument("--folds", type=int, default=5, help="folds (tasks with at most 8 groups: one per group)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--shifts", action="store_true", help="also the shift tests on validation windows")
+    p.add_argument("--baselines-only", action="store_true", help="no brainkit model (fast)")
+    p.add_argument("--out", help="write the whole result (JSON)")
+    p.add_argument("--markdown", help="write the tables (Markdown) here")
+    p.set_defaults(func=cmd_crossval)
+
     p = sub.add_parser("explain", help="attention and attributions for one window (.npz)")
     p.add_argument("file")
     p.add_argument("--task", required=True)
@@ -419,7 +488,7 @@ def main(argv=None) -> int:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-    if args.verbose or args.command in ("train-tokenizer", "train-decoder"):  # training logs progress
+    if args.verbose or args.command in ("train-tokenizer", "train-decoder", "fit-readout", "crossval"):
         from brainkit._logging import set_log_level
 
         set_log_level("INFO")

@@ -98,8 +98,34 @@ def window_features(tokenizer, x, sensors, sfreq: float, bands_hz):
     return codes, latents, band_power_features(x, sfreq, bands_hz)
 
 
+@torch.no_grad()
+def readout_inputs(decoder, windows: Windows, task: str, batch_size: int = 64):
+    """The read-out features of all windows of one recording, or None when the decoder's task
+    does not use them.
+
+    A task in ``decoder.config.sequence_tasks`` reads every window with its recording: the
+    windows must all come from one recording (as in :meth:`Brainkit.predict`).
+
+    Returns
+    -------
+    Tensor, shape (N, F) or None
+    """
+    from brainkit.models.readout import readout_features, sequence_features
+
+    if task not in decoder.config.readout_tasks:
+        return None
+    s = windows.sensors
+    parts = [readout_features(torch.from_numpy(windows.x[i:i + batch_size]), windows.sfreq, s.pos,
+                              s.has_position, windows.scale)
+             for i in range(0, len(windows), batch_size)]
+    features = torch.cat(parts) if parts else torch.zeros(0, 0)
+    if task in decoder.config.sequence_tasks and len(features):
+        features = sequence_features(features, windows.starts_s)
+    return features
+
+
 def answer_log_probabilities(decoder, latents, bandpower, scale, sensors, task: str,
-                             temperature: float = 1.0, use_lm: bool = True):
+                             temperature: float = 1.0, use_lm: bool = True, readout=None):
     """The answer recipe: connector -> option log-likelihoods -> ``log_softmax(logp / temperature)``.
 
     Parameters
@@ -113,6 +139,8 @@ def answer_log_probabilities(decoder, latents, bandpower, scale, sensors, task: 
         The task's calibration temperature (1: uncalibrated).
     use_lm : bool
         False scores with the auxiliary head instead of the language model (training's cheap stage).
+    readout : Tensor, shape (N, F), optional
+        :func:`readout_inputs` of the windows (the tasks the read-out decides need it).
 
     Returns
     -------
@@ -122,7 +150,7 @@ def answer_log_probabilities(decoder, latents, bandpower, scale, sensors, task: 
     connector : ConnectorOutput
         The connector's output (soft tokens, routing, selected queries).
     """
-    conn = decoder.connect(latents, bandpower, scale, sensors, task)
+    conn = decoder.connect(latents, bandpower, scale, sensors, task, readout=readout)
     logp = (decoder.answer_logprobs(conn.soft_tokens, task)[0] if use_lm
             else conn.aux_logits.log_softmax(-1))  # (N, A)
     return (logp / temperature).log_softmax(-1), conn
@@ -167,17 +195,22 @@ class Brainkit:
     def predict(self, windows: Windows, task: str, batch_size: int = 32, progress=None) -> Predictions:
         """Option probabilities for every window (calibrated by the task's temperature).
 
-        ``progress(done, total)`` is called after each batch.
+        The windows are those of one recording (a task read as a sequence, sleep staging, reads
+        each window with its neighbours and its night). ``progress(done, total)`` is called after
+        each batch.
         """
         task = get_task(task)
         windows = fit_window(windows, task.window_s)
+        readout = readout_inputs(self.decoder, windows, task.id)
         probs = []
         for i in range(0, len(windows), batch_size):
-            part = windows.select(np.arange(i, min(i + batch_size, len(windows))))
+            rows = np.arange(i, min(i + batch_size, len(windows)))
+            part = windows.select(rows)
             latents, bp, scale = self.features(part)
             with self._lock:
                 logprob, _ = answer_log_probabilities(self.decoder, latents, bp, scale, part.sensors,
-                                                      task.id, self.temperature(task.id))
+                                                      task.id, self.temperature(task.id),
+                                                      readout=None if readout is None else readout[rows])
             probs.append(logprob.exp().float().numpy())
             if progress is not None:
                 progress(min(i + batch_size, len(windows)), len(windows))

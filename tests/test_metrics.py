@@ -34,9 +34,8 @@ def test_ece_of_overconfident_predictions():
 
 
 def test_bandpower_baseline_on_real_data(data_dir):
-    from brainkit.evaluation.baselines import bandpower_logreg
+    from brainkit.evaluation.baselines import run_baselines
 
-    seizure = bandpower_logreg("seizure", data_dir)
-    assert seizure["n"] == 500 and seizure["balanced_accuracy"] > 0.9
-    workload = bandpower_logreg("workload", data_dir)
-    assert workload["n"] == 290 and workload["balanced_accuracy"] > 0.65
+    result = run_baselines(data_dir, tasks=["seizure", "workload"])["bandpower_logreg"]
+    assert result["seizure"]["n"] == 500 and result["seizure"]["balanced_accuracy"] > 0.9
+    assert result["workload"]["n"] == 290 and result["workload"]["balanced_accuracy"] > 0.65

@@ -7,7 +7,7 @@ One number on one validation split rewards fitting that split. ``brainkit crossv
    a recording), classes are balanced over folds where the groups allow, and brainkit and every
    baseline of :data:`brainkit.evaluation.baselines.BASELINES` are fitted on the same training
    folds and scored on the same test windows. brainkit refits only its read-out (the part of the
-   model fitted to labels in closed form: :func:`brainkit.models.readout.fit_readout`) on
+   model fitted to labels in closed form: :func:`brainkit.training.readout.fit_readout`) on
    each fold's training windows; the tokenizer and the language model's reading of the answer
    anchor are the shipped ones.
 2. **Shift tests** on the validation windows with the shipped model: another amplifier gain,
@@ -77,7 +77,8 @@ def _summary(per_fold: list[float]) -> dict:
             "std": float(np.std(values)) if values else None, "folds": per_fold}
 
 
-def crossval_task(task: str, sets, methods: dict, k: int = 5, seed: int = 0, progress=None) -> dict:
+def crossval_task(task: str, sets, methods: dict, k: int = 5, seed: int = 0, progress=None,
+                  keep=()) -> dict:
     """Balanced accuracy of every method in every fold of one task.
 
     Parameters
@@ -86,6 +87,8 @@ def crossval_task(task: str, sets, methods: dict, k: int = 5, seed: int = 0, pro
         Every labelled set of the task (all splits).
     methods : dict
         name -> ``fit_predict(train_sets, test_sets, task) -> probabilities (N_test, n_answers)``.
+    keep : collection of str
+        Methods whose out-of-fold probabilities are returned too (``out_of_fold``).
 
     Returns
     -------
@@ -118,6 +121,10 @@ def crossval_task(task: str, sets, methods: dict, k: int = 5, seed: int = 0, pro
         pooled = (classification_metrics(np.concatenate(labels), np.concatenate(probas), answers)
                   if probas else None)
         result["methods"][name] = {"balanced_accuracy": _summary(per_fold), "pooled": pooled}
+        if name in keep and probas:  # out-of-fold predictions, for calibration and agreement
+            result["methods"][name]["out_of_fold"] = {
+                "labels": np.concatenate(labels).tolist(),
+                "proba": np.round(np.concatenate(probas), 6).tolist()}
     return result
 
 
@@ -131,19 +138,71 @@ def baseline_methods(task: str, data_dir=None) -> dict:
     return out
 
 
-def crossval(tasks=None, data_dir=None, k: int = 5, seed: int = 0, bk=None, progress=None) -> dict:
-    """``brainkit crossval``: every task's folds, brainkit (when ``bk`` is given) and baselines."""
+def crossval(tasks=None, data_dir=None, k: int = 5, seed: int = 0, brainkit=None, progress=None,
+             extra=None) -> dict:
+    """``brainkit crossval``: every task's folds, brainkit (when given) and the baselines.
+
+    ``brainkit`` is brainkit's ``fit_predict`` (:func:`brainkit.training.readout.readout_method`);
+    ``extra`` more named methods (e.g. brainkit's read-out head without the language model).
+    Out-of-fold probabilities are kept for those.
+    """
     from brainkit.data.corpora import load_task
     from brainkit.tasks import TASK_IDS
 
     out = {"k": k, "seed": seed, "tasks": {}}
     for task in tasks or TASK_IDS:
         sets = load_task(task, data_dir)
-        methods = {}
-        if bk is not None:
-            from brainkit.models.readout import readout_method
-
-            methods["brainkit"] = readout_method(bk)
+        methods = {"brainkit": brainkit} if brainkit is not None else {}
+        methods.update(extra or {})
         methods.update(baseline_methods(task, data_dir))
-        out["tasks"][task] = crossval_task(task, sets, methods, k, seed, progress)
+        out["tasks"][task] = crossval_task(task, sets, methods, k, seed, progress,
+                                           keep=["brainkit", *(extra or {})])
     return out
+
+
+def shift_table(bk, tasks=None, data_dir=None) -> dict:
+    """:func:`brainkit.evaluation.shifts.shift_tests` of the model on every task's validation
+    windows, plus every 64-channel recording of the task (for the cap cuts)."""
+    from brainkit.data.corpora import load_task
+    from brainkit.evaluation.shifts import shift_tests
+    from brainkit.tasks import TASK_IDS
+
+    out = {}
+    for task in tasks or TASK_IDS:
+        sets = [s for s in load_task(task, data_dir) if s.split == "val" or s.windows.x.shape[1] >= 60]
+        out[task] = shift_tests(lambda w, t: bk.predict(w, t).probabilities, sets, task)
+    return out
+
+
+def _cell(summary) -> str:
+    if not summary or summary.get("mean") is None:
+        return "-"
+    return f"{100 * summary['mean']:.1f} ± {100 * summary['std']:.1f}"
+
+
+def markdown(result: dict) -> str:
+    """The model card's tables: cross-validation, language model vs read-out head, shifts."""
+    names = sorted({m for r in result["tasks"].values() for m in r["methods"]},
+                   key=lambda m: (m != "brainkit", m != "read-out head", m))
+    lines = ["| task | unit | folds | windows | " + " | ".join(names) + " |",
+             "|---|---|---|---|" + "---|" * len(names)]
+    for task, r in result["tasks"].items():
+        cells = [_cell(r["methods"].get(n, {}).get("balanced_accuracy")) for n in names]
+        lines.append(f"| {task} | {r['unit']} ({r['n_groups']}) | {r['n_folds']} | {r['n_windows']} | "
+                     + " | ".join(cells) + " |")
+    text = "Balanced accuracy (%), mean ± spread (std) over folds\n\n" + "\n".join(lines) + "\n"
+    if result.get("agreement"):
+        text += ("\nLanguage model vs read-out head, out of fold\n\n| task | agreement | language model |"
+                 " read-out head |\n|---|---|---|---|\n")
+        for task, a in result["agreement"].items():
+            text += (f"| {task} | {100 * a['agreement']:.1f} % of {a['n']} | {100 * a['language_model']:.1f}"
+                     f" | {100 * a['read_out_head']:.1f} |\n")
+    if result.get("shifts"):
+        shifts = [s for s in next(iter(result["shifts"].values())) if s != "none"]
+        text += ("\nShift tests: balanced accuracy (%) / answers changed (%)\n\n| task | none | "
+                 + " | ".join(shifts) + " |\n|---|---|" + "---|" * len(shifts) + "\n")
+        for task, r in result["shifts"].items():
+            cells = ["-" if r.get(s) is None else f"{100 * r[s]['balanced_accuracy']:.1f} / "
+                     f"{100 * r[s]['changed']:.1f}" for s in shifts]
+            text += f"| {task} | {100 * r['none']['balanced_accuracy']:.1f} | " + " | ".join(cells) + " |\n"
+    return text

@@ -63,8 +63,8 @@ class BrainDecoderConfig(PretrainedConfig):
                  n_query_layers=2, n_soft_tokens=8, pool_size=4, bands_hz=BANDS_HZ, sfreq=256.0,
                  max_patches=256, lm_hidden=576, dropout=0.1, gumbel_tau=1.0, w_balance=0.01,
                  w_aux=0.5, w_option=1.0, answer_anchor=True, spectral_head=True, task_ids=TASK_IDS,
-                 task_answers=None,
-                 temperatures=None, lm_sha256=None, **kwargs):
+                 task_answers=None, temperatures=None, lm_sha256=None, readout_tasks=None,
+                 sequence_tasks=("sleep_stage",), deep_tasks=(), **kwargs):
         self.latent_dim, self.n_sources, self.d_model = latent_dim, n_sources, d_model
         self.n_heads, self.n_layers, self.n_query_layers = n_heads, n_layers, n_query_layers
         self.n_soft_tokens, self.pool_size = n_soft_tokens, pool_size
@@ -76,6 +76,11 @@ class BrainDecoderConfig(PretrainedConfig):
         self.task_answers = task_answers or {t: list(get_task(t).answers) for t in self.task_ids}
         self.temperatures = temperatures or {}
         self.lm_sha256 = lm_sha256
+        #: tasks decided by the read-out head (brainkit.models.readout) instead of the position-
+        #: weighted spectral head; of those, the ones read as sequences (whole recordings), and
+        #: the ones whose deep path (connector queries) adds its logits to the read-out's
+        self.readout_tasks = list(readout_tasks or [])
+        self.sequence_tasks, self.deep_tasks = list(sequence_tasks), list(deep_tasks)
         super().__init__(**kwargs)
 
 
@@ -186,6 +191,11 @@ class BrainDecoder(PreTrainedModel):
         n_stats = 5 * (len(c.bands_hz) + 1)  # see spectral_statistics
         self.spectral_heads = nn.ModuleDict(
             {t: nn.Linear(n_stats, len(c.task_answers[t])) for t in c.task_ids} if c.spectral_head else {})
+        from brainkit.models import readout
+
+        self.readout_heads = nn.ModuleDict(
+            {t: nn.Linear(readout.N_FEATURES * (4 if t in c.sequence_tasks else 1), len(c.task_answers[t]))
+             for t in c.readout_tasks})
         self.answer_prototypes = nn.ParameterDict(
             {t: nn.Parameter(torch.zeros(len(c.task_answers[t]), c.lm_hidden)) for t in c.task_ids})
         self.post_init()
@@ -247,7 +257,7 @@ class BrainDecoder(PreTrainedModel):
 
     # ------------------------------------------------------------------ connector
     def connect(self, latents, bandpower, scale, sensors, task: str | None, return_attention=False,
-                hard: bool | None = None, caption=None) -> ConnectorOutput:
+                hard: bool | None = None, caption=None, readout=None) -> ConnectorOutput:
         """Brain features -> soft tokens for one task.
 
         Parameters
@@ -266,6 +276,10 @@ class BrainDecoder(PreTrainedModel):
             A caption embedding to route with instead of the task's (open questions).
         hard : bool, optional
             One query per slot (default: always; the soft weights carry the gradient in training).
+        readout : Tensor, shape (N, F), optional
+            The read-out features of the windows (:func:`brainkit.inference.readout_inputs`),
+            required for the tasks in ``config.readout_tasks``: their auxiliary logits, and with
+            them the answer anchor, come from the read-out head.
         """
         N, K, P, _ = latents.shape
         c = self.config
@@ -308,7 +322,14 @@ class BrainDecoder(PreTrainedModel):
         soft = soft / soft.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt() * self.lm_scale
         soft = soft * getattr(self, "lm_embed_rms", 1.0)
         aux = self.aux_heads[task](q.mean(1) + pooled) if task in self.aux_heads else None
-        if aux is not None and task in self.spectral_heads:
+        if task in self.readout_heads:
+            if readout is None:
+                from brainkit.errors import BrainkitError
+
+                raise BrainkitError(f"task {task} is decided by the read-out: pass readout= features")
+            deep = aux if task in c.deep_tasks else 0.0
+            aux = self.readout_heads[task](readout.to(q.dtype)) + deep  # (N, A)
+        elif aux is not None and task in self.spectral_heads:
             aux = aux + self.spectral_heads[task](spectral_statistics(chan_feat, s.pos))
         if c.answer_anchor and aux is not None and self._lm is not None:
             anchor = aux.softmax(-1).to(soft.dtype) @ self.answer_prototypes[task].to(soft.dtype)  # (N, H)

@@ -1,0 +1,283 @@
+"""The read-out: what a clinician reads off a spectrum, pooled over scalp regions, per task.
+
+The decoder's decisions rest on features chosen for generalizing to new people, sites and
+devices (measured by subject-grouped cross-validation and shift tests, MODEL_CARD.md):
+
+* **Gain-invariant.** Every channel's spectrum is divided by its own 1-45 Hz power before
+  anything else, so an amplifier's or an electrode's gain cancels exactly. The absolute amplitude
+  (``Windows.scale``) enters only as each channel's amplitude relative to the other channels of
+  the same window.
+* **Reference-invariant.** With at least :data:`MIN_AVERAGE_REFERENCE_CHANNELS` channels the
+  signals are re-referenced to their common average first, so the recorded reference no longer
+  matters.
+* **Layout-independent.** Channels are pooled into fixed regions located from their positions
+  (:data:`REGIONS`: whole head, frontal, central, temporal, parietal, occipital, posterior, left,
+  right); a region without a sensor takes the whole-head value, and channels without a known
+  position count for the whole head only. One channel, a 4-channel headset and a 64-channel cap
+  give vectors of the same size and meaning.
+
+Per region (:data:`FEATURE_NAMES`): log relative power of slow waves, delta, theta, alpha, sigma
+(spindles), beta and gamma; the theta/beta, alpha/theta and slow/fast ratios; the spectral edge
+frequency; the aperiodic (1/f) slope; the alpha peak's frequency and prominence over the 1/f
+background; spectral entropy; Hjorth mobility and complexity; the relative amplitude.
+
+For sleep staging (:func:`sequence_features`) each 30-s epoch is also read relative to its night
+(z-scored over the recording, as YASA does) and with the context of its neighbours (centred
+moving averages), which is how a scorer reads a hypnogram.
+
+Everything is written in torch and differentiable in the signal where the quantity is smooth, so
+that integrated gradients reach the samples through it. Coordinates are MNE's head frame in
+metres (+x right ear, +y nasion, +z up).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+TOTAL_BAND_HZ = (1.0, 45.0)  #: Hz, the power every spectrum is divided by
+#: name -> (low, high) Hz, half-open
+BANDS_HZ = {"slow": (0.5, 2.0), "delta": (1.0, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0),
+            "sigma": (11.0, 16.0), "beta": (13.0, 30.0), "gamma": (30.0, 45.0)}
+#: name -> (numerator bands, denominator bands)
+RATIOS = {"theta/beta": (("theta",), ("beta",)), "alpha/theta": (("alpha",), ("theta",)),
+          "slow/fast": (("delta", "theta"), ("alpha", "beta"))}
+ALPHA_SEARCH_HZ = (7.0, 14.0)  #: where the alpha peak is looked for
+APERIODIC_FIT_HZ = (2.0, 40.0)  #: range of the log-log fit of the 1/f background...
+APERIODIC_SKIP_HZ = (7.0, 16.0)  #: ...leaving out the alpha and spindle peaks
+SPECTRAL_EDGE = 0.9  #: fraction of the 1-45 Hz power below the spectral edge frequency
+WELCH_SEGMENT_S = 2.0  #: s (the whole window when it is shorter); segments overlap by half
+LOG_FLOOR = 1e-6  #: added to relative powers (<= 1) before a log
+MIN_AVERAGE_REFERENCE_CHANNELS = 8
+
+REGIONS = ("whole", "frontal", "central", "temporal", "parietal", "occipital", "posterior", "left", "right")
+#: metres: the head sphere's centre in the head frame; sensor directions are taken from here
+HEAD_CENTRE_M = (0.0, 0.015, 0.05)
+FRONTAL_MIN_Y = 0.6  #: direction cosines that place a sensor: anterior above this: frontal
+OCCIPITAL_MAX_Y = -0.8  #: anterior below this: occipital
+TEMPORAL_MIN_ABS_X, TEMPORAL_MAX_Z = 0.7, 0.45  #: lateral above and vertical below: temporal
+PARIETAL_MAX_Y = -0.35  #: anterior below this (and none of the above): parietal; else central
+LATERAL_MIN_ABS_X = 0.15  #: lateral beyond this: left or right hemisphere
+
+FEATURE_NAMES = ([f"rel_{b}" for b in BANDS_HZ] + [f"log_{r}" for r in RATIOS]
+                 + ["edge_hz", "aperiodic_slope", "alpha_peak_hz", "alpha_prominence",
+                    "spectral_entropy", "hjorth_mobility", "hjorth_complexity", "relative_amplitude"])
+N_FEATURES = len(REGIONS) * len(FEATURE_NAMES)  #: size of one window's read-out vector
+CONTEXT_HALF_WIDTHS = (2, 7)  #: epochs, half-widths of the centred moving averages (sleep)
+
+
+def regions_of(position) -> list[str]:
+    """The regions (other than ``whole``) a sensor at ``position`` (3,) metres belongs to."""
+    direction = np.asarray(position, dtype=np.float64) - np.asarray(HEAD_CENTRE_M)
+    ux, uy, uz = direction / np.linalg.norm(direction)
+    if uy > FRONTAL_MIN_Y:
+        lobe = "frontal"
+    elif uy < OCCIPITAL_MAX_Y:
+        lobe = "occipital"
+    elif abs(ux) > TEMPORAL_MIN_ABS_X and uz < TEMPORAL_MAX_Z:
+        lobe = "temporal"
+    elif uy < PARIETAL_MAX_Y:
+        lobe = "parietal"
+    else:
+        lobe = "central"
+    out = [lobe] + (["posterior"] if lobe in ("parietal", "occipital") else [])
+    if abs(ux) > LATERAL_MIN_ABS_X:
+        out.append("left" if ux < 0 else "right")
+    return out
+
+
+def region_weights(pos, has_position) -> np.ndarray:
+    """Averaging weights from channels to :data:`REGIONS`, shape (R, C); every row sums to 1.
+
+    Parameters
+    ----------
+    pos : array, shape (C, 3)
+        Metres (ignored where ``has_position`` is False).
+    has_position : array, shape (C,), bool
+    """
+    pos = np.asarray(pos, dtype=np.float64).reshape(-1, 3)
+    placed = np.asarray(has_position, dtype=bool) & np.isfinite(pos).all(1) & pos.any(1)
+    member = np.zeros((len(REGIONS), len(pos)))
+    member[0] = 1.0
+    for c in np.flatnonzero(placed):
+        for region in regions_of(pos[c]):
+            member[REGIONS.index(region), c] = 1.0
+    empty = member.sum(1) == 0
+    member[empty] = member[0]  # a region without a sensor reads the whole head
+    return member / member.sum(1, keepdims=True)
+
+
+def welch(x: torch.Tensor, sfreq: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Welch power spectrum (Hann segments of :data:`WELCH_SEGMENT_S`, half overlap).
+
+    ``x`` (N, C, T) -> frequencies (F,) Hz, power (N, C, F) (relative units: only shapes matter).
+    """
+    n_seg = int(min(x.shape[-1], round(WELCH_SEGMENT_S * sfreq)))
+    segments = x.unfold(-1, n_seg, max(n_seg // 2, 1))  # (N, C, S, n_seg)
+    segments = segments - segments.mean(-1, keepdim=True)
+    window = torch.hann_window(n_seg + 2, periodic=False, dtype=x.dtype, device=x.device)[1:-1]
+    spectrum = torch.fft.rfft(segments * window, dim=-1)
+    power = (spectrum.real ** 2 + spectrum.imag ** 2).mean(2)  # (N, C, F)
+    return torch.fft.rfftfreq(n_seg, 1.0 / sfreq).to(x.device, x.dtype), power
+
+
+def _between(freqs, lo_hi):
+    return (freqs >= lo_hi[0]) & (freqs < lo_hi[1])
+
+
+def spectral_shape(freqs: torch.Tensor, rel: torch.Tensor) -> torch.Tensor:
+    """The 15 spectral features of relative spectra ``rel`` (..., F) -> (..., 15)."""
+    bands = {name: rel[..., _between(freqs, hz)].sum(-1) for name, hz in BANDS_HZ.items()}
+    out = [torch.log(bands[b] + LOG_FLOOR) for b in BANDS_HZ]
+    for num, den in RATIOS.values():
+        out.append(torch.log(sum(bands[b] for b in num) + LOG_FLOOR)
+                   - torch.log(sum(bands[b] for b in den) + LOG_FLOOR))
+    total = _between(freqs, TOTAL_BAND_HZ)
+    cumulative = rel[..., total].cumsum(-1)
+    below = (cumulative < SPECTRAL_EDGE * cumulative[..., -1:]).sum(-1)
+    out.append(freqs[total][below.clamp(max=int(total.sum()) - 1)])  # spectral edge, Hz
+    fit = _between(freqs, APERIODIC_FIT_HZ) & ~_between(freqs, APERIODIC_SKIP_HZ)
+    log_f = torch.log10(freqs[fit])
+    log_p = torch.log10(rel[..., fit] + LOG_FLOOR)
+    f_c = log_f - log_f.mean()
+    slope = (log_p - log_p.mean(-1, keepdim=True)) @ f_c / (f_c @ f_c)
+    intercept = log_p.mean(-1) - slope * log_f.mean()
+    out.append(slope)
+    alpha = _between(freqs, ALPHA_SEARCH_HZ)
+    background = 10.0 ** (intercept[..., None] + slope[..., None] * torch.log10(freqs[alpha]))
+    above = (rel[..., alpha] - background).clamp(min=0.0)
+    mass = above.sum(-1)
+    centre = (above * freqs[alpha]).sum(-1) / mass.clamp(min=1e-12)
+    out.append(torch.where(mass > 0, centre, freqs[alpha].mean().expand_as(centre)))  # alpha peak, Hz
+    out.append(torch.log10(rel[..., alpha].amax(-1) + LOG_FLOOR)
+               - torch.log10(background.amax(-1) + LOG_FLOOR))
+    p = rel[..., total] / cumulative[..., -1:].clamp(min=1e-12)
+    out.append(-(p * torch.log(p.clamp(min=1e-12))).sum(-1) / np.log(max(int(total.sum()), 2)))
+    return torch.stack(out, -1)
+
+
+def hjorth(x: torch.Tensor) -> torch.Tensor:
+    """Hjorth mobility and complexity of every channel (gain-invariant), (N, C, T) -> (N, C, 2)."""
+    d1, d2 = x.diff(dim=-1), x.diff(n=2, dim=-1)
+    v0, v1, v2 = x.var(-1), d1.var(-1), d2.var(-1)
+    mobility = (v1 / v0.clamp(min=1e-12)).sqrt()
+    complexity = (v2 / v1.clamp(min=1e-12)).sqrt() / mobility.clamp(min=1e-6)
+    return torch.stack([mobility, complexity], -1)
+
+
+def readout_features(x: torch.Tensor, sfreq: float, pos, has_position, scale) -> torch.Tensor:
+    """The read-out vector of every window.
+
+    Parameters
+    ----------
+    x : Tensor, shape (N, C, T)
+        Preprocessed windows (robust-scaled per channel).
+    sfreq : float
+        Hz.
+    pos : array, shape (C, 3)
+        Sensor positions in metres.
+    has_position : array, shape (C,), bool
+    scale : array, shape (C,) or (N, C)
+        The robust scale each channel was divided by (``Windows.scale``, volts).
+
+    Returns
+    -------
+    Tensor, shape (N, N_FEATURES)
+        Region-major: for each of :data:`REGIONS`, the :data:`FEATURE_NAMES`.
+    """
+    scale = torch.as_tensor(np.asarray(scale), dtype=x.dtype, device=x.device).clamp(min=1e-15)
+    scale = scale.expand(x.shape[0], -1)[..., None]  # (N, C, 1)
+    if x.shape[1] >= MIN_AVERAGE_REFERENCE_CHANNELS:  # common average, in volts, back to robust units
+        volts = x * scale
+        x = (volts - volts.mean(1, keepdim=True)) / scale
+    freqs, power = welch(x, sfreq)  # (N, C, F)
+    total = power[..., _between(freqs, TOTAL_BAND_HZ)].sum(-1)  # (N, C)
+    rel = power / total.clamp(min=1e-20)[..., None]
+    log_amplitude = 0.5 * torch.log(total + 1e-20) + torch.log(scale[..., 0])  # (N, C), log volts
+    relative_amplitude = log_amplitude - log_amplitude.median(1, keepdim=True).values
+    weights = torch.as_tensor(region_weights(pos, has_position), dtype=x.dtype, device=x.device)
+    pooled = torch.einsum("rc,ncf->nrf", weights, rel)  # (N, R, F)
+    per_channel = torch.cat([hjorth(x), relative_amplitude[..., None]], -1)  # (N, C, 3)
+    parts = [spectral_shape(freqs, pooled), torch.einsum("rc,nck->nrk", weights, per_channel)]
+    return torch.cat(parts, -1).flatten(1)  # (N, R * n_features)
+
+
+def sequence_features(features: torch.Tensor, starts_s) -> torch.Tensor:
+    """Each epoch relative to its recording, with the context of its neighbours.
+
+    Parameters
+    ----------
+    features : Tensor, shape (N, F)
+        :func:`readout_features` of the epochs of ONE recording, in any order.
+    starts_s : array, shape (N,)
+        Epoch starts in seconds.
+
+    Returns
+    -------
+    Tensor, shape (N, 4 * F)
+        ``[features, z-scored over the recording, centred moving averages of the z-scores over
+        +-2 and +-7 epochs]`` (:data:`CONTEXT_HALF_WIDTHS`), in the input order. With one epoch
+        the z-scores and the context are zero.
+    """
+    order = torch.as_tensor(np.argsort(np.asarray(starts_s), kind="stable"), device=features.device)
+    f = features[order]
+    z = (f - f.mean(0)) / f.std(0, unbiased=False).clamp(min=1e-6)  # (N, F)
+    parts = [f, z]
+    cum = torch.cat([z.new_zeros(1, z.shape[1]), z.cumsum(0)])  # (N + 1, F)
+    index = torch.arange(len(z), device=z.device)
+    for half in CONTEXT_HALF_WIDTHS:
+        lo = (index - half).clamp(min=0)
+        hi = (index + half + 1).clamp(max=len(z))
+        parts.append((cum[hi] - cum[lo]) / (hi - lo)[:, None])
+    out = torch.cat(parts, -1)
+    return out[torch.argsort(order)]
+
+
+#: inverse L2 strength of each task's read-out fit (sleep's four-fold vector, fitted on a few
+#: nights, needs more; chosen in cross-validation, MODEL_CARD.md)
+REGULARISATION = {"sleep_stage": 0.1}
+
+
+def fit_head(features: np.ndarray, labels: np.ndarray, n_answers: int, C: float = 1.0):
+    """Class-balanced logistic regression of standardised features, folded back into one linear map.
+
+    Parameters
+    ----------
+    features : ndarray, shape (N, F)
+    labels : ndarray, shape (N,), int
+        Answer index of every window.
+    n_answers : int
+
+    Returns
+    -------
+    weight : ndarray, shape (n_answers, F)
+    bias : ndarray, shape (n_answers,)
+        ``features @ weight.T + bias`` are the logits; answers absent from training get a bias of
+        -10 (never chosen).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    features = np.asarray(features, dtype=np.float64)
+    mu, sd = features.mean(0), features.std(0) + 1e-6
+    model = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit((features - mu) / sd, labels)
+    coef, intercept = model.coef_, model.intercept_
+    if len(model.classes_) == 2:  # one logit -> two: [0, z]
+        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, intercept[0]])
+    weight, bias = np.zeros((n_answers, features.shape[1])), np.full(n_answers, -10.0)
+    weight[model.classes_] = coef / sd
+    bias[model.classes_] = intercept - (coef * mu / sd).sum(1)
+    return weight, bias
+
+
+def set_head(decoder, task: str, weight: np.ndarray, bias: np.ndarray) -> None:
+    """Write a fitted read-out into ``decoder.readout_heads[task]``."""
+    head = decoder.readout_heads[task]
+    with torch.no_grad():
+        head.weight.copy_(torch.as_tensor(weight, dtype=head.weight.dtype))
+        head.bias.copy_(torch.as_tensor(bias, dtype=head.bias.dtype))
+
+
+def softmax_logits(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of logits (N, A), numerically stable."""
+    z = np.exp(logits - logits.max(1, keepdims=True))
+    return z / z.sum(1, keepdims=True)

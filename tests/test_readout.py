@@ -1,0 +1,108 @@
+"""The read-out features: invariances by construction, regions from positions, the closed-form fit."""
+
+import numpy as np
+import pytest
+import torch
+
+from brainkit.models import readout as r
+from brainkit.sensors import template_position
+
+TEN_TWENTY = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3",
+              "Pz", "P4", "P8", "O1", "O2")
+
+
+def _cap(names=TEN_TWENTY):
+    return np.stack([template_position(n) for n in names]), np.ones(len(names), bool)
+
+
+def _alpha_windows(rng, n, amplitude, channels, n_times=1024, sfreq=256.0):
+    """Pink-ish noise plus a 10-Hz rhythm of ``amplitude`` on ``channels``, (n, 19, T)."""
+    t = np.arange(n_times) / sfreq
+    x = np.cumsum(rng.standard_normal((n, 19, n_times)), -1) * 0.05 + rng.standard_normal((n, 19, n_times))
+    x[:, channels] += amplitude * np.sin(2 * np.pi * 10 * t + rng.uniform(0, 6, (n, len(channels), 1)))
+    return torch.from_numpy(x.astype(np.float32))
+
+
+def test_regions_are_where_a_clinician_puts_them():
+    assert r.regions_of(template_position("O1"))[:2] == ["occipital", "posterior"]
+    assert "left" in r.regions_of(template_position("O1"))
+    assert r.regions_of(template_position("Fp2"))[0] == "frontal" and "right" in r.regions_of(template_position("Fp2"))
+    assert r.regions_of(template_position("T7"))[0] == "temporal"
+    assert r.regions_of(template_position("Cz")) == ["central"]
+    assert r.regions_of(template_position("P3"))[0] == "parietal"
+
+
+def test_region_weights_fall_back_to_the_whole_head():
+    pos, has = _cap(("Fp1", "Fp2"))
+    w = r.region_weights(pos, has)
+    assert w.shape == (len(r.REGIONS), 2) and np.allclose(w.sum(1), 1)
+    occipital = r.REGIONS.index("occipital")
+    assert np.allclose(w[occipital], w[0])  # no occipital sensor: reads the whole head
+    assert np.allclose(r.region_weights(np.zeros((3, 3)), np.zeros(3, bool)), 1 / 3)  # no positions
+
+
+@pytest.mark.parametrize("gain", [0.25, 4.0, 1e3])
+def test_gain_changes_nothing(gain):
+    rng = np.random.default_rng(0)
+    pos, has = _cap()
+    x = _alpha_windows(rng, 4, 2.0, [17, 18])
+    scale = rng.uniform(5e-6, 2e-5, 19)
+    a = r.readout_features(x, 256.0, pos, has, scale)
+    b = r.readout_features(x, 256.0, pos, has, scale * gain)
+    assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_reference_changes_nothing():
+    """Re-referencing (adding one signal to every channel) is undone by the common average."""
+    rng = np.random.default_rng(1)
+    pos, has = _cap()
+    x = _alpha_windows(rng, 3, 2.0, [17, 18])
+    scale = np.full(19, 1e-5)
+    shifted = x + 3.0 * torch.randn(3, 1, x.shape[-1])  # another reference electrode's signal
+    a = r.readout_features(x, 256.0, pos, has, scale)
+    b = r.readout_features(shifted, 256.0, pos, has, scale)
+    assert torch.allclose(a, b, atol=1e-3)
+
+
+def test_posterior_alpha_reads_as_posterior_alpha():
+    rng = np.random.default_rng(2)
+    pos, has = _cap()
+    names = list(r.REGIONS)
+    alpha = r.FEATURE_NAMES.index("rel_alpha")
+    f = r.readout_features(_alpha_windows(rng, 6, 3.0, [17, 18]), 256.0, pos, has, np.ones(19))
+    f = f.view(6, len(names), -1)[..., alpha].mean(0)
+    assert f[names.index("occipital")] > f[names.index("frontal")] + 1.0
+    assert f[names.index("occipital")] > f[names.index("whole")]
+
+
+def test_any_layout_gives_the_same_vector_size():
+    rng = np.random.default_rng(3)
+    for names in (("Cz",), ("AF7", "AF8", "TP9", "TP10"), TEN_TWENTY):
+        pos, has = _cap(names)
+        x = torch.from_numpy(rng.standard_normal((2, len(names), 512)).astype(np.float32))
+        f = r.readout_features(x, 256.0, pos, has, np.ones(len(names)))
+        assert f.shape == (2, r.N_FEATURES) and torch.isfinite(f).all()
+
+
+def test_sequence_features_normalise_over_the_recording_in_any_order():
+    rng = np.random.default_rng(4)
+    f = torch.from_numpy(rng.standard_normal((20, 5)).astype(np.float32)) * 3 + 7
+    starts = np.arange(20) * 30.0
+    out = r.sequence_features(f, starts)
+    assert out.shape == (20, 20)
+    assert torch.allclose(out[:, 5:10].mean(0), torch.zeros(5), atol=1e-5)  # z-scored
+    perm = rng.permutation(20)
+    assert torch.allclose(r.sequence_features(f[perm], starts[perm]), out[perm], atol=1e-6)
+    # the +-2 context of epoch 10 is the mean of the z-scores of epochs 8..12
+    assert torch.allclose(out[10, 10:15], out[8:13, 5:10].mean(0), atol=1e-5)
+
+
+def test_fit_head_matches_the_logistic_regression_it_folds():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((200, 6)) * [1, 10, 0.1, 1, 1, 1] + 5
+    y = (x[:, 0] + 0.1 * x[:, 1] > 5.5).astype(int)
+    weight, bias = r.fit_head(x, y, 2)
+    accuracy = ((x @ weight.T + bias).argmax(1) == y).mean()
+    assert accuracy > 0.95  # separable by construction; an unfitted head sits near 0.5
+    weight3, bias3 = r.fit_head(x, y, 3)  # an answer never seen in training is never chosen
+    assert ((x @ weight3.T + bias3).argmax(1) != 2).all()
