@@ -173,12 +173,13 @@ def cmd_crossval(args) -> int:
 
     bk = None if args.baselines_only else _model(args)
     extra = {} if bk is None else {"read-out head": head_method(bk.decoder)}
+    lm = bk is not None and not args.no_lm
     result = crossval(args.task, args.data, args.folds, args.seed,
-                      brainkit=None if bk is None else readout_method(bk), extra=extra)
+                      brainkit=readout_method(bk) if lm else None, extra=extra)
     if bk is not None:
         result["agreement"] = agreement(result)
         if args.shifts:
-            result["shifts"] = shift_table(bk, args.task, args.data)
+            result["shifts"] = shift_table(bk, args.task, args.data, args.shift_windows)
     if args.out:
         Path(args.out).write_text(json.dumps(result, default=float))
     if args.markdown:
@@ -404,6 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=int, default=5, help="folds (tasks with at most 8 groups: one per group)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--shifts", action="store_true", help="also the shift tests on validation windows")
+    p.add_argument("--shift-windows", type=int, default=240,
+                   help="shift tests on about this many validation windows per task (evenly spread)")
+    p.add_argument("--no-lm", action="store_true",
+                   help="brainkit's read-out head without the language model (fast; no 'brainkit' column)")
     p.add_argument("--baselines-only", action="store_true", help="no brainkit model (fast)")
     p.add_argument("--out", help="write the whole result (JSON)")
     p.add_argument("--markdown", help="write the tables (Markdown) here")

@@ -160,16 +160,20 @@ def crossval(tasks=None, data_dir=None, k: int = 5, seed: int = 0, brainkit=None
     return out
 
 
-def shift_table(bk, tasks=None, data_dir=None) -> dict:
+def shift_table(bk, tasks=None, data_dir=None, max_windows: int = 240) -> dict:
     """:func:`brainkit.evaluation.shifts.shift_tests` of the model on every task's validation
-    windows, plus every 64-channel recording of the task (for the cap cuts)."""
+    recordings, plus every 64-channel recording of the task (for the cap cuts): recordings evenly
+    spread over that list until about ``max_windows`` windows."""
     from brainkit.data.corpora import load_task
     from brainkit.evaluation.shifts import shift_tests
+    from brainkit.preprocess import evenly_spaced
     from brainkit.tasks import TASK_IDS
 
     out = {}
     for task in tasks or TASK_IDS:
         sets = [s for s in load_task(task, data_dir) if s.split == "val" or s.windows.x.shape[1] >= 60]
+        per_set = max(1, int(np.mean([len(s.windows) for s in sets])))
+        sets = [sets[i] for i in evenly_spaced(len(sets), max(1, max_windows // per_set))]
         out[task] = shift_tests(lambda w, t: bk.predict(w, t).probabilities, sets, task)
     return out
 
