@@ -64,7 +64,7 @@ class BrainDecoderConfig(PretrainedConfig):
                  max_patches=256, lm_hidden=576, dropout=0.1, gumbel_tau=1.0, w_balance=0.01,
                  w_aux=0.5, w_option=1.0, answer_anchor=True, spectral_head=True, task_ids=TASK_IDS,
                  task_answers=None, temperatures=None, lm_sha256=None, readout_tasks=None,
-                 sequence_tasks=("sleep_stage",), deep_tasks=(), **kwargs):
+                 sequence_tasks=("sleep_stage",), deep_tasks=(), max_time_tokens=16, **kwargs):
         self.latent_dim, self.n_sources, self.d_model = latent_dim, n_sources, d_model
         self.n_heads, self.n_layers, self.n_query_layers = n_heads, n_layers, n_query_layers
         self.n_soft_tokens, self.pool_size = n_soft_tokens, pool_size
@@ -81,6 +81,9 @@ class BrainDecoderConfig(PretrainedConfig):
         #: the ones whose deep path (connector queries) adds its logits to the read-out's
         self.readout_tasks = list(readout_tasks or [])
         self.sequence_tasks, self.deep_tasks = list(sequence_tasks), list(deep_tasks)
+        #: source-time tokens per source at most: longer windows (a 30-s window has 120 patches)
+        #: have their patches averaged in groups before the connector's blocks (None: never)
+        self.max_time_tokens = max_time_tokens
         super().__init__(**kwargs)
 
 
@@ -138,6 +141,48 @@ def spectral_statistics(channel_features: torch.Tensor, pos: torch.Tensor) -> to
     basis = torch.cat([torch.ones_like(pos[:, :1]), pos * 10.0], -1).to(channel_features.dtype)  # (C, 4)
     weighted = torch.einsum("ncf,cb->nfb", channel_features, basis) / channel_features.shape[1]
     return torch.cat([weighted.flatten(1), channel_features.std(1, unbiased=False)], -1)
+
+
+def pool_time(x: torch.Tensor, max_tokens: int | None) -> tuple[torch.Tensor, int]:
+    """Average consecutive patches in groups of ``r`` so that at most ``max_tokens`` remain.
+
+    Parameters
+    ----------
+    x : Tensor, shape (..., P, D)
+    max_tokens : int or None
+        None (or P <= max_tokens): ``x`` unchanged, ``r = 1``.
+
+    Returns
+    -------
+    pooled : Tensor, shape (..., ceil(P / r), D)
+        Group g is the mean of patches ``g*r ... g*r + r - 1`` (the last group may be shorter).
+    r : int
+        Patches per group, ``ceil(P / max_tokens)``.
+    """
+    P = x.shape[-2]
+    if not max_tokens or P <= max_tokens:
+        return x, 1
+    r = -(-P // max_tokens)
+    G = -(-P // r)
+    pad = G * r - P
+    summed = F.pad(x, (0, 0, 0, pad)).unflatten(-2, (G, r)).sum(-2)  # (..., G, D)
+    counts = torch.full((G, 1), float(r), dtype=x.dtype, device=x.device)
+    counts[-1] = r - pad
+    return summed / counts, r
+
+
+def unpool_time(att: torch.Tensor, P: int, r: int) -> torch.Tensor:
+    """Attention over pooled groups (..., K * G) spread back over the P patches, (..., K * P).
+
+    Each patch gets its group's weight divided by the group's size, so that sums are kept.
+    """
+    if r == 1:
+        return att
+    G = -(-P // r)
+    group = torch.arange(P, device=att.device) // r  # (P,)
+    size = torch.bincount(group, minlength=G).to(att.dtype)  # (G,)
+    grouped = att.unflatten(-1, (-1, G))  # (..., K, G)
+    return (grouped[..., group] / size[group]).flatten(-2)  # (..., K * P)
 
 
 @dataclass
@@ -281,9 +326,14 @@ class BrainDecoder(PreTrainedModel):
             required for the tasks in ``config.readout_tasks``: their auxiliary logits, and with
             them the answer anchor, come from the read-out head.
         """
-        N, K, P, _ = latents.shape
+        N, K, P_in, _ = latents.shape
         c = self.config
-        h = self.latent_in(latents) + self.source_emb[:K, None] + self.time_emb[:P]  # (N, K, P, d)
+        # long windows: patches (and their time embeddings) averaged in groups of r; linear
+        # layers commute with the mean, so this is latent_in + time_emb of every patch, pooled
+        latents, r = pool_time(latents, c.max_time_tokens)  # (N, K, P, Dt)
+        time_emb, _ = pool_time(self.time_emb[:P_in], c.max_time_tokens)  # (P, d)
+        P = latents.shape[2]
+        h = self.latent_in(latents) + self.source_emb[:K, None] + time_emb  # (N, K, P, d)
         for space, time in zip(self.space_blocks, self.time_blocks):
             hs = h.transpose(1, 2).reshape(N * P, K, -1)  # (N*P, K, d): across sources
             h = space(hs)[0].view(N, P, K, -1).transpose(1, 2)  # (N, K, P, d)
@@ -336,6 +386,8 @@ class BrainDecoder(PreTrainedModel):
             soft = torch.cat([soft, anchor[:, None]], 1)  # (N, M + 1, H_lm)
             if attn is not None:  # the anchor reads every slot's query equally (through q.mean)
                 attn = torch.cat([attn, attn.mean(1, keepdim=True)], 1)
+        if attn is not None and r > 1:  # (N, M, K*P + C) -> (N, M, K*P_in + C), per patch
+            attn = torch.cat([unpool_time(attn[..., :K * P], P_in, r), attn[..., K * P:]], -1)
         return ConnectorOutput(soft, probs, selected, attn, aux, balance)
 
     # ------------------------------------------------------------------ language model passes
@@ -400,33 +452,41 @@ class BrainDecoder(PreTrainedModel):
     def _later_tokens(self, cache, options, n):
         """Log-likelihood of every option's tokens after its first, all options in one row.
 
-        The options' tokens (but their last) are packed one after another in a single sequence
-        per sample; a 4-D attention mask lets each see the prompt (``cache``) and its own earlier
-        tokens only, and position ids restart after the prompt for each option. One pass, no copy
-        of the cache per option. Returns (n, A).
+        The options' tokens (but their last) are packed in a single sequence per sample as a
+        prefix tree: a token that several options begin with (``N`` of ``N1``, ``N2``, ``N3``) is
+        one position, shared. A 4-D attention mask lets each position see the prompt (``cache``)
+        and its own ancestors only, and position ids restart after the prompt for each branch.
+        One pass, no copy of the cache per option. Returns (n, A).
         """
         model, _ = self.lm
         past = cache.get_seq_length()
-        ids, pos, owner, target = [], [], [], []
+        nodes = {}  # option prefix (tuple of ids) -> position in the packed row
+        ids, pos, owner, target, row = [], [], [], [], []
         for a, o in enumerate(options):
             for j in range(len(o) - 1):
-                ids.append(o[j])
-                pos.append(past + j)
+                key = tuple(o[:j + 1])
+                if key not in nodes:
+                    nodes[key] = len(ids)
+                    ids.append(o[j])
+                    pos.append(past + j)
                 owner.append(a)
                 target.append(o[j + 1])
+                row.append(nodes[key])
+        keys = list(nodes)
         dev = self.device
-        owner_t, pos_t = torch.tensor(owner, device=dev), torch.tensor(pos, device=dev)
         L = len(ids)
-        own = (owner_t[:, None] == owner_t[None]) & (pos_t[None] <= pos_t[:, None])  # (L, L)
+        own = torch.tensor([[k[:len(q)] == q for q in keys] for k in keys], device=dev)  # (L, L) ancestors
         allowed = torch.cat([torch.ones(L, past, dtype=torch.bool, device=dev), own], 1)
         dtype = model.get_input_embeddings().weight.dtype
         mask = torch.zeros(L, past + L, dtype=dtype, device=dev).masked_fill(~allowed, torch.finfo(dtype).min)
+        pos_t = torch.tensor(pos, device=dev)
         emb = model.get_input_embeddings()(torch.tensor(ids, device=dev))[None].expand(n, -1, -1)
         logits = model(inputs_embeds=emb, cache=cache, use_cache=False,
                        attention_mask=mask[None, None].expand(n, 1, -1, -1),
                        position_ids=pos_t[None].expand(n, -1)).logits  # (n, L, V)
-        lp = logits.log_softmax(-1).gather(-1, torch.tensor(target, device=dev)[None, :, None]
-                                           .expand(n, -1, 1))[..., 0]  # (n, L)
+        row_t, target_t = torch.tensor(row, device=dev), torch.tensor(target, device=dev)
+        lp = logits[:, row_t, target_t] - logits.logsumexp(-1)[:, row_t]  # (n, T): per option token
+        owner_t = torch.tensor(owner, device=dev)
         return torch.zeros(n, len(options), dtype=lp.dtype, device=dev).index_add(1, owner_t, lp)
 
     def forward(self, latents, bandpower, scale, sensors, task, labels=None, question_index=0,
