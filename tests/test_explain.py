@@ -17,7 +17,7 @@ from brainkit.explain.attribution import (AnswerModel, TokenAnswerModel, complet
 from brainkit.explain.correlations import linear_cka, task_correlations
 from brainkit.explain.sanity import cascading_randomization, sanity_checks
 from brainkit.models.llm import tiny_language_model
-from brainkit.inference import Brainkit
+from brainkit.inference import Brainkit, readout_inputs
 from brainkit.preprocess import Windows
 from brainkit.sensors import sensors_from_info
 from brainkit.tasks import build_prompt, get_task
@@ -31,14 +31,20 @@ N_STEPS = 42  # six model evaluations per piece of the path
 TOLERANCE = 0.05  # relative completeness error
 
 
+#: tasks the tiny decoder decides by its read-out (p300 and auditory_oddball keep the spectral head)
+READOUT_TASKS = ("n170", "eyes", "ssvep", "sleep_stage")
+
+
 def tiny_brainkit(attn_implementation="eager", seed=0) -> Brainkit:
-    """A Brainkit with a tiny tokenizer, decoder and language model (no checkpoint, no SmolLM2)."""
+    """A Brainkit with a tiny tokenizer, decoder and language model (no checkpoint, no SmolLM2);
+    the tasks of :data:`READOUT_TASKS` are decided by read-out heads of random weights."""
     lm, tok = tiny_language_model(attn_implementation=attn_implementation)
     torch.manual_seed(seed)
     tokenizer = BrainTokenizer(BrainTokenizerConfig(d_model=16, n_sources=4, codebook_size=32,
                                                     n_levels=2)).eval()
     cfg = BrainDecoderConfig(lm_hidden=lm.config.hidden_size, latent_dim=16, n_sources=4, d_model=32,
-                             n_soft_tokens=4, pool_size=3, n_layers=1, n_query_layers=1, dropout=0.0)
+                             n_soft_tokens=4, pool_size=3, n_layers=1, n_query_layers=1, dropout=0.0,
+                             readout_tasks=READOUT_TASKS)
     bk = object.__new__(Brainkit)  # Brainkit's methods, without loading a checkpoint
     bk.checkpoint, bk._lock = None, threading.Lock()
     bk.tokenizer, bk.decoder = tokenizer, BrainDecoder(cfg).attach_lm(lm, tok).eval()
@@ -125,8 +131,9 @@ def test_token_attributions_are_complete(bk, problem):
     with torch.no_grad():
         codes, _ = bk.tokenizer.encode(x, model.sensors)
         bp = band_power_features(x, 256.0, bk.decoder.config.bands_hz)
+        readout = model.readout_inputs(x)  # the read-out decides n170: codes leave it as it is
     tok = TokenAnswerModel(bk.decoder, bk.tokenizer.quantizer.codebooks, bp, model.scale, model.sensors,
-                           TASK, router_logits=model.router_logits)
+                           TASK, router_logits=model.router_logits, readout=readout)
     with torch.no_grad():  # the codes' vectors rebuild the model's own latents: same answer
         torch.testing.assert_close(tok(codes), model(x))
         gap = float(tok(codes)[0, target] - tok(torch.full_like(codes, tok.embed.null))[0, target])
@@ -141,7 +148,8 @@ def test_token_attributions_are_complete(bk, problem):
 def test_attention_rows_sum_to_one(bk, windows):
     x = torch.from_numpy(windows.x)
     latents, bp, scale = bk.features(windows)
-    att = connector_attention(bk.decoder, latents, bp, scale, windows.sensors, TASK)
+    att = connector_attention(bk.decoder, latents, bp, scale, windows.sensors, TASK,
+                              readout_inputs(bk.decoder, windows, TASK))
     N, K, P = latents.shape[:3]
     M = bk.decoder.config.n_soft_tokens + 1  # the query tokens and the answer anchor
     assert att.query_maps.shape == (N, M, K, P) and att.channels.shape == (N, M, x.shape[1])
@@ -164,9 +172,9 @@ def test_attention_rows_sum_to_one(bk, windows):
 def test_lm_attention_needs_eager_attention(windows):
     bk = tiny_brainkit(attn_implementation="sdpa")
     latents, bp, scale = bk.features(windows)
-    soft = connector_attention(bk.decoder, latents, bp, scale, windows.sensors, TASK).soft_tokens
+    soft = connector_attention(bk.decoder, latents, bp, scale, windows.sensors, "p300").soft_tokens
     with pytest.raises(BrainkitError, match="eager"):
-        lm_attention(bk.decoder, soft, TASK)
+        lm_attention(bk.decoder, soft, "p300")
     with pytest.raises(BrainkitError, match="eager"):
         explain_window(bk, windows, TASK)
 

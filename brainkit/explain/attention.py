@@ -35,7 +35,7 @@ class ConnectorAttention:
 
 
 @torch.no_grad()
-def connector_attention(decoder, latents, bandpower, scale, sensors, task) -> ConnectorAttention:
+def connector_attention(decoder, latents, bandpower, scale, sensors, task, readout=None) -> ConnectorAttention:
     """The last query layer's attention of each soft token over sources x time and channels.
 
     Parameters
@@ -45,9 +45,12 @@ def connector_attention(decoder, latents, bandpower, scale, sensors, task) -> Co
     scale : array, shape (C,) or (N, C)
     sensors : SensorArray
     task : str
+    readout : Tensor, shape (N, F'), optional
+        The windows' read-out inputs (required for a task in ``decoder.config.readout_tasks``).
     """
     N, K, P, _ = latents.shape
-    conn = decoder.connect(latents, bandpower, scale, sensors, get_task(task).id, return_attention=True)
+    conn = decoder.connect(latents, bandpower, scale, sensors, get_task(task).id, return_attention=True,
+                           readout=readout)
     att = conn.query_attention.float()  # (N, M, K*P + C), source-major k*P + p
     maps = att[..., :K * P].reshape(N, -1, K, P)  # (N, M, K, P)
     return ConnectorAttention(maps.numpy(), maps.mean(1).numpy(), att[..., K * P:].numpy(),
@@ -111,16 +114,20 @@ def to_sources(weights, query_maps) -> np.ndarray:
 
 
 @torch.no_grad()
-def task_routing(decoder, latents, bandpower, scale, sensors, tasks=None) -> np.ndarray:
+def task_routing(decoder, latents, bandpower, scale, sensors, tasks=None, readout=None) -> np.ndarray:
     """Router probabilities of the same windows under every task's caption.
+
+    ``readout`` maps each task decided by the read-out to the windows' read-out inputs (N, F')
+    (the routing does not depend on them, but the connector needs them).
 
     Returns
     -------
     ndarray, shape (n_tasks, N, M, Q)
     """
     tasks = [get_task(t).id for t in (decoder.config.task_ids if tasks is None else tasks)]
-    return np.stack([decoder.connect(latents, bandpower, scale, sensors, t).routing.float().numpy()
-                     for t in tasks])
+    readout = readout or {}
+    return np.stack([decoder.connect(latents, bandpower, scale, sensors, t, readout=readout.get(t))
+                     .routing.float().numpy() for t in tasks])
 
 
 def query_selection(bk, reference: dict) -> dict:
@@ -139,7 +146,7 @@ def query_selection(bk, reference: dict) -> dict:
         Per task, the fraction of windows whose soft-token slot ``m`` chose query ``q`` (each
         row sums to 1).
     """
-    from brainkit.inference import fit_window
+    from brainkit.inference import fit_window, readout_inputs
 
     decoder = bk.decoder
     out = {}
@@ -147,7 +154,8 @@ def query_selection(bk, reference: dict) -> dict:
         windows = fit_window(windows, get_task(task_id).window_s)
         latents, bp, scale = bk.features(windows)
         with torch.inference_mode():
-            conn = decoder.connect(latents, bp, scale, windows.sensors, task_id)
+            conn = decoder.connect(latents, bp, scale, windows.sensors, task_id,
+                                   readout=readout_inputs(decoder, windows, task_id))
         chosen = torch.nn.functional.one_hot(conn.selected, decoder.config.pool_size)  # (N, M, Q)
         out[task_id] = chosen.double().mean(0).numpy()
     return out

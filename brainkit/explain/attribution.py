@@ -19,8 +19,16 @@ path (each code switch is then a jump no gradient sees, and completeness fails b
 **Baseline and path.** The baseline is the zero signal unless another window is given. From
 zero, log band power ``log(P + 1e-6)`` moves from -13.8 to its value within ``alpha ~ 1e-3 /
 sqrt(P)`` of the baseline, far below the first point of a 50-step grid, so that path is cut at
-:data:`IG_BOUNDARIES` (one piece per decade of alpha) and captum integrates each piece; the
-pieces add up to the integral over the whole path. From another window the path is one piece.
+:data:`IG_BOUNDARIES` (one piece per decade of alpha), each integrated by Gauss-Legendre nodes
+uniform in log(alpha) (:func:`path_quadrature`); the pieces add up to the integral over the whole
+path. A task decided by the read-out is gain-invariant down to its floors, far lower: its path is
+cut down to 1e-20 (:data:`~brainkit.explain.readout.READOUT_BOUNDARIES`). From another window the
+path is one piece.
+
+**Read-out.** For the tasks in ``decoder.config.readout_tasks`` the read-out features are
+recomputed from x inside the forward pass (:class:`~brainkit.explain.readout.ReadoutPath`), with
+its step-like features held at the window's values, and a sequence task's neighbouring windows
+held fixed.
 
 **Token attributions** (K, P, L): layer integrated gradients over the per-level code vectors
 (:class:`CodeEmbedding`), from "no code" (an extra null code, the zero vector) to the window's
@@ -49,6 +57,8 @@ from brainkit.errors import BrainkitError
 from brainkit.explain.attention import (connector_attention, lm_attention, require_eager, task_routing,
                                         to_sources)
 from brainkit.explain.context import explaining, fixed_router, model_lock, temperature_of, tile
+from brainkit.explain.readout import (READOUT_BOUNDARIES, ReadoutPath, RecordingContext,
+                                     readout_contributions, readout_rows, reference_row)
 from brainkit.inference import answer_log_probabilities, fit_window, window_features
 from brainkit.models.decoder import band_power_features
 from brainkit.tasks import get_task
@@ -86,32 +96,50 @@ class AnswerModel(nn.Module):
     temperature : float
         The task's calibration temperature.
     anchor : Tensor, shape (N, C, T), optional
-        The windows explained; with ``frozen`` their quantization offsets and router scores are
-        held fixed for every input (see the module docstring). Inputs then come in batches of a
-        multiple of N, ordered as captum makes them (alpha-major).
+        The windows explained; with ``frozen`` their quantization offsets, router scores and
+        held read-out features are held fixed for every input (see the module docstring). Inputs
+        then come in batches of a multiple of N, ordered as captum makes them (alpha-major).
     frozen : bool
-        Hold codes and queries of ``anchor`` fixed (smooth, complete); else straight-through at
-        every input.
+        Hold codes, queries and step-like read-out features of ``anchor`` fixed (smooth,
+        complete); else straight-through at every input.
+    context : RecordingContext, optional
+        For a task read as a sequence (``decoder.config.sequence_tasks``): the read-out features
+        of the anchor's recording and the anchor's rows in it; the other windows are held fixed
+        (:mod:`brainkit.explain.readout`). Default: the anchor windows are the recording.
     """
 
     def __init__(self, tokenizer, decoder, sensors, scale, task, sfreq, temperature=1.0,
-                 anchor=None, frozen=True):
+                 anchor=None, frozen=True, context=None):
         super().__init__()
         self.tokenizer, self.decoder = tokenizer, decoder
         self.sensors, self.task, self.sfreq, self.temperature = sensors, get_task(task).id, sfreq, temperature
         self.scale = torch.as_tensor(np.asarray(scale), dtype=torch.float32)
-        self.anchor, self.offset, self.router_logits = anchor, None, None
+        self.anchor, self.context, self.offset, self.router_logits = anchor, context, None, None
+        self.readout = None
+        if self.task in decoder.config.readout_tasks:
+            held = anchor is not None and frozen
+            self.readout = ReadoutPath(decoder, self.task, sensors, sfreq,
+                                       torch.as_tensor(anchor, dtype=torch.float32) if held else None,
+                                       self.scale, context)
+            self.boundaries = READOUT_BOUNDARIES  # the read-out's floors, from the zero signal
         if anchor is not None and frozen:
             self.offset, self.router_logits = self._context(torch.as_tensor(anchor, dtype=torch.float32))
 
     def with_decoder(self, decoder) -> AnswerModel:
         """The same explanation problem with another decoder (e.g. randomised)."""
         return AnswerModel(self.tokenizer, decoder, self.sensors, self.scale, self.task, self.sfreq,
-                           self.temperature, self.anchor, self.offset is not None)
+                           self.temperature, self.anchor, self.offset is not None, self.context)
 
     def _sources(self, x):
         x, s, _ = self.tokenizer._prepare(x, self.sensors, None)
         return x, self.tokenizer._sources(x, self.tokenizer._embed(s), None)  # (N, C, T), (N, K, P, D)
+
+    def readout_inputs(self, x):
+        """The read-out vector (B, F') of windows x (B, C, T), or None for a task without one."""
+        if self.readout is None:
+            return None
+        scale = self.scale if self.scale.ndim == 1 else tile(self.scale, x.shape[0])
+        return self.readout(x, scale)
 
     @torch.no_grad()
     def _context(self, x):
@@ -121,7 +149,8 @@ class AnswerModel(nn.Module):
         seen = []
         handle = self.decoder.router.register_forward_hook(lambda mod, args, out: seen.append(out))
         try:
-            self.decoder.connect(q, self._bandpower(x), self.scale, self.sensors, self.task)
+            self.decoder.connect(q, self._bandpower(x), self.scale, self.sensors, self.task,
+                                 readout=self.readout_inputs(x))
         finally:
             handle.remove()
         return q - z, seen[0].detach()
@@ -131,6 +160,7 @@ class AnswerModel(nn.Module):
 
     def forward(self, x):
         B = x.shape[0]
+        readout = self.readout_inputs(x)  # (B, F'), from the samples as they come
         x, z = self._sources(x)  # (B, C, T), (B, K, P, D)
         if self.offset is None:
             q = self.tokenizer._quantize(z, update=False)[0]
@@ -140,7 +170,8 @@ class AnswerModel(nn.Module):
         scale = self.scale if self.scale.ndim == 1 else tile(self.scale, B)
         with fixed_router(self.decoder, self.router_logits):
             return answer_log_probabilities(self.decoder, latents, self._bandpower(x), scale,
-                                            self.sensors, self.task, self.temperature)[0]  # (B, A)
+                                            self.sensors, self.task, self.temperature,
+                                            readout=readout)[0]  # (B, A)
 
 
 class CodeEmbedding(nn.Module):
@@ -174,15 +205,19 @@ class TokenAnswerModel(nn.Module):
         As in :class:`AnswerModel`.
     router_logits : Tensor, shape (N, M*Q), optional
         Router scores to hold (``AnswerModel.router_logits``); None lets the codes route.
+    readout : Tensor, shape (N, F'), optional
+        The windows' read-out inputs (tasks decided by the read-out), held fixed: codes do not
+        change them.
     """
 
     def __init__(self, decoder, codebooks, bandpower, scale, sensors, task, temperature=1.0,
-                 router_logits=None):
+                 router_logits=None, readout=None):
         super().__init__()
         self.decoder, self.embed = decoder, CodeEmbedding(codebooks)
         self.bandpower, self.sensors, self.task = bandpower.detach(), sensors, get_task(task).id
         self.scale = torch.as_tensor(np.asarray(scale), dtype=torch.float32)
         self.temperature, self.router_logits = temperature, router_logits
+        self.readout = None if readout is None else readout.detach()
 
     def forward(self, codes):
         B = codes.shape[0]
@@ -190,7 +225,8 @@ class TokenAnswerModel(nn.Module):
         scale = self.scale if self.scale.ndim == 1 else tile(self.scale, B)
         with fixed_router(self.decoder, self.router_logits):
             return answer_log_probabilities(self.decoder, latents, tile(self.bandpower, B), scale,
-                                            self.sensors, self.task, self.temperature)[0]  # (B, A)
+                                            self.sensors, self.task, self.temperature,
+                                            readout=tile(self.readout, B))[0]  # (B, A)
 
 
 # ---------------------------------------------------------------------------- integrated gradients
@@ -198,7 +234,7 @@ class TokenAnswerModel(nn.Module):
 
 def integrated_gradients(model, x, target, *, baseline=None, n_steps: int = 64,
                          internal_batch_size: int | None = None, boundaries=None):
-    """Integrated gradients of ``model(x)[:, target]`` with respect to x (captum).
+    """Integrated gradients of ``model(x)[:, target]`` with respect to x.
 
     Parameters
     ----------
@@ -211,31 +247,64 @@ def integrated_gradients(model, x, target, *, baseline=None, n_steps: int = 64,
         Default zeros.
     n_steps : int
         Model evaluations per window along the path, spread evenly over the pieces (at least one
-        per piece).
+        per piece; :func:`path_quadrature`).
     internal_batch_size : int, optional
-        Inputs per forward pass (captum's); a multiple of N.
+        Inputs per forward pass (rounded down to a multiple of N, at least N).
     boundaries : sequence of float, optional
-        Cuts of the path in [0, 1] (``(0, 1)``: one plain captum pass). Default:
-        :data:`IG_BOUNDARIES` from the zero signal, one even piece from a given baseline.
+        Cuts of the path in [0, 1] (``(0, 1)``: one plain Gauss-Legendre pass, as captum's). Default: the model's
+        ``boundaries`` attribute, else :data:`IG_BOUNDARIES`, from the zero signal; one even piece
+        from a given baseline.
 
     Returns
     -------
     Tensor, shape like x
         Sums to ``model(x) - model(baseline)`` (for the target) up to quadrature error.
     """
-    ig = _captum().IntegratedGradients(model)
     x = torch.as_tensor(x, dtype=torch.float32)
     if boundaries is None:
-        boundaries = IG_BOUNDARIES if baseline is None else (0.0, 1.0)
+        boundaries = getattr(model, "boundaries", IG_BOUNDARIES) if baseline is None else (0.0, 1.0)
     baseline = torch.zeros_like(x) if baseline is None else torch.as_tensor(baseline, dtype=x.dtype)
+    alphas, weights = path_quadrature(boundaries, n_steps)
+    N, delta = len(x), x - baseline
+    target = torch.as_tensor(target).expand(N)
+    per_pass = max(1, (internal_batch_size or len(alphas) * N) // N)  # path points per pass
+    total = torch.zeros_like(x)
+    for i in range(0, len(alphas), per_pass):
+        a = torch.as_tensor(alphas[i:i + per_pass], dtype=x.dtype)
+        w = torch.as_tensor(weights[i:i + per_pass], dtype=x.dtype)
+        points = (baseline + a[:, None, None, None] * delta).flatten(0, 1).requires_grad_(True)  # (S*N, ...)
+        with torch.enable_grad():
+            out = model(points)[torch.arange(len(points)), target.repeat(len(a))].sum()
+            grad = torch.autograd.grad(out, points)[0].view(len(a), *x.shape)  # alpha-major
+        total += (w[:, None, None, None] * grad).sum(0)
+    # samples that do not move contribute nothing, even where the gradient is undefined (the
+    # read-out's at an all-zero signal)
+    return torch.where(delta == 0, torch.zeros_like(total), total * delta).detach()
+
+
+def path_quadrature(boundaries, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points alpha (S,) in (0, 1] and weights (S,) with sum(w g(alpha)) ~ integral of g over [0, 1].
+
+    Gauss-Legendre nodes in each piece between consecutive ``boundaries``: uniform in log(alpha)
+    for a piece that starts above 0 (where a floor's transition is a sigmoid in log(alpha)),
+    linear for the piece from 0; each piece's weights are scaled to add up to its length, so a
+    constant gradient is integrated exactly (integrated gradients of a linear model are exact).
+    """
     pieces = list(itertools.pairwise(boundaries))
     per = max(1, round(n_steps / len(pieces)))
-    total = torch.zeros_like(x)
+    nodes, w = np.polynomial.legendre.leggauss(per)  # on [-1, 1]
+    alphas, weights = [], []
     for a0, a1 in pieces:
-        lo, hi = baseline + a0 * (x - baseline), baseline + a1 * (x - baseline)
-        total += ig.attribute(hi, lo, target=target, n_steps=per,
-                              internal_batch_size=internal_batch_size).detach()
-    return total
+        if a0 > 0:
+            u0, u1 = np.log(a0), np.log(a1)
+            a = np.exp((u0 + u1) / 2 + (u1 - u0) / 2 * nodes)
+            piece = w * a  # d alpha = alpha d u
+        else:
+            a = (a0 + a1) / 2 + (a1 - a0) / 2 * nodes
+            piece = w.copy()
+        alphas.append(a)
+        weights.append(piece * (a1 - a0) / piece.sum())
+    return np.concatenate(alphas), np.concatenate(weights)
 
 
 def completeness(model, x, target, attribution, baseline=None) -> tuple[np.ndarray, np.ndarray]:
@@ -292,12 +361,18 @@ def window_input(windows, task, window_index):
 
 
 def window_model(bk, windows, task, window_index):
-    """(AnswerModel frozen at the window, the window, x (1, C, T), the answer index it gives)."""
+    """(AnswerModel frozen at the window, the window, x (1, C, T), the answer index it gives).
+
+    The model's ``context`` holds the read-out features of every window of the recording (at
+    the task's window length) when the decoder has read-out tasks.
+    """
     task = get_task(task)
+    windows = fit_window(windows, task.window_s)
     one, x = window_input(windows, task.id, window_index)
+    context = RecordingContext.of(windows, [window_index]) if bk.decoder.config.readout_tasks else None
     with model_lock(bk), explaining(bk.tokenizer, bk.decoder):
         model = AnswerModel(bk.tokenizer, bk.decoder, one.sensors, one.scale, task.id, one.sfreq,
-                            temperature_of(bk, task.id), anchor=x)
+                            temperature_of(bk, task.id), anchor=x, context=context)
         with torch.no_grad():
             a = int(model(x)[0].argmax())
     return model, one, x, a
@@ -344,7 +419,11 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
         ``token_completeness_relative``, ``logprob`` (the answer's log-probability),
         ``baseline_logprob`` (the frozen model of the module docstring at the start signal: the
         window's codes and queries, the start's samples), ``baseline_index`` (-1: the zero
-        signal), ``task``, ``window_index``, ``start_s``, ``sfreq``.
+        signal), ``task``, ``window_index``, ``start_s``, ``sfreq``; ``readout_names`` (F',) and
+        ``readout_contributions`` (F',): the read-out head's logit decomposition
+        (:func:`~brainkit.explain.readout.readout_contributions`, measured from the mean of the
+        recording's windows, or from the baseline window), largest first; empty for a task
+        without read-out.
 
     Raises
     ------
@@ -365,15 +444,23 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
         with torch.no_grad():
             codes, latents, bp = window_features(bk.tokenizer, x, one.sensors, one.sfreq,
                                                  bk.decoder.config.bands_hz)  # (1, K, P, L/D), (1, C, B)
+            readout = model.readout_inputs(x)  # (1, F') or None
         tok_model = TokenAnswerModel(bk.decoder, bk.tokenizer.quantizer.codebooks, bp, one.scale,
-                                     one.sensors, task.id, model.temperature, model.router_logits)
+                                     one.sensors, task.id, model.temperature, model.router_logits, readout)
         tok_attr, tok_delta = token_attributions(tok_model, codes, a, token_steps, internal_batch_size)
         with torch.no_grad():
             null = torch.full_like(codes, tok_model.embed.null)
             tok_gap = float(tok_model(codes)[0, a] - tok_model(null)[0, a])
-        att = connector_attention(bk.decoder, latents, bp, one.scale, one.sensors, task.id)
+        att = connector_attention(bk.decoder, latents, bp, one.scale, one.sensors, task.id, readout)
         lm_soft, _ = lm_attention(bk.decoder, att.soft_tokens, task.id)
-        routes = task_routing(bk.decoder, latents, bp, one.scale, one.sensors)  # (n_tasks, 1, M, Q)
+        every = {t: readout_rows(bk.decoder, t, model.context) for t in bk.decoder.config.readout_tasks}
+        routes = task_routing(bk.decoder, latents, bp, one.scale, one.sensors, readout=every)  # (n_tasks, 1, M, Q)
+    names, contributions = [], []
+    if readout is not None:
+        reference = reference_row(bk.decoder, task.id, model.context, baseline_index)
+        for region, feature, c in readout_contributions(bk.decoder, readout[0], task.id, a, reference):
+            names.append(f"{region} {feature}")
+            contributions.append(c)
     attr = attr[0].numpy()
     tok_err = abs(float(tok_delta[0]))
     logger.info("explained window %d for %s: %s, completeness error %.2g (%.1f%%)", window_index,
@@ -396,4 +483,5 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
         "baseline_index": np.int64(-1 if baseline_index is None else baseline_index),
         "task": np.array(task.id), "window_index": np.int64(window_index),
         "start_s": np.float64(one.starts_s[0]), "sfreq": np.float64(one.sfreq),
+        "readout_names": _str(names), "readout_contributions": np.array(contributions, dtype=np.float64),
     }

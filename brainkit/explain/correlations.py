@@ -17,6 +17,7 @@ from brainkit.errors import BrainkitError
 from brainkit.explain.attention import query_selection
 from brainkit.explain.attribution import AnswerModel, integrated_gradients
 from brainkit.explain.context import explaining, model_lock, temperature_of
+from brainkit.explain.readout import RecordingContext, readout_rows
 from brainkit.inference import fit_window, recording_reference
 from brainkit.tasks import TASK_IDS, get_task
 from brainkit.viz.tasks import cluster_order
@@ -103,20 +104,27 @@ def task_correlations(bk, reference: dict, seed: int = 0, n_attribution: int = 8
     ref = {t: fit_window(reference[t], get_task(t).window_s) for t in tasks}
     dec = bk.decoder
     routing, reps = {}, {t: [] for t in tasks}
+    batches = {t: [np.arange(i, min(i + batch_size, len(w))) for i in range(0, len(w), batch_size)]
+               for t, w in ref.items()}
+    # each task's windows form one "recording" for a read-out read as a sequence (as predict does)
+    context = {t: RecordingContext.of(w, np.arange(len(w))) for t, w in ref.items()} if dec.config.readout_tasks else {}
     with model_lock(bk), explaining(bk.tokenizer, dec), torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        feats = {t: [bk.features(w.select(np.arange(i, min(i + batch_size, len(w)))))
-                     for i in range(0, len(w), batch_size)] for t, w in ref.items()}
+        feats = {t: [bk.features(ref[t].select(rows)) for rows in batches[t]] for t in tasks}
+        readout = {(c, t): readout_rows(dec, c, context[t]) for c in tasks for t in tasks} if context else {}
         for caption in tasks:
             for t in tasks:
-                for lat, bp, scale in feats[t]:
-                    conn = dec.connect(lat, bp, scale, ref[t].sensors, caption)
+                for rows, (lat, bp, scale) in zip(batches[t], feats[t]):
+                    inputs = readout.get((caption, t))
+                    conn = dec.connect(lat, bp, scale, ref[t].sensors, caption,
+                                       readout=None if inputs is None else inputs[rows])
                     reps[caption].append(conn.soft_tokens.flatten(1).float().numpy())  # (n, M*H)
                     if t == caption:
                         routing.setdefault(t, []).append(conn.routing.float().numpy())
     mean_routes = {t: np.concatenate(routing[t]).mean(0) for t in tasks}  # (M, Q)
     reps = {t: np.concatenate(r) for t, r in reps.items()}  # (N_all, M*H)
-    topo = {t: _task_topography(bk, ref[t], t, seed, n_attribution, n_steps, batch_size) for t in tasks}
+    topo = {t: _task_topography(bk, ref[t], t, seed, n_attribution, n_steps, batch_size, context.get(t))
+            for t in tasks}
     n = len(tasks)
     route_m, attr_m, rep_m = np.eye(n), np.eye(n), np.eye(n)
     for i in range(n):
@@ -137,8 +145,9 @@ def task_correlations(bk, reference: dict, seed: int = 0, n_attribution: int = 8
             "n_windows": {t: len(ref[t]) for t in tasks}}
 
 
-def _task_topography(bk, windows, task, seed, n_windows, n_steps, batch_size):
-    """Mean normalised channel |integrated gradients| of a seeded subset of windows on the grid."""
+def _task_topography(bk, windows, task, seed, n_windows, n_steps, batch_size, context=None):
+    """Mean normalised channel |integrated gradients| of a seeded subset of windows on the grid
+    (``context``: the read-out features of all ``windows``, their recording)."""
     rng = np.random.default_rng([seed, TASK_IDS.index(task)])
     idx = np.sort(rng.choice(len(windows), min(n_windows, len(windows)), replace=False))
     sub = windows.select(idx)
@@ -146,8 +155,11 @@ def _task_topography(bk, windows, task, seed, n_windows, n_steps, batch_size):
     with model_lock(bk), explaining(bk.tokenizer, bk.decoder):
         for i in range(0, len(sub), batch_size):
             x = torch.from_numpy(np.ascontiguousarray(sub.x[i:i + batch_size], dtype=np.float32))
-            model = AnswerModel(bk.tokenizer, bk.decoder, sub.sensors, sub.scale, task, sub.sfreq,
-                                temperature_of(bk, task), anchor=x)
+            rows = None if context is None else RecordingContext(context.features, context.starts_s,
+                                                                 idx[i:i + batch_size])
+            scale = sub.scale if np.ndim(sub.scale) == 1 else sub.scale[i:i + batch_size]
+            model = AnswerModel(bk.tokenizer, bk.decoder, sub.sensors, scale, task, sub.sfreq,
+                                temperature_of(bk, task), anchor=x, context=rows)
             with torch.no_grad():
                 target = model(x).argmax(-1)  # (n,) the answers given
             attr = integrated_gradients(model, x, target, n_steps=n_steps,

@@ -32,9 +32,17 @@ def _spearman(a, b) -> float:
 
 
 def decoder_layers(decoder) -> list[tuple[str, list]]:
-    """The decoder's parts from the top (next to the language model) down, for randomisation."""
+    """The decoder's parts from the top (next to the language model) down, for randomisation.
+
+    The language model reads two kinds of soft tokens: the queries' (through ``to_lm``) and the
+    answer anchor (the answer heads' probabilities times ``answer_prototypes``). The answer heads
+    (the read-out heads, which decide every task in ``config.readout_tasks``, and the auxiliary
+    and spectral heads) come right after the prototypes: for a read-out task they are the
+    decisive layer.
+    """
     n = len(decoder.query_blocks)
-    layers = [("to_lm", [decoder.to_lm])]
+    layers = [("to_lm", [decoder.to_lm]), ("answer_anchor", [decoder.answer_prototypes]),
+              ("answer_heads", [decoder.readout_heads, decoder.spectral_heads, decoder.aux_heads])]
     layers += [(f"query_layer_{i}", [decoder.query_self[i], decoder.query_blocks[i]])
                for i in reversed(range(n))]
     layers += [("query_selection", [decoder.queries, decoder.router, decoder.caption_in]),
@@ -50,6 +58,10 @@ def _reinitialise(parts, std: float = 0.02):
     for part in parts:
         if isinstance(part, nn.Parameter):
             part.normal_(0.0, std)
+            continue
+        if isinstance(part, nn.ParameterDict):
+            for p in part.values():
+                p.normal_(0.0, std)
             continue
         for m in part.modules():
             if isinstance(m, nn.Linear):
@@ -94,7 +106,8 @@ def cascading_randomization(model: AnswerModel, x, target, n_steps: int = 32, se
             xs, z = m._sources(x)
             lat = z + m.offset  # the anchor's quantized latents
             with fixed_router(m.decoder, m.router_logits):
-                att = connector_attention(m.decoder, lat, m._bandpower(xs), m.scale, m.sensors, m.task)
+                att = connector_attention(m.decoder, lat, m._bandpower(xs), m.scale, m.sensors, m.task,
+                                          m.readout_inputs(x))
         return attr.numpy(), att.source_time
 
     if model.offset is None:

@@ -1,0 +1,210 @@
+"""The read-out inside explanations: its features as a differentiable function of the explained
+window, and the read-out head's answer decomposed into regions and features.
+
+The tasks in ``decoder.config.readout_tasks`` are decided by the read-out
+(:mod:`brainkit.models.readout`): its head's logits set the answer anchor that the language model
+reads. :class:`ReadoutPath` recomputes the read-out features from the explained signal inside the
+differentiable forward pass, so that integrated gradients reach the samples through it.
+
+**Held features.** The spectral edge frequency is a step function of the signal (no gradient,
+jumps no integral sees) and the alpha peak frequency jumps to the search band's centre when no
+power rises above the 1/f background (near the zero signal). With an anchor, both are held at
+the anchor's values, as the codes and queries are held (:mod:`brainkit.explain.attribution`).
+
+**Sequences.** A task in ``decoder.config.sequence_tasks`` (sleep staging) reads every window
+with its recording (z-scores over the night, moving averages of the neighbours,
+:func:`~brainkit.models.readout.sequence_features`). The explained window's row is rebuilt from
+its live features; **the other windows' features are held fixed** (computed once, without
+gradient, :class:`RecordingContext`), so the attribution says what in this window moves the
+answer, its neighbours as they are.
+
+**From the zero signal** the read-out is gain-invariant all along the path but at its floors,
+which a silent signal reaches only at gains far below any real one (Hjorth variances near
+1e-6 of the signal, relative powers near 1e-13, spectral entropy lower still): the path is cut
+per decade down to 1e-20 (:data:`READOUT_BOUNDARIES`) so that integration sees them.
+Attributions from the zero signal therefore say how the window differs from silence at the
+read-out's floors; from another window (an eyes-open one, a rest window) they are what a reader
+wants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from brainkit.errors import BrainkitError
+from brainkit.explain.context import tile
+from brainkit.models.readout import FEATURE_NAMES, REGIONS, readout_features, sequence_features
+
+#: features held at the anchor's values (see the module docstring)
+HELD_FEATURES = ("edge_hz", "alpha_peak_hz")
+#: cuts of the path from the zero signal when the read-out decides (one piece per decade)
+READOUT_BOUNDARIES = (0.0, *(10.0 ** -k for k in range(20, 0, -1)), 1.0)
+#: names of the parts of a sequence task's read-out vector (``sequence_features``' order)
+SEQUENCE_PARTS = ("", " (z, night)", " (z, +-2 epochs)", " (z, +-7 epochs)")
+BATCH = 64  #: windows per read-out pass
+
+
+def feature_names(decoder, task: str) -> list[tuple[str, str]]:
+    """(region, feature) of every column of the task's read-out vector, shape (F,) or (4 F,)."""
+    base = [(r, f) for r in REGIONS for f in FEATURE_NAMES]
+    if task not in decoder.config.sequence_tasks:
+        return base
+    return [(r, f + part) for part in SEQUENCE_PARTS for r, f in base]
+
+
+def window_readout(windows) -> torch.Tensor:
+    """:func:`~brainkit.models.readout.readout_features` of windows (N, C, T) -> (N, F), no grad."""
+    s = windows.sensors
+    with torch.no_grad():
+        parts = [readout_features(torch.from_numpy(np.ascontiguousarray(windows.x[i:i + BATCH])),
+                                  windows.sfreq, s.pos, s.has_position, _rows(windows.scale, i))
+                 for i in range(0, len(windows), BATCH)]
+    return torch.cat(parts)
+
+
+def _rows(scale, i):
+    scale = np.asarray(scale)
+    return scale if scale.ndim == 1 else scale[i:i + BATCH]
+
+
+@dataclass
+class RecordingContext:
+    """The recording an explained window is read with (sequence tasks).
+
+    features (N, F) read-out features of every window of the recording (fixed); starts_s (N,)
+    seconds; index (n,) the rows of the n explained windows.
+    """
+
+    features: torch.Tensor
+    starts_s: np.ndarray
+    index: np.ndarray
+
+    @classmethod
+    def of(cls, windows, rows) -> RecordingContext:
+        """The context of ``windows`` (one recording, at the task's window length) for ``rows``."""
+        return cls(window_readout(windows), np.asarray(windows.starts_s, dtype=float),
+                   np.atleast_1d(np.asarray(rows, dtype=int)))
+
+    def rows(self, features: torch.Tensor) -> torch.Tensor:
+        """Sequence features of the explained rows, each rebuilt with its live ``features``.
+
+        ``features`` (B, F), B a multiple of n ordered as captum makes them (alpha-major) ->
+        (B, 4 F); differentiable in ``features``, the other windows held fixed.
+        """
+        held = self.features.to(features.dtype)
+        out = []
+        for b in range(len(features)):
+            i = int(self.index[b % len(self.index)])
+            recording = torch.cat([held[:i], features[b:b + 1], held[i + 1:]])  # (N, F)
+            out.append(sequence_features(recording, self.starts_s)[i])
+        return torch.stack(out)
+
+    def all_rows(self) -> torch.Tensor:
+        """Sequence features of the explained rows as they are, (n, 4 F), no grad."""
+        with torch.no_grad():
+            return sequence_features(self.features, self.starts_s)[torch.as_tensor(self.index)]
+
+
+class ReadoutPath:
+    """Windows (B, C, T) -> the task's read-out vector (B, F'), differentiable in the samples.
+
+    Parameters
+    ----------
+    decoder : BrainDecoder
+    task : str
+        A task of ``decoder.config.readout_tasks``.
+    sensors : SensorArray
+    sfreq : float
+        Hz.
+    anchor : Tensor, shape (n, C, T), optional
+        The explained windows: their :data:`HELD_FEATURES` are held (``anchor_scale`` their scale).
+    context : RecordingContext, optional
+        For a sequence task; default: the anchor windows form the recording.
+    """
+
+    def __init__(self, decoder, task, sensors, sfreq, anchor=None, anchor_scale=None, context=None):
+        self.sensors, self.sfreq = sensors, sfreq
+        self.sequence = task in decoder.config.sequence_tasks
+        held = [f in HELD_FEATURES for _ in REGIONS for f in FEATURE_NAMES]
+        self.mask, self.held = torch.tensor(held), None
+        if anchor is not None:
+            with torch.no_grad():
+                self.held = self.features(anchor, anchor_scale)  # (n, F)
+            if self.sequence and context is None:
+                context = RecordingContext(self.held, np.arange(len(anchor), dtype=float),
+                                           np.arange(len(anchor)))
+        if self.sequence and context is None:
+            raise BrainkitError(f"task {task} reads windows with their recording: give the "
+                                "explained windows (anchor) or their recording (context)")
+        self.context = context
+
+    def features(self, x, scale) -> torch.Tensor:
+        s = self.sensors
+        return readout_features(x, self.sfreq, s.pos, s.has_position, scale)  # (B, F)
+
+    def __call__(self, x, scale) -> torch.Tensor:
+        f = self.features(x, scale)
+        if self.held is not None:
+            f = torch.where(self.mask, tile(self.held, len(f)).to(f.dtype), f)
+        return self.context.rows(f) if self.sequence else f
+
+
+def readout_rows(decoder, task: str, context: RecordingContext) -> torch.Tensor | None:
+    """The task's read-out inputs (n, F') of the explained rows of ``context``, as
+    :func:`brainkit.inference.readout_inputs` gives them; None for a task without read-out."""
+    if task not in decoder.config.readout_tasks:
+        return None
+    if task in decoder.config.sequence_tasks:
+        return context.all_rows()
+    return context.features[torch.as_tensor(context.index)]
+
+
+def reference_row(decoder, task: str, context: RecordingContext, index: int | None = None):
+    """What :func:`readout_contributions` measures from: the read-out inputs (F',) of window
+    ``index`` of the context's recording, or their mean over the recording's windows (None)."""
+    rows = np.arange(len(context.features)) if index is None else np.array([index])
+    inputs = readout_rows(decoder, task, RecordingContext(context.features, context.starts_s, rows))
+    return inputs.mean(0)
+
+
+def readout_contributions(decoder, readout_row, task: str, answer: int | None = None,
+                          reference=None) -> list[tuple[str, str, float]]:
+    """The read-out head's answer decomposed over regions and features.
+
+    The head is linear, ``logits = W f + b``. The contribution of feature j to answer a is
+    ``(W[a, j] - mean_a' W[a', j]) * (f[j] - reference[j])``: its share of the answer's logit
+    against the mean logit (softmax ignores what all answers share), measured from a reference
+    window. Contributions add up to that centred logit minus the reference's.
+
+    Parameters
+    ----------
+    decoder : BrainDecoder
+    readout_row : array or Tensor, shape (F',)
+        The window's read-out inputs (:func:`readout_rows`).
+    task : str
+    answer : int, optional
+        Answer index explained (default: the head's own choice).
+    reference : array, shape (F',), optional
+        Features measured from (e.g. the mean of the recording's windows); default zeros.
+
+    Returns
+    -------
+    list of (region, feature, contribution)
+        Sorted by decreasing |contribution|; contributions in logit units (nats).
+    """
+    if task not in decoder.readout_heads:
+        raise BrainkitError(f"task {task} is not decided by the read-out "
+                            f"(read-out tasks: {', '.join(decoder.readout_heads) or 'none'})")
+    head = decoder.readout_heads[task]
+    w = head.weight.detach().double().numpy()  # (A, F')
+    f = np.asarray(torch.as_tensor(readout_row).detach().double().reshape(-1))
+    if answer is None:
+        answer = int(np.argmax(w @ f + head.bias.detach().double().numpy()))
+    ref = np.zeros_like(f) if reference is None else np.asarray(reference, dtype=np.float64).reshape(-1)
+    c = (w[answer] - w.mean(0)) * (f - ref)  # (F',)
+    names = feature_names(decoder, task)
+    order = np.argsort(-np.abs(c), kind="stable")
+    return [(names[j][0], names[j][1], float(c[j])) for j in order]
