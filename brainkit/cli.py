@@ -254,7 +254,14 @@ def cmd_correlations(args) -> int:
 
     bk = Brainkit(args.checkpoint, lm_path=args.lm)
     reference = reference_windows(args.data, n_per_task=args.n_per_task, seed=args.seed)
-    result = task_correlations(bk, reference, seed=args.seed)
+    result = task_correlations(bk, reference, seed=args.seed, n_attribution=args.n_attribution,
+                               n_steps=args.steps)
+    result["computed_on"] = (
+        f"validation windows of the shared corpus ({Path(args.data).name}/, by subject as in "
+        f"training): at most {args.n_per_task} per task (seed {args.seed}), one sensor layout per "
+        f"task; attribution from integrated gradients ({args.steps} steps) of at most "
+        f"{min(args.n_attribution, args.n_per_task)} of them per task")
+    result["command"] = "python -m brainkit " + " ".join(sys.argv[1:])
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2))
     _print_json(result)
@@ -445,8 +452,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("correlations", help="task x task functional correlation matrices (JSON)")
     _data_option(p)
     p.add_argument("--n-per-task", type=int, default=32, help="reference windows per task")
+    p.add_argument("--n-attribution", type=int, default=8,
+                   help="windows per task whose integrated gradients make the attribution maps")
+    p.add_argument("--steps", type=int, default=14, help="integrated-gradients model evaluations per window")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="also write the JSON here")
+    p.add_argument("--out", help="also write the JSON here (the shipped checkpoint's: "
+                                 "brainkit/assets/brainkit-base/correlations.json)")
     _model_options(p)
     p.set_defaults(func=cmd_correlations)
 

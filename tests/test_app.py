@@ -340,10 +340,72 @@ def test_model_pages_say_when_the_model_is_not_trained_yet(tmp_path, monkeypatch
     at.selectbox(key="sample").select(SAMPLE_NAMES[0]).run()
     for page in (TOKENS, DECODE, EXPLAIN, CORRELATIONS):
         _page(at, page)
-        assert "no trained tokenizer yet" in at.info[0].value, page
+        if page == CORRELATIONS:  # the model is loaded only to compute the recording's matrices
+            at.button(key="correlate").click().run()
+        assert any("no trained tokenizer yet" in i.value for i in at.info), page
     save_tiny_tokenizer(tmp_path / "tokenizer")  # the tokenizer is trained before the decoder
     _page(at, TOKENS)
     _assert_figures_have_data(at, 4)
     for page in (DECODE, EXPLAIN, CORRELATIONS):
         _page(at, page)
-        assert "no trained decoder yet" in at.info[0].value, page
+        if page == CORRELATIONS:
+            at.button(key="correlate").click().run()
+        assert any("no trained decoder yet" in i.value for i in at.info), page
+
+
+def test_correlations_page_shows_the_checkpoints_matrices_at_once_and_computes_on_request(
+        tmp_path, tiny_model, monkeypatch):
+    import shutil
+
+    from test_card import fake_correlations
+
+    checkpoint = tmp_path / "checkpoint"
+    shutil.copytree(tiny_model[0], checkpoint)
+    shipped = fake_correlations()  # routing and representation; attribution not computed
+    (checkpoint / "correlations.json").write_text(json.dumps(shipped))
+    monkeypatch.setenv("BRAINKIT_CHECKPOINT", str(checkpoint))
+    monkeypatch.setenv("BRAINKIT_LM", str(tiny_model[1]))
+    at = _page(_app(), CORRELATIONS)  # no recording, nothing pressed
+    figures = _assert_figures_have_data(at, 2, 9)  # routing, representation: 3 x 3 cells each
+    assert [f["layout"]["title"]["text"].split(":")[0] for f in _figures(at)] == ["Query selection",
+                                                                                  "Representations"]
+    assert _figures(at)[0]["data"][0]["x"] == shipped["order"] and figures == [[9], [9]]
+    assert any("on a test" in c.value for c in at.caption)
+    assert any("not computed (explanations do not reach" in i.value for i in at.info)
+    assert any("No recording loaded yet" in i.value for i in at.info) and not at.button
+    _page(at, UPLOAD).selectbox(key="sample").select("eyes_open_closed.edf").run()
+    _page(at, CORRELATIONS)
+    assert len(_figures(at)) == 2 and at.button(key="correlate").proto.label == "Compute for my recording"
+    assert "correlations" not in at.session_state["results"]  # computed only when pressed
+    at.number_input(key="correlation_windows").set_value(2).run()
+    at.button(key="correlate").click().run()
+    assert not at.exception, at.exception
+    _assert_figures_have_data(at, 2 + 3 + 1)  # the checkpoint's two, the recording's three, selection
+    assert at.session_state["results"]["correlations"]["n_windows"]["eyes"] == 2
+
+
+def _card_checkpoint(tmp_path, monkeypatch, metrics: dict):
+    (tmp_path / "MODEL_CARD.md").write_text("# A test card\n\nIts text.\n")
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    monkeypatch.setenv("BRAINKIT_CHECKPOINT", str(tmp_path))
+    return _page(_app(), "pages/7_Model_card.py")
+
+
+def test_model_card_leads_with_the_crossval_chart(tmp_path, monkeypatch):
+    from test_card import fake_crossval
+
+    at = _card_checkpoint(tmp_path, monkeypatch, {"decoder": {}, "crossval": fake_crossval()})
+    (chart,) = _figures(at)
+    bars = [t for t in chart["data"] if t["type"] == "bar"]
+    assert [b["name"] for b in bars] == ["brainkit", "bandpower_logreg", "posterior_alpha",
+                                         "xdawn_tangent", "yasa_staging"]
+    assert _values(bars[0]["error_y"]["array"]).astype(float) == pytest.approx(
+        [np.std([0.9, 0.8, 0.85]), np.std([0.6, 0.7]), np.std([0.5, 0.52, 0.49, 0.55])])
+    assert any("A test card" in m.value for m in at.markdown) and not at.info
+    assert "1600 windows" in at.caption[0].value
+
+
+def test_model_card_says_when_crossval_has_not_run(tmp_path, monkeypatch):
+    at = _card_checkpoint(tmp_path, monkeypatch, {"decoder": {}})
+    assert not _figures(at) and "has not been run for this checkpoint" in at.info[0].value
+    assert any("A test card" in m.value for m in at.markdown)

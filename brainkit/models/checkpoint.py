@@ -133,3 +133,51 @@ def load_decoder_model(path=None):
     load_preprocess_config(path)
     folder = checkpoint_dir(path, "decoder")
     return BrainDecoder.from_pretrained(folder, use_safetensors=True).eval()
+
+
+def _read_json(path=None, name: str = "") -> dict | None:
+    """A JSON file of the checkpoint folder, or None when the folder or the file is missing."""
+    import json
+
+    root = Path(path) if path is not None else DEFAULT_CHECKPOINT
+    file = root / name
+    if not file.is_file():
+        return None
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise BrainkitError(f"{file} is not valid JSON ({err}); regenerate it") from err
+
+
+def load_correlations(path=None) -> dict | None:
+    """The task-by-task matrices a checkpoint carries (``correlations.json``, written by
+    ``python -m brainkit correlations --out CHECKPOINT/correlations.json``).
+
+    Parameters
+    ----------
+    path : path, optional
+        Checkpoint folder (default: the shipped one).
+
+    Returns
+    -------
+    dict or None
+        ``tasks``, ``order``, ``matrices`` (``routing``, ``attribution``, ``representation``:
+        task x task lists of lists, or None for one not computed, its reason in
+        ``not_computed``), ``n_windows`` and ``computed_on``; None when the checkpoint carries none.
+
+    Raises
+    ------
+    BrainkitError
+        When the file is not valid JSON or lacks ``tasks`` or ``matrices``.
+    """
+    out = _read_json(path, "correlations.json")
+    if out is not None and not {"tasks", "matrices"} <= set(out):
+        raise BrainkitError("correlations.json of the checkpoint lacks 'tasks' or 'matrices'; "
+                            "regenerate it with python -m brainkit correlations --out ...")
+    return out
+
+
+def load_metrics(path=None) -> dict | None:
+    """The measured metrics of a checkpoint (``metrics.json``: ``tokenizer``, ``decoder`` and,
+    once ``brainkit crossval`` has run for it, ``crossval``), or None when it has none."""
+    return _read_json(path, "metrics.json")
