@@ -248,9 +248,12 @@ def cmd_explain_regions(args) -> int:
 
 
 def cmd_correlations(args) -> int:
+    import hashlib
+
     from brainkit.data.reference import reference_windows
     from brainkit.explain.correlations import task_correlations
     from brainkit.inference import Brainkit
+    from brainkit.models.checkpoint import checkpoint_dir
 
     bk = Brainkit(args.checkpoint, lm_path=args.lm)
     reference = reference_windows(args.data, n_per_task=args.n_per_task, seed=args.seed)
@@ -262,6 +265,8 @@ def cmd_correlations(args) -> int:
         f"task; attribution from integrated gradients ({args.steps} steps) of at most "
         f"{min(args.n_attribution, args.n_per_task)} of them per task")
     result["command"] = "python -m brainkit " + " ".join(sys.argv[1:])
+    weights = checkpoint_dir(args.checkpoint, "decoder") / "model.safetensors"
+    result["decoder_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()  # the model they describe
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2))
     _print_json(result)

@@ -238,9 +238,9 @@ class BrainDecoder(PreTrainedModel):
             {t: nn.Linear(n_stats, len(c.task_answers[t])) for t in c.task_ids} if c.spectral_head else {})
         from brainkit.models import readout
 
-        self.readout_heads = nn.ModuleDict(
-            {t: nn.Linear(readout.N_FEATURES * (4 if t in c.sequence_tasks else 1), len(c.task_answers[t]))
-             for t in c.readout_tasks})
+        n_in = {t: readout.N_FEATURES * (readout.SEQUENCE_FACTOR if t in c.sequence_tasks else 1)
+                for t in c.readout_tasks}
+        self.readout_heads = nn.ModuleDict({t: nn.Linear(n_in[t], len(c.task_answers[t])) for t in c.readout_tasks})
         self.answer_prototypes = nn.ParameterDict(
             {t: nn.Parameter(torch.zeros(len(c.task_answers[t]), c.lm_hidden)) for t in c.task_ids})
         self.post_init()

@@ -19,7 +19,9 @@ devices (measured by subject-grouped cross-validation and shift tests, MODEL_CAR
 Per region (:data:`FEATURE_NAMES`): log relative power of slow waves, delta, theta, alpha, sigma
 (spindles), beta and gamma; the theta/beta, alpha/theta and slow/fast ratios; the spectral edge
 frequency; the aperiodic (1/f) slope; the alpha peak's frequency and prominence over the 1/f
-background; spectral entropy; Hjorth mobility and complexity; the relative amplitude.
+background; spectral entropy; Hjorth mobility and complexity; the amplitude relative to the
+other channels of the window, and the power relative to the window's own recording (the samples
+are divided by the recording's robust scale, so this too is free of the amplifier's gain).
 
 For sleep staging (:func:`sequence_features`) each 30-s epoch is also read relative to its night
 (z-scored over the recording, as YASA does) and with the context of its neighbours (centred
@@ -46,7 +48,8 @@ ALPHA_SEARCH_HZ = (7.0, 14.0)  #: where the alpha peak is looked for
 APERIODIC_FIT_HZ = (2.0, 40.0)  #: range of the log-log fit of the 1/f background...
 APERIODIC_SKIP_HZ = (7.0, 16.0)  #: ...leaving out the alpha and spindle peaks
 SPECTRAL_EDGE = 0.9  #: fraction of the 1-45 Hz power below the spectral edge frequency
-WELCH_SEGMENT_S = 2.0  #: s (the whole window when it is shorter); segments overlap by half
+WELCH_SEGMENT_S = 2.0  #: s (the whole window when it is shorter); segments overlap by half...
+LONG_WINDOW_S, LONG_SEGMENT_S = 16.0, 4.0  #: ...and 4 s from 16-s windows on (0.25-Hz bins for slow waves)
 LOG_FLOOR = 1e-6  #: added to relative powers (<= 1) before a log
 MIN_AVERAGE_REFERENCE_CHANNELS = 8
 
@@ -61,9 +64,11 @@ LATERAL_MIN_ABS_X = 0.15  #: lateral beyond this: left or right hemisphere
 
 FEATURE_NAMES = ([f"rel_{b}" for b in BANDS_HZ] + [f"log_{r}" for r in RATIOS]
                  + ["edge_hz", "aperiodic_slope", "alpha_peak_hz", "alpha_prominence",
-                    "spectral_entropy", "hjorth_mobility", "hjorth_complexity", "relative_amplitude"])
+                    "spectral_entropy", "hjorth_mobility", "hjorth_complexity", "relative_amplitude",
+                    "recording_power"])
 N_FEATURES = len(REGIONS) * len(FEATURE_NAMES)  #: size of one window's read-out vector
 CONTEXT_HALF_WIDTHS = (2, 7)  #: epochs, half-widths of the centred moving averages (sleep)
+SEQUENCE_FACTOR = 1 + len(CONTEXT_HALF_WIDTHS)  #: sequence features per read-out feature
 
 
 def regions_of(position) -> list[str]:
@@ -108,11 +113,13 @@ def region_weights(pos, has_position) -> np.ndarray:
 
 
 def welch(x: torch.Tensor, sfreq: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Welch power spectrum (Hann segments of :data:`WELCH_SEGMENT_S`, half overlap).
+    """Welch power spectrum (Hann segments of :data:`WELCH_SEGMENT_S`, or :data:`LONG_SEGMENT_S` in
+    windows of :data:`LONG_WINDOW_S` or more; half overlap).
 
     ``x`` (N, C, T) -> frequencies (F,) Hz, power (N, C, F) (relative units: only shapes matter).
     """
-    n_seg = int(min(x.shape[-1], round(WELCH_SEGMENT_S * sfreq)))
+    segment_s = LONG_SEGMENT_S if x.shape[-1] >= LONG_WINDOW_S * sfreq else WELCH_SEGMENT_S
+    n_seg = int(min(x.shape[-1], round(segment_s * sfreq)))
     segments = x.unfold(-1, n_seg, max(n_seg // 2, 1))  # (N, C, S, n_seg)
     segments = segments - segments.mean(-1, keepdim=True)
     window = torch.hann_window(n_seg + 2, periodic=False, dtype=x.dtype, device=x.device)[1:-1]
@@ -197,7 +204,8 @@ def readout_features(x: torch.Tensor, sfreq: float, pos, has_position, scale) ->
     relative_amplitude = log_amplitude - log_amplitude.median(1, keepdim=True).values
     weights = torch.as_tensor(region_weights(pos, has_position), dtype=x.dtype, device=x.device)
     pooled = torch.einsum("rc,ncf->nrf", weights, rel)  # (N, R, F)
-    per_channel = torch.cat([hjorth(x), relative_amplitude[..., None]], -1)  # (N, C, 3)
+    recording_power = torch.log(x.pow(2).mean(-1) + LOG_FLOOR)  # (N, C): x is scaled per recording
+    per_channel = torch.cat([hjorth(x), relative_amplitude[..., None], recording_power[..., None]], -1)
     parts = [spectral_shape(freqs, pooled), torch.einsum("rc,nck->nrk", weights, per_channel)]
     return torch.cat(parts, -1).flatten(1)  # (N, R * n_features)
 
@@ -214,15 +222,15 @@ def sequence_features(features: torch.Tensor, starts_s) -> torch.Tensor:
 
     Returns
     -------
-    Tensor, shape (N, 4 * F)
-        ``[features, z-scored over the recording, centred moving averages of the z-scores over
-        +-2 and +-7 epochs]`` (:data:`CONTEXT_HALF_WIDTHS`), in the input order. With one epoch
-        the z-scores and the context are zero.
+    Tensor, shape (N, 3 * F)
+        ``[z-scores over the recording, their centred moving averages over +-2 and +-7 epochs]``
+        (:data:`CONTEXT_HALF_WIDTHS`), in the input order. With one epoch everything is zero: a
+        night is read as a night. (Adding the features themselves lowered cross-validated accuracy.)
     """
     order = torch.as_tensor(np.argsort(np.asarray(starts_s), kind="stable"), device=features.device)
     f = features[order]
     z = (f - f.mean(0)) / f.std(0, unbiased=False).clamp(min=1e-6)  # (N, F)
-    parts = [f, z]
+    parts = [z]
     cum = torch.cat([z.new_zeros(1, z.shape[1]), z.cumsum(0)])  # (N + 1, F)
     index = torch.arange(len(z), device=z.device)
     for half in CONTEXT_HALF_WIDTHS:

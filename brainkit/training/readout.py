@@ -34,13 +34,15 @@ def fit_readout(decoder, sets, task: str) -> float:
 
 
 def with_readout(decoder, tasks=TASK_IDS):
-    """A copy of ``decoder`` whose config decides ``tasks`` by the read-out (heads still empty)."""
+    """A copy of ``decoder`` whose config decides ``tasks`` by the read-out (heads still empty;
+    everything else, answer prototypes included, copied)."""
     from brainkit.models.decoder import BrainDecoder
 
     config = decoder.config.__class__.from_dict(decoder.config.to_dict())
     config.readout_tasks = list(tasks)
     new = BrainDecoder(config)
-    missing, unexpected = new.load_state_dict(decoder.state_dict(), strict=False)
+    state = {k: v for k, v in decoder.state_dict().items() if not k.startswith("readout_heads.")}
+    missing, unexpected = new.load_state_dict(state, strict=False)
     assert not unexpected and all(k.startswith("readout_heads.") for k in missing), (missing, unexpected)
     return new.eval()
 

@@ -1,0 +1,53 @@
+"""Put the cross-validation results into the checkpoint's ``metrics.json`` and print the card's tables.
+
+Inputs are what ``brainkit crossval`` wrote (nothing here measures anything):
+
+    python -m brainkit crossval --task workload --task eyes --task seizure --task sleep_stage \
+        --task motor_imagery --shifts --out runs/crossval_main.json
+    python -m brainkit crossval --no-lm --task p300 --task n170 --task ssvep --task auditory_oddball \
+        --out runs/crossval_erp.json
+
+Usage: python scripts/card_crossval.py runs/crossval_main.json runs/crossval_erp.json [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from brainkit.evaluation.crossval import markdown
+from brainkit.models.checkpoint import DEFAULT_CHECKPOINT
+
+
+def merge(paths) -> dict:
+    """One crossval result from several runs, without the out-of-fold predictions."""
+    out = {"tasks": {}, "agreement": {}, "shifts": {}}
+    for path in paths:
+        part = json.loads(Path(path).read_text())
+        out["k"], out["seed"] = part["k"], part["seed"]
+        for task, result in part["tasks"].items():
+            for method in result["methods"].values():
+                method.pop("out_of_fold", None)
+            out["tasks"][task] = result
+        out["agreement"].update(part.get("agreement", {}))
+        out["shifts"].update(part.get("shifts", {}))
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("results", nargs="+", type=Path)
+    p.add_argument("--write", action="store_true", help="write metrics.json's 'crossval' entry")
+    args = p.parse_args()
+    result = merge(args.results)
+    print(markdown(result))
+    if args.write:
+        path = DEFAULT_CHECKPOINT / "metrics.json"
+        metrics = json.loads(path.read_text())
+        metrics["crossval"] = result
+        path.write_text(json.dumps(metrics, indent=1, default=float) + "\n")
+
+
+if __name__ == "__main__":
+    main()
