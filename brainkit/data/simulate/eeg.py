@@ -19,8 +19,11 @@ from brainkit.data.simulate.signals import (NAM, UV, _add_kernel, _add_white, _b
 class EyesConfig:
     """Phenomena of :func:`simulate_eyes` (moments in nA*m, times in s)."""
 
-    alpha: AlphaConfig = AlphaConfig()
-    alpha_closed_nam: float = 110.0        # r.m.s. moment of each alpha dipole, eyes closed
+    #: calibrated against EEGMMIDB R01/R02 and Bonn A/B (:mod:`~.calibrate`): a broad alpha
+    #: peak (s.d. 1.5 Hz) at 9.5-11 Hz from dipoles 4 cm deep, so that it also reaches central
+    #: and frontal sites; eyes open keeps a quarter of the closed-eyes amplitude
+    alpha: AlphaConfig = AlphaConfig(hz=(9.5, 11.0), bw_hz=1.5, depth_m=0.040)
+    alpha_closed_nam: float = 65.0         # r.m.s. moment of each alpha dipole, eyes closed
     alpha_open_ratio: float = 0.25         # eyes-open alpha / eyes-closed alpha
     ramp_s: float = 1.0                    # alpha fades in and out over this time
     blink_rate_hz: float = 0.25            # with eyes open
@@ -30,7 +33,8 @@ class EyesConfig:
     blink_jitter: float = 0.2              # s.d. of the relative blink amplitude
     blink_decay_m: float = 0.04            # the blink field falls by 1/e over this distance ...
     eyes_from_fp_m: tuple = (0.0, 0.02, -0.03)  # ... from the eyes, here from mid Fp1-Fp2
-    background: BackgroundConfig = BackgroundConfig()
+    #: 1/f**1.7 power: the 2-40 Hz slope of resting EEG (real: -1.3 to -2.2)
+    background: BackgroundConfig = BackgroundConfig(exponent=1.7)
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,8 @@ def simulate_eyes(duration_s: float = 180.0, *, sfreq: float = 128.0, n_channels
 
     Blocks of ``block_s`` start with eyes open. Eyes closed: strong ~10 Hz alpha from radial
     dipoles beneath O1, O2 and Pz. Eyes open: a quarter of that alpha, and blinks (largest at
-    Fp1/Fp2). Always: 1/f background dipoles, white electrode noise; common average reference.
+    Fp1/Fp2). Always: 1/f**1.7 background dipoles, white electrode noise; common average
+    reference. Levels calibrated against real recordings (:mod:`~.calibrate`).
 
     Parameters
     ----------

@@ -25,14 +25,17 @@ STAGE_LABELS = {"W": "Sleep stage W", "N1": "Sleep stage N1", "N2": "Sleep stage
 class SleepConfig:
     """Phenomena of :func:`simulate_sleep`; amplitudes in uV (r.m.s. unless noted), times in s."""
 
-    #: Per stage, r.m.s. of: background (1/f), alpha, fast activity, theta, delta.
+    #: Per stage, r.m.s. of: background (1/f), alpha, fast activity, theta, delta. Calibrated
+    #: against the DREAMS excerpts (:mod:`~.calibrate`): wake is low-voltage with alpha and fast
+    #: activity; N1 theta; N2 theta and some delta; N3 high-voltage delta over a 20-uV background
     rhythms_uv: tuple = (
-        ("W", (8.0, 14.0, 5.0, 3.0, 3.0)),
-        ("N1", (8.0, 3.0, 2.0, 11.0, 6.0)),
-        ("N2", (9.0, 2.0, 1.5, 8.0, 14.0)),
-        ("N3", (10.0, 1.0, 1.0, 6.0, 40.0)),
-        ("R", (7.0, 3.0, 2.5, 10.0, 5.0)),
+        ("W", (9.0, 5.5, 5.0, 4.0, 6.0)),
+        ("N1", (12.0, 3.0, 2.5, 4.0, 5.0)),
+        ("N2", (14.0, 2.0, 1.0, 5.5, 7.0)),
+        ("N3", (20.0, 3.0, 1.0, 7.0, 18.0)),
+        ("R", (12.0, 2.5, 1.5, 3.0, 8.0)),
     )
+    background_exponent: float = 2.0       # background power ~ 1 / f ** exponent (per channel)
     #: Bands (Hz) of alpha, fast activity, theta, delta.
     rhythm_bands_hz: tuple = ((8.0, 12.0), (15.0, 45.0), (4.0, 7.0), (0.5, 2.0))
     #: Per scalp region (first letter of the derivation), the weight of: alpha, fast, theta,
@@ -43,10 +46,10 @@ class SleepConfig:
         ("P", (1.3, 0.8, 0.9, 0.7, 0.6, 0.6, 0.6)),
         ("O", (1.4, 0.8, 0.9, 0.7, 0.5, 0.5, 0.5)),
     )
-    spindles_per_min: tuple = (("N2", 5.0), ("N3", 1.0))
+    spindles_per_min: tuple = (("N2", 5.0), ("N3", 4.0))
     spindle_hz: tuple = (12.0, 14.0)
     spindle_s: tuple = (0.6, 1.5)
-    spindle_uv: float = 30.0               # peak
+    spindle_uv: float = 22.0               # peak
     kcomplexes_per_min: tuple = (("N2", 1.5),)
     kcomplex_uv: float = 110.0             # negative peak ...
     kcomplex_positive: float = 0.6         # ... and the following positive wave, relative
@@ -67,7 +70,8 @@ class SleepConfig:
     sem_band_hz: tuple = (0.1, 0.5)
     eog_eeg_leak: float = 0.4              # frontal EEG seen by the EOG electrode
     ramp_s: float = 3.0                    # stage changes cross-fade over this time
-    sensor_noise_uv: float = 1.0
+    filter_hz: tuple = (0.3, 35.0)         # the EEG amplifier's band (AASM's recommended filters)
+    sensor_noise_uv: float = 0.5
     #: Hypnogram: sleep cycles of (stage, minutes); the last cycle repeats in long nights.
     cycles_min: tuple = (
         (("W", 6), ("N1", 4), ("N2", 20), ("N3", 30), ("N2", 10), ("R", 10)),
@@ -137,7 +141,8 @@ def simulate_sleep(duration_s: float = 1800.0, *, n_channels: int = 2, sfreq: fl
     rhythms = dict(cfg.rhythms_uv)
     data = np.zeros((n_channels + int(eog), n_times))
     eeg, eog_uv = data[:n_channels], np.zeros(n_times)        # views / scratch, in uV
-    eeg[:] = _pink(_rng(seed, "sleep/background"), n_channels, n_times, sfreq)
+    eeg[:] = _pink(_rng(seed, "sleep/background"), n_channels, n_times, sfreq,
+                   cfg.background_exponent)
     eeg *= per_stage({stage: v[0] for stage, v in rhythms.items()})
     for k, (lo, hi) in enumerate(cfg.rhythm_bands_hz):
         generator = _band(_rng(seed, f"sleep/rhythm{k}"), 1, n_times, sfreq, lo, hi)[0]
@@ -149,6 +154,7 @@ def simulate_sleep(duration_s: float = 1800.0, *, n_channels: int = 2, sfreq: fl
         eeg += weights[:, k, None] * track
         eog_uv += leak[k] * track
     _add_white(_rng(seed, "sleep/sensors"), eeg, cfg.sensor_noise_uv)
+    eeg[:] = _psg_filter(eeg, sfreq, cfg.filter_hz)
     if eog:
         rng = _rng(seed, "sleep/eog")
         eog_uv += per_stage(cfg.sem_uv) * _band(rng, 1, n_times, sfreq, *cfg.sem_band_hz)[0]
@@ -162,6 +168,15 @@ def simulate_sleep(duration_s: float = 1800.0, *, n_channels: int = 2, sfreq: fl
                 ", ".join(f"{s} {stages.count(s)}" for s in STAGE_LABELS))
     return _raw(data, info, np.arange(n_epochs) * STAGE_EPOCH_S,
                 np.full(n_epochs, STAGE_EPOCH_S), [STAGE_LABELS[s] for s in stages])
+
+
+def _psg_filter(x, sfreq, band_hz):
+    """Band-pass ``x`` (C, T) as a PSG amplifier does: 2nd-order Butterworth, zero phase."""
+    from scipy.signal import butter, sosfiltfilt
+
+    lo, hi = band_hz
+    sos = butter(2, [lo, min(hi, 0.45 * sfreq)], btype="bandpass", fs=sfreq, output="sos")
+    return sosfiltfilt(sos, x, axis=-1)
 
 
 def _hypnogram(rng, n_epochs, cfg: SleepConfig) -> list:
