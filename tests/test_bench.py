@@ -69,6 +69,9 @@ def test_bench_tiny(tiny_model, tmp_path):
     assert target["estimate_8h_s"] == pytest.approx(sleep["stages"]["decode"]["median_s"]
                                                      * target["n_windows_8h"] / target["n_windows"])
     assert target["met"] == (target["estimate_8h_s"] <= target["decode_s"])
+    assert target["decode_s"] == 60.0  # issue 15
+    loads = sleep["decode_load_average"]  # read beside the decode timing
+    assert all(isinstance(v, float) and v >= 0 for v in (loads["before"], loads["after"]))
     for name in ("read_edf", "first_trace", "first_window"):
         _stats_ok(result["app"]["stages"][name])
     int8 = result["int8"]

@@ -153,3 +153,52 @@ def test_spectral_statistics_ignore_channel_order_and_see_position():
     torch.testing.assert_close(a, b)
     moved = spectral_statistics(feat, pos.flip(0))  # same channels, other places: other summary
     assert not torch.allclose(a[:, 8:32], moved[:, 8:32])
+
+
+def test_long_windows_are_pooled_in_time_like_their_mean(decoder):
+    """Patches beyond max_time_tokens are averaged in groups before the connector: a long window
+    gives the soft tokens of the short window of its group means (time embeddings averaged
+    alike); its attention maps stay per patch."""
+    from brainkit.models.decoder import pool_time, unpool_time
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, K, 10, D, generator=g)
+    pooled, r = pool_time(x, 4)  # 10 patches -> groups of 3: 3 + 3 + 3 + 1
+    assert r == 3 and pooled.shape == (2, K, 4, D)
+    torch.testing.assert_close(pooled[:, :, 1], x[:, :, 3:6].mean(2))
+    torch.testing.assert_close(pooled[:, :, 3], x[:, :, 9])  # the short last group: its own mean
+    assert pool_time(x, 16)[0] is x  # short windows untouched
+    att = torch.rand(2, 5, K * 4).softmax(-1)
+    spread = unpool_time(att, 10, 3)
+    assert spread.shape == (2, 5, K * 10)
+    torch.testing.assert_close(spread.sum(-1), att.sum(-1))
+
+    decoder.eval()
+    sensors, _ = sensors_from_info(mne.create_info(["Fz", "Cz", "Pz"], 256.0, "eeg"))
+    bp, scale = torch.randn(2, C, len(decoder.config.bands_hz), generator=g), torch.full((C,), 1e-5)
+    long = torch.randn(2, K, 12, D, generator=g)
+    short = long.unflatten(2, (4, 3)).mean(3)  # (2, K, 4, D): the means of groups of 3 patches
+    saved_time, saved_max = decoder.time_emb.data.clone(), decoder.config.max_time_tokens
+    try:
+        decoder.config.max_time_tokens = 4
+        with torch.no_grad():
+            b = decoder.connect(long, bp, scale, sensors, "eyes", return_attention=True)
+            decoder.time_emb.data[:4] = saved_time[:12].unflatten(0, (4, 3)).mean(1)  # pooled alike
+            a = decoder.connect(short, bp, scale, sensors, "eyes", return_attention=True)
+    finally:
+        decoder.time_emb.data.copy_(saved_time)
+        decoder.config.max_time_tokens = saved_max
+    torch.testing.assert_close(b.soft_tokens, a.soft_tokens)
+    assert b.query_attention.shape[-1] == K * 12 + C
+    torch.testing.assert_close(b.query_attention.sum(-1), a.query_attention.sum(-1))
+
+
+def test_answers_sharing_leading_tokens_are_scored_as_separate_rows(decoder, inputs):
+    """The prefix tree of later tokens gives each answer what a plain pass over it alone gives."""
+    decoder.eval()
+    with torch.no_grad():
+        conn = decoder.connect(*inputs, "sleep_stage")
+        logp, _ = decoder.answer_logprobs(conn.soft_tokens[:2], "sleep_stage")
+        for a, answer in enumerate(get_task("sleep_stage").answers):
+            alone, _ = decoder.answer_logprobs(conn.soft_tokens[:2], "sleep_stage", answers=[answer])
+            torch.testing.assert_close(alone[:, 0], logp[:, a], atol=1e-4, rtol=1e-4)

@@ -83,7 +83,10 @@ def bench_workload(bk, reference_for, workload: Workload, cfg: BenchConfig, batc
     cached = reference_for(windows[tasks[0]].sfreq, True)
     out["first_call_s"] = warm_up(bk, {"reference": reference, "reference_cached": cached}, windows,
                                   prompts)
+    load_before = _load_average()
     stages["decode"], preds = measure(lambda: bk.decode_tasks(recording, tasks), repeats)
+    # other jobs on the machine slow the decode down: its timing is read beside the load
+    out["decode_load_average"] = {"before": load_before, "after": _load_average()}
     out["decode_windows_per_s"] = total / stages["decode"]["median_s"]
     # brainkit's model and both references on the same windows
     same = {t: evenly_spaced(w, cfg.reference_windows) for t, w in windows.items()}
@@ -99,6 +102,13 @@ def bench_workload(bk, reference_for, workload: Workload, cfg: BenchConfig, batc
         out["target"] = sleep_target(stages["decode"]["median_s"], total)
     out["probabilities_shape"] = {t: list(p.probabilities.shape) for t, p in preds.items()}
     return out
+
+
+def _load_average():
+    """The 1-minute load average (runnable processes; 2 or more keeps both cores busy), or None."""
+    import os
+
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
 def evenly_spaced(windows, n: int):

@@ -17,7 +17,7 @@ from brainkit.bench.reference import GPT2_SMALL, REFERENCE_NEW_TOKENS
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Targets checked (and reported, never asserted).
-TARGET_SLEEP_S = 120.0
+TARGET_SLEEP_S = 60.0  #: issue 15: the 8-h night in at most 60 s
 TARGET_RATIO = 5.0
 
 
