@@ -250,20 +250,31 @@ def cmd_explain_regions(args) -> int:
 def cmd_correlations(args) -> int:
     import hashlib
 
+    import numpy as np
+
     from brainkit.data.reference import reference_windows
     from brainkit.explain.correlations import task_correlations
     from brainkit.inference import Brainkit
     from brainkit.models.checkpoint import checkpoint_dir
+    from brainkit.viz.topomap import topography
 
     bk = Brainkit(args.checkpoint, lm_path=args.lm)
     reference = reference_windows(args.data, n_per_task=args.n_per_task, seed=args.seed)
     result = task_correlations(bk, reference, seed=args.seed, n_attribution=args.n_attribution,
                                n_steps=args.steps)
     result["computed_on"] = (
-        f"validation windows of the shared corpus ({Path(args.data).name}/, by subject as in "
+        f"validation windows of the shared corpus ({Path(args.data).name}/, subjects held out of "
         f"training): at most {args.n_per_task} per task (seed {args.seed}), one sensor layout per "
         f"task; attribution from integrated gradients ({args.steps} steps) of at most "
         f"{min(args.n_attribution, args.n_per_task)} of them per task")
+    # a task without a topography (fewer than two placed channels) has an unknown attribution
+    # correlation: null, not 0
+    tasks = result["tasks"]
+    blind = [t for t in tasks if topography(reference[t].sensors, np.ones(len(reference[t].sensors))) is None]
+    result["matrices"]["attribution"] = [[None if {a, b} & set(blind) else v for b, v in zip(tasks, row)]
+                                         for a, row in zip(tasks, result["matrices"]["attribution"])]
+    result["attribution_unknown"] = {"tasks": blind, "why": "fewer than two channels with a scalp "
+                                     "position in their validation windows: no topography to compare"}
     result["command"] = "python -m brainkit " + " ".join(sys.argv[1:])
     weights = checkpoint_dir(args.checkpoint, "decoder") / "model.safetensors"
     result["decoder_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()  # the model they describe

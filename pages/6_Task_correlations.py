@@ -26,6 +26,9 @@ def show(result: dict, key: str) -> None:
             continue
         st.plotly_chart(task_matrix_figure(result["matrices"][name], result["tasks"],
                                            result.get("order"), title), key=f"{key}_{name}")
+        unknown = result.get(f"{name}_unknown", {})
+        if unknown.get("tasks"):
+            st.caption(f"Blank cells: {', '.join(unknown['tasks'])} ({unknown['why']}).")
 
 
 st.title("Task correlations")

@@ -353,6 +353,19 @@ def test_model_pages_say_when_the_model_is_not_trained_yet(tmp_path, monkeypatch
         assert any("no trained decoder yet" in i.value for i in at.info), page
 
 
+def test_correlations_page_shows_the_shipped_matrices_without_a_recording_or_the_model():
+    from brainkit.models.checkpoint import load_correlations
+
+    shipped = load_correlations()
+    at = _page(_app(), CORRELATIONS)
+    counts = _assert_figures_have_data(at, 3)  # routing, attribution, representation
+    n, blank = len(shipped["tasks"]), len(shipped["attribution_unknown"]["tasks"])
+    assert counts == [[n * n], [(n - blank) ** 2], [n * n]]  # unknown attribution cells left blank
+    assert "Computed when the model was built, on validation windows of the shared corpus" in at.caption[0].value
+    assert any(c.value.startswith("Blank cells: ") for c in at.caption) == bool(blank)
+    assert "No recording loaded yet" in at.info[-1].value and not at.button
+
+
 def test_correlations_page_shows_the_checkpoints_matrices_at_once_and_computes_on_request(
         tmp_path, tiny_model, monkeypatch):
     import shutil

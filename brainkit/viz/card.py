@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from brainkit.viz.figures import ANSWER_COLORS, plotly_go, title_font
+from brainkit.viz.figures import plotly_go, title_font
 
 
 def method_order(crossval: dict) -> list[str]:
@@ -34,13 +34,12 @@ def crossval_figure(crossval: dict):
     go = plotly_go()
     tasks = list(crossval["tasks"])
     fig = go.Figure()
-    for i, method in enumerate(method_order(crossval)):
+    for method in method_order(crossval):  # plotly's palette: ten distinct colours
         stats = [crossval["tasks"][t]["methods"].get(method, {}).get("balanced_accuracy") or {}
                  for t in tasks]
         folds = [crossval["tasks"][t].get("n_folds", "?") for t in tasks]
         fig.add_trace(go.Bar(
             x=tasks, y=[s.get("mean") for s in stats], name=method,
-            marker_color=ANSWER_COLORS[i % len(ANSWER_COLORS)],
             error_y=dict(type="data", array=[s.get("std") for s in stats], visible=True),
             customdata=[[s.get("std"), n] for s, n in zip(stats, folds)],
             hovertemplate=f"{method}<br>%{{x}}: %{{y:.1%}} ± %{{customdata[0]:.1%}} "
