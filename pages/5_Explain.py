@@ -9,7 +9,7 @@ from brainkit import BrainkitError
 from brainkit.explain.attribution import explain_window
 from brainkit.preprocess import preprocess, sliding_windows
 from brainkit.tasks import TASK_IDS, get_task
-from brainkit.viz.explain import explanation_figures, token_attribution_figure
+from brainkit.viz.explain import explanation_figures, readout_figure, token_attribution_figure
 from pages._model import brainkit_or_stop
 from pages._session import recording_or_stop, results
 
@@ -55,6 +55,8 @@ st.caption(" · ".join(f"{a}: {p:.2f}" for a, p in zip(get_task(task).answers, p
 
 relative = "from silence" if b is None else f"from window {b + 1} ({windows.starts_s[b]:.1f} s)"
 figures = explanation_figures(ex, windows, relative)
+if (bars := readout_figure(ex)) is not None:
+    st.plotly_chart(bars, key="readout")
 left, right = st.columns([3, 2])
 left.plotly_chart(figures["ig"], key="ig")
 right.plotly_chart(figures["topomap"], key="topomap")

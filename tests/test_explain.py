@@ -15,7 +15,9 @@ from brainkit.explain.attention import connector_attention, lm_attention, to_sou
 from brainkit.explain.attribution import (AnswerModel, TokenAnswerModel, completeness, explain_window,
                                           integrated_gradients, token_attributions)
 from brainkit.explain.correlations import linear_cka, task_correlations
-from brainkit.explain.sanity import cascading_randomization, sanity_checks
+from brainkit.explain.readout import RecordingContext, readout_contributions, reference_row
+from brainkit.explain.sanity import cascading_randomization, copy_decoder, sanity_checks
+from brainkit.models.readout import FEATURE_NAMES, REGIONS
 from brainkit.models.llm import tiny_language_model
 from brainkit.inference import Brainkit, readout_inputs
 from brainkit.preprocess import Windows
@@ -142,6 +144,78 @@ def test_token_attributions_are_complete(bk, problem):
     assert abs(float(delta[0])) < TOLERANCE * abs(gap)
 
 
+# ------------------------------------------------------------------------------- read-out
+
+
+@pytest.fixture(scope="module")
+def night():
+    """Five 30-s epochs of one recording (sleep_stage is read as a sequence)."""
+    return make_windows(("Fz", "Cz", "Pz", "Oz"), n=5, seconds=30.0, seed=7)
+
+
+def sleep_model(bk, night, row=2):
+    x = torch.from_numpy(night.x[row:row + 1])
+    context = RecordingContext.of(night, [row])
+    return AnswerModel(bk.tokenizer, bk.decoder, night.sensors, night.scale, "sleep_stage", 256.0,
+                       anchor=x, context=context), x
+
+
+def test_read_out_carries_the_gradient(bk, problem):
+    """n170 is decided by the read-out: part of the answer's gradient reaches the samples through
+    it (the tiny language model reads the answer anchor only weakly: a few percent)."""
+    model, x, target = problem
+
+    def gradient(m):
+        inputs = x.clone().requires_grad_(True)
+        return torch.autograd.grad(m(inputs)[0, target], inputs)[0]
+
+    full = gradient(model)
+    path = model.readout
+    model.readout = lambda *args: path(*args).detach()
+    try:
+        blind = gradient(model)
+    finally:
+        model.readout = path
+    assert (full - blind).abs().sum() > 0.01 * full.abs().sum()
+
+
+def test_sequence_window_is_read_with_its_recording(bk, night):
+    """The explained epoch, read with the four others held fixed, is the model's answer for it;
+    its attributions from another epoch are complete."""
+    model, x = sleep_model(bk, night)
+    alone = AnswerModel(bk.tokenizer, bk.decoder, night.sensors, night.scale, "sleep_stage", 256.0,
+                        anchor=x)  # a recording of one epoch: its night and neighbours are itself
+    with torch.no_grad():
+        p = model(x).exp()[0].numpy()
+        rows = model.readout_inputs(x), alone.readout_inputs(x)  # (1, k F) each
+    np.testing.assert_allclose(p, bk.predict(night, "sleep_stage").probabilities[2], rtol=1e-4)
+    assert (rows[0] - rows[1]).abs().max() > 0.1  # the epoch is read relative to its night
+    # the tiny model is sure of W: explain the runner-up, whose log-probability moves. (From the
+    # zero signal its answer moves by about 1e-3 nats only, below what the quadrature resolves.)
+    target = int(np.argsort(p)[-2])
+    start = torch.from_numpy(night.x[:1])
+    attr = integrated_gradients(model, x, target, baseline=start, n_steps=N_STEPS, internal_batch_size=16)
+    assert completeness(model, x, target, attr, start)[1][0] < TOLERANCE
+
+
+def test_readout_contributions_decompose_the_heads_logit(bk, night):
+    model, x = sleep_model(bk, night)
+    with torch.no_grad():
+        row = model.readout_inputs(x)[0]  # (k F,)
+    reference = reference_row(bk.decoder, "sleep_stage", model.context)
+    out = readout_contributions(bk.decoder, row, "sleep_stage", 3, reference)
+    head = bk.decoder.readout_heads["sleep_stage"]
+    with torch.no_grad():
+        centred = lambda f: float((head(f) - head(f).mean())[3])  # noqa: E731
+        expected = centred(row) - centred(reference)
+    assert len(out) == head.in_features and {o[0] for o in out} == set(REGIONS)
+    assert sum(c for *_, c in out) == pytest.approx(expected, rel=1e-6)
+    sizes = [abs(c) for *_, c in out]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > 0
+    with pytest.raises(BrainkitError, match="read-out"):
+        readout_contributions(bk.decoder, row, "p300")
+
+
 # ------------------------------------------------------------------------------- attention
 
 
@@ -186,6 +260,7 @@ def test_cascading_randomisation_changes_the_maps(problem):
     model, x, target = problem
     out = cascading_randomization(model, x, target, n_steps=14, seed=0)
     assert out["layers"][0] == "to_lm" and out["layers"][-1] == "latent_in"
+    assert out["layers"][1:3] == ["answer_anchor", "answer_heads"]  # the read-out's head: decisive
     assert len(out["attribution"]) == len(out["layers"]) == len(out["connector_attention"])
     # the attention sits below to_lm: randomising only to_lm leaves it exactly as it was
     assert out["connector_attention"][0] == pytest.approx(1.0)
@@ -230,11 +305,16 @@ def test_explain_window_contract(bk, windows, tmp_path):
     np.testing.assert_allclose(out["channel_attribution"], out["attribution"].sum(-1), rtol=1e-5)
     assert 0 < out["lm_attention"].sum() <= 1 + 1e-6 and 0 < out["connector_attention"].sum() <= 1 + 1e-6
     assert list(out["ch_names"]) == windows.sensors.names
+    names, contributions = out["readout_names"], out["readout_contributions"]
+    assert names.shape == contributions.shape == (len(REGIONS) * len(FEATURE_NAMES),)
+    assert names[0].split()[0] in REGIONS and np.abs(contributions[0]) == np.abs(contributions).max()
     np.savez(tmp_path / "explain.npz", **out)
     with np.load(tmp_path / "explain.npz", allow_pickle=False) as z:
         assert set(z.files) == set(out)
     with pytest.raises(BrainkitError, match="window_index"):
         explain_window(bk, windows, TASK, window_index=len(windows))
+    spectral = explain_window(bk, windows, "p300", window_index=0, n_steps=7, token_steps=4)
+    assert spectral["readout_names"].shape == spectral["readout_contributions"].shape == (0,)
 
 
 def test_explain_window_from_another_window(bk, windows):

@@ -45,8 +45,6 @@ tokens, Q queries per slot, A answers.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import torch
 import torch.nn as nn
@@ -57,23 +55,14 @@ from brainkit.errors import BrainkitError
 from brainkit.explain.attention import (connector_attention, lm_attention, require_eager, task_routing,
                                         to_sources)
 from brainkit.explain.context import explaining, fixed_router, model_lock, temperature_of, tile
-from brainkit.explain.readout import (READOUT_BOUNDARIES, ReadoutPath, RecordingContext,
-                                     readout_contributions, readout_rows, reference_row)
+from brainkit.explain.integrated import (IG_BOUNDARIES, completeness, integrated_gradients,  # noqa: F401 (re-exported)
+                                         path_quadrature, token_attributions)
+from brainkit.explain.readout import (READOUT_BOUNDARIES, READOUT_STEPS_PER_PIECE, ReadoutPath,
+                                     RecordingContext, readout_contributions, readout_rows,
+                                     reference_row)
 from brainkit.inference import answer_log_probabilities, fit_window, window_features
 from brainkit.models.decoder import band_power_features
 from brainkit.tasks import get_task
-
-#: Cuts of the integration path in alpha (baseline at 0, window at 1), see the module docstring.
-IG_BOUNDARIES = (0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
-
-
-def _captum():
-    try:
-        import captum.attr
-    except ImportError:
-        raise BrainkitError("explanations need captum: pip install captum") from None
-    return captum.attr
-
 
 # ---------------------------------------------------------------------------------- models
 
@@ -122,6 +111,7 @@ class AnswerModel(nn.Module):
                                        torch.as_tensor(anchor, dtype=torch.float32) if held else None,
                                        self.scale, context)
             self.boundaries = READOUT_BOUNDARIES  # the read-out's floors, from the zero signal
+            self.steps_per_piece = READOUT_STEPS_PER_PIECE
         if anchor is not None and frozen:
             self.offset, self.router_logits = self._context(torch.as_tensor(anchor, dtype=torch.float32))
 
@@ -227,123 +217,6 @@ class TokenAnswerModel(nn.Module):
             return answer_log_probabilities(self.decoder, latents, tile(self.bandpower, B), scale,
                                             self.sensors, self.task, self.temperature,
                                             readout=tile(self.readout, B))[0]  # (B, A)
-
-
-# ---------------------------------------------------------------------------- integrated gradients
-
-
-def integrated_gradients(model, x, target, *, baseline=None, n_steps: int = 64,
-                         internal_batch_size: int | None = None, boundaries=None):
-    """Integrated gradients of ``model(x)[:, target]`` with respect to x.
-
-    Parameters
-    ----------
-    model : callable
-        (N, ...) -> (N, n_outputs), e.g. :class:`AnswerModel`.
-    x : Tensor, shape (N, ...)
-    target : int or Tensor of shape (N,)
-        Output column explained per window.
-    baseline : Tensor like x, optional
-        Default zeros.
-    n_steps : int
-        Model evaluations per window along the path, spread evenly over the pieces (at least one
-        per piece; :func:`path_quadrature`).
-    internal_batch_size : int, optional
-        Inputs per forward pass (rounded down to a multiple of N, at least N).
-    boundaries : sequence of float, optional
-        Cuts of the path in [0, 1] (``(0, 1)``: one plain Gauss-Legendre pass, as captum's). Default: the model's
-        ``boundaries`` attribute, else :data:`IG_BOUNDARIES`, from the zero signal; one even piece
-        from a given baseline.
-
-    Returns
-    -------
-    Tensor, shape like x
-        Sums to ``model(x) - model(baseline)`` (for the target) up to quadrature error.
-    """
-    x = torch.as_tensor(x, dtype=torch.float32)
-    if boundaries is None:
-        boundaries = getattr(model, "boundaries", IG_BOUNDARIES) if baseline is None else (0.0, 1.0)
-    baseline = torch.zeros_like(x) if baseline is None else torch.as_tensor(baseline, dtype=x.dtype)
-    alphas, weights = path_quadrature(boundaries, n_steps)
-    N, delta = len(x), x - baseline
-    target = torch.as_tensor(target).expand(N)
-    per_pass = max(1, (internal_batch_size or len(alphas) * N) // N)  # path points per pass
-    total = torch.zeros_like(x)
-    for i in range(0, len(alphas), per_pass):
-        a = torch.as_tensor(alphas[i:i + per_pass], dtype=x.dtype)
-        w = torch.as_tensor(weights[i:i + per_pass], dtype=x.dtype)
-        points = (baseline + a[:, None, None, None] * delta).flatten(0, 1).requires_grad_(True)  # (S*N, ...)
-        with torch.enable_grad():
-            out = model(points)[torch.arange(len(points)), target.repeat(len(a))].sum()
-            grad = torch.autograd.grad(out, points)[0].view(len(a), *x.shape)  # alpha-major
-        total += (w[:, None, None, None] * grad).sum(0)
-    # samples that do not move contribute nothing, even where the gradient is undefined (the
-    # read-out's at an all-zero signal)
-    return torch.where(delta == 0, torch.zeros_like(total), total * delta).detach()
-
-
-def path_quadrature(boundaries, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Points alpha (S,) in (0, 1] and weights (S,) with sum(w g(alpha)) ~ integral of g over [0, 1].
-
-    Gauss-Legendre nodes in each piece between consecutive ``boundaries``: uniform in log(alpha)
-    for a piece that starts above 0 (where a floor's transition is a sigmoid in log(alpha)),
-    linear for the piece from 0; each piece's weights are scaled to add up to its length, so a
-    constant gradient is integrated exactly (integrated gradients of a linear model are exact).
-    """
-    pieces = list(itertools.pairwise(boundaries))
-    per = max(1, round(n_steps / len(pieces)))
-    nodes, w = np.polynomial.legendre.leggauss(per)  # on [-1, 1]
-    alphas, weights = [], []
-    for a0, a1 in pieces:
-        if a0 > 0:
-            u0, u1 = np.log(a0), np.log(a1)
-            a = np.exp((u0 + u1) / 2 + (u1 - u0) / 2 * nodes)
-            piece = w * a  # d alpha = alpha d u
-        else:
-            a = (a0 + a1) / 2 + (a1 - a0) / 2 * nodes
-            piece = w.copy()
-        alphas.append(a)
-        weights.append(piece * (a1 - a0) / piece.sum())
-    return np.concatenate(alphas), np.concatenate(weights)
-
-
-def completeness(model, x, target, attribution, baseline=None) -> tuple[np.ndarray, np.ndarray]:
-    """How far attributions are from adding up to ``f(x) - f(baseline)``.
-
-    Returns
-    -------
-    error : ndarray, shape (N,)
-        ``|sum(attribution) - (f(x) - f(baseline))|`` per window.
-    relative : ndarray, shape (N,)
-        ``error / max(|f(x) - f(baseline)|, 1e-8)``.
-    """
-    baseline = torch.zeros_like(x) if baseline is None else baseline
-    target = torch.as_tensor(target).expand(len(x))
-    with torch.no_grad():
-        fx, fb = model(x), model(baseline)  # (N, A)
-    rows = torch.arange(len(x))
-    delta = (fx[rows, target] - fb[rows, target]).double()
-    error = (attribution.flatten(1).double().sum(1) - delta).abs()
-    return error.numpy(), (error / delta.abs().clamp(min=1e-8)).numpy()
-
-
-def token_attributions(model: TokenAnswerModel, codes, target, n_steps: int = 32,
-                       internal_batch_size: int | None = None):
-    """Layer integrated gradients over the code vectors, from the null code to ``codes``.
-
-    Returns
-    -------
-    attribution : Tensor, shape (N, K, P, L)
-        Summed over the D features of each code vector.
-    delta : Tensor, shape (N,)
-        Signed completeness error (captum's convergence delta).
-    """
-    lig = _captum().LayerIntegratedGradients(model, model.embed)
-    codes = torch.as_tensor(codes, dtype=torch.long)
-    attr, delta = lig.attribute(codes, torch.full_like(codes, model.embed.null), target=target,
-                                n_steps=n_steps, internal_batch_size=internal_batch_size,
-                                return_convergence_delta=True)
-    return attr.detach().sum(-1), delta.detach()  # (N, K, P, L), (N,)
 
 
 # ---------------------------------------------------------------------------- one window

@@ -100,3 +100,24 @@ def token_attribution_figure(ex: dict, windows, level: int | None = None):
     return source_time_heatmap(token.sum(2) if level is None else token[:, :, level],
                                patch_seconds(ex, windows), t0, "Attribution per token",
                                colorscale="RdBu_r", zmid=0)
+
+
+def readout_figure(ex: dict, top: int = 10):
+    """The read-out's largest contributions to the answer (``readout_names``,
+    ``readout_contributions`` of an explanation), as horizontal bars, largest on top; None for a
+    task without read-out."""
+    names = [str(n) for n in np.asarray(ex.get("readout_names", []))[:top]]
+    if not names:
+        return None
+    go = plotly_go()
+    values = np.asarray(ex["readout_contributions"], dtype=np.float64)[:top]
+    fig = go.Figure(go.Bar(x=values[::-1], y=names[::-1], orientation="h",
+                           marker_color=np.where(values[::-1] > 0, "#d62728", "#1f77b4"),
+                           hovertemplate="%{y}: %{x:+.3f}<extra></extra>"))
+    b = int(ex.get("baseline_index", -1))
+    against = "the recording's mean" if b < 0 else f"window {b + 1}"
+    fig.update_layout(title=title_font(f"Read-out: what makes the answer '{ex['answer']}' "
+                                       f"(region and feature, against {against})"),
+                      xaxis_title="contribution to the answer's logit (nats)",
+                      height=120 + 26 * len(names), margin=dict(l=10, r=10, t=50, b=40))
+    return fig
