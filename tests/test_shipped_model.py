@@ -32,8 +32,7 @@ def bk():
 
 def test_sample_eyes_recording_end_to_end(bk):
     """Every window answered with probabilities that sum to one, the same on a second run, and
-    written as the decode CSV. (How often the answers are right on this *simulated* recording is
-    reported in the model card, not asserted: it measured 47%, chance.)"""
+    written as the decode CSV. (How often the answers are right is tests/test_samples.py's.)"""
     from brainkit.io import read_recording
     from brainkit.export import predictions_csv
 
