@@ -158,7 +158,8 @@ def cmd_fit_readout(args) -> int:
         report["reading_agreement"] = tune_reading(bk, args.data, steps=args.reading_steps)
     if args.temperatures_from:
         result = json.loads(Path(args.temperatures_from).read_text())
-        decoder.config.temperatures.update(temperatures_from(result, decoder.config.temperatures))
+        # tasks without out-of-fold answers of the language model go uncalibrated (temperature 1)
+        decoder.config.temperatures = temperatures_from(result, decoder.config.temperatures)
         report["temperatures"] = decoder.config.temperatures
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
