@@ -22,7 +22,7 @@ import torch
 
 from brainkit.models.checkpoint import (load_decoder_model, load_preprocess_config, load_tokenizer_model,
                                         preprocess_config)
-from brainkit.models.decoder import band_power_features
+from brainkit.models.spectral import band_power_features
 from brainkit.errors import BrainkitError
 from brainkit.preprocess import Windows, evenly_spaced, preprocess, sliding_windows
 from brainkit.tasks import TASK_IDS, free_prompt, get_task
@@ -92,7 +92,7 @@ def window_features(tokenizer, x, sensors, sfreq: float, bands_hz):
     codes : Tensor, shape (N, K, P, L), int
     latents : Tensor, shape (N, K, P, D)
     bandpower : Tensor, shape (N, C, B)
-        :func:`~brainkit.models.decoder.band_power_features`.
+        :func:`~brainkit.models.spectral.band_power_features`.
     """
     codes, latents = tokenizer.encode(x, sensors)
     return codes, latents, band_power_features(x, sfreq, bands_hz)

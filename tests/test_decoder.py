@@ -4,7 +4,8 @@ import mne
 import pytest
 import torch
 
-from brainkit.models.decoder import BrainDecoder, BrainDecoderConfig, band_power_features
+from brainkit.models.decoder import BrainDecoder, BrainDecoderConfig
+from brainkit.models.spectral import band_power_features
 from brainkit.models.llm import tiny_language_model
 from brainkit.sensors import sensors_from_info
 from brainkit.tasks import TASK_IDS, get_task
@@ -143,7 +144,7 @@ def test_spectral_head_reads_band_power_statistics(decoder, inputs):
 
 
 def test_spectral_statistics_ignore_channel_order_and_see_position():
-    from brainkit.models.decoder import spectral_statistics
+    from brainkit.models.spectral import spectral_statistics
 
     torch.manual_seed(0)
     feat, pos = torch.randn(3, 5, 8), torch.randn(5, 3) * 0.08

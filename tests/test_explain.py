@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from brainkit.models.decoder import BrainDecoder, BrainDecoderConfig, band_power_features
+from brainkit.models.decoder import BrainDecoder, BrainDecoderConfig
+from brainkit.models.spectral import band_power_features
 from brainkit.errors import BrainkitError
 from brainkit.data.reference import reference_windows
 from brainkit.explain.attention import connector_attention, lm_attention, to_sources

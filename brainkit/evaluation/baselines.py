@@ -49,10 +49,10 @@ def _logreg():
 
 def channel_feature_array(x: np.ndarray, sfreq: float, scale: np.ndarray) -> np.ndarray:
     """Log band powers and log robust scale of every channel, (N, C, n_bands + 1): the features
-    the decoder's channel tokens carry (:func:`brainkit.models.decoder.channel_features`)."""
+    the decoder's channel tokens carry (:func:`brainkit.models.spectral.channel_features`)."""
     import torch
 
-    from brainkit.models.decoder import BANDS_HZ, band_power_features, channel_features
+    from brainkit.models.spectral import BANDS_HZ, band_power_features, channel_features
 
     with torch.no_grad():
         bp = band_power_features(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
@@ -84,7 +84,7 @@ def _posterior_alpha(sets) -> np.ndarray:
     """log(alpha / total power) averaged over posterior channels (all channels if none), (N, 1)."""
     import torch
 
-    from brainkit.models.decoder import band_power_features
+    from brainkit.models.spectral import band_power_features
 
     out = []
     for s in sets:

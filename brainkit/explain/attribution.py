@@ -61,7 +61,7 @@ from brainkit.explain.readout import (READOUT_BOUNDARIES, READOUT_STEPS_PER_PIEC
                                      RecordingContext, readout_contributions, readout_rows,
                                      reference_row)
 from brainkit.inference import answer_log_probabilities, fit_window, window_features
-from brainkit.models.decoder import band_power_features
+from brainkit.models.spectral import band_power_features
 from brainkit.tasks import get_task
 
 # ---------------------------------------------------------------------------------- models

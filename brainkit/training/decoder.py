@@ -231,9 +231,9 @@ def train(tokenizer, lm, lm_tokenizer, train_sets: list[FeatureSet], val_sets: l
 
 
 def spectral_statistics(fs: FeatureSet) -> np.ndarray:
-    """What the decoder's spectral head reads (:func:`brainkit.models.decoder.spectral_statistics`) for
+    """What the decoder's spectral head reads (:func:`brainkit.models.spectral.spectral_statistics`) for
     every window of a feature set: log band powers and log robust scale (+5) per channel."""
-    from brainkit.models.decoder import channel_features, spectral_statistics as stats
+    from brainkit.models.spectral import channel_features, spectral_statistics as stats
     from brainkit.models.tokenizer import sensor_tensors
 
     feat = channel_features(torch.from_numpy(fs.bandpower).float(), fs.scale)
