@@ -263,7 +263,7 @@ def cmd_correlations(args) -> int:
     result["computed_on"] = (
         f"validation windows of the shared corpus ({Path(args.data).name}/, subjects held out of "
         f"training): at most {args.n_per_task} per task (seed {args.seed}), one sensor layout per "
-        f"task; attribution from integrated gradients ({args.steps} steps) of at most "
+        f"task; attribution from integrated gradients of at most "
         f"{min(args.n_attribution, args.n_per_task)} of them per task")
     # a task without a topography (fewer than two placed channels) has an unknown attribution
     # correlation: null, not 0
