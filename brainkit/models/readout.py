@@ -7,9 +7,11 @@ devices (measured by subject-grouped cross-validation and shift tests, MODEL_CAR
   anything else, so an amplifier's or an electrode's gain cancels exactly. The absolute amplitude
   (``Windows.scale``) enters only as each channel's amplitude relative to the other channels of
   the same window.
-* **Reference-invariant.** With at least :data:`MIN_AVERAGE_REFERENCE_CHANNELS` channels the
-  signals are re-referenced to their common average first, so the recorded reference no longer
-  matters.
+* **Reference.** With at least :data:`MIN_AVERAGE_REFERENCE_CHANNELS` channels the signals are
+  re-referenced to their common average first, so the spectral shapes and relative amplitudes no
+  longer depend on the recorded reference. ``recording_power`` still does (it is measured in
+  units of each channel's recording scale, which the reference sets): the shift test measured
+  34 % of workload answers changed under average reference (MODEL_CARD.md).
 * **Layout-independent.** Channels are pooled into fixed regions located from their positions
   (:data:`REGIONS`: whole head, frontal, central, temporal, parietal, occipital, posterior, left,
   right); a region without a sensor takes the whole-head value, and channels without a known
