@@ -427,17 +427,20 @@ def test_sample_recording_on_every_page(server, browser, samples_dir):
     _assert_no_errors(page, "Explain")
     metrics = _metrics(page)
     assert metrics["Answer"] in SAMPLE_ANSWERS, metrics
-    _assert_plots_have_data(page, 5, "Explain")  # IG heatmap, topomap, 2 attentions, tokens
+    _assert_plots_have_data(page, 6, "Explain")  # read-out contributions, IG heatmap, topomap, 2 attentions, tokens
     _screenshot(page, "sample_5_explain.png", "5_explain.png")
 
-    # computing the correlations takes minutes on two cores: the page is checked up to its button
+    # the shipped model's matrices show at once; computing the recording's takes minutes on two
+    # cores: the page is checked up to its button
     _goto(page, "Task correlations", "Task correlations")
     sync_api.expect(page.locator(".st-key-correlate button")).to_be_visible()
+    _assert_plots_have_data(page, 3, "Task correlations")  # routing, attribution, representation
     _screenshot(page, "sample_6_task_correlations.png", "6_task_correlations.png")
 
     _goto(page, "Model card", "Model card")
     body = page.locator('[data-testid="stMain"]').inner_text()
     assert ("not trained yet" in body) != (SHIPPED / "MODEL_CARD.md").is_file()
+    _assert_plots_have_data(page, 1, "Model card")  # cross-validated accuracy against the baselines
     _screenshot(page, "sample_7_model_card.png", "7_model_card.png")
 
     _goto(page, "Decode", "Decode")  # the answers are kept while the user was away
