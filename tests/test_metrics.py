@@ -23,8 +23,14 @@ def test_multiclass_keys_and_missing_class():
     assert m["auroc"] is None and m["n"] == 4
     assert m["balanced_accuracy"] == pytest.approx((1 + 1 + 0.5) / 3)
     assert np.array(m["confusion"]).shape == (4, 4)
-    for key in ("balanced_accuracy", "cohen_kappa", "macro_f1", "weighted_f1", "ece"):
-        assert -1 <= m[key] <= 1
+    # predicted [0, 1, 2, 0] for true [0, 1, 2, 2]; confidences 0.8, 0.7, 0.8, 0.6 fall in three
+    # bins: ECE = 2/4 * |1 - 0.8| + 1/4 * |1 - 0.7| + 1/4 * |0 - 0.6| = 0.325
+    assert m["ece"] == pytest.approx(0.325)
+    # kappa from the confusion: observed agreement 3/4, chance agreement sum(row * col) / 16 = 5/16
+    assert m["cohen_kappa"] == pytest.approx((3 / 4 - 5 / 16) / (1 - 5 / 16))
+    # F1 per class: W 2/3, N1 1, N2 2/3 (REM absent from both: left out of the macro mean)
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 1 + 2 / 3) / 3)
+    assert m["weighted_f1"] == pytest.approx((2 / 3 + 1 + 2 * 2 / 3) / 4)
 
 
 def test_ece_of_overconfident_predictions():
