@@ -12,6 +12,14 @@ from pathlib import Path
 from brainkit.errors import BrainkitError  # noqa: F401  (commands raise it)
 
 
+def _save(model, out, report_name: str, report: dict) -> None:
+    """Write a trained model (``save_pretrained``) and its report into ``out`` when it is given."""
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(out)
+        (Path(out) / report_name).write_text(json.dumps(report, indent=2, default=float))
+
+
 def _print_json(obj) -> None:
     json.dump(obj, sys.stdout, indent=2, default=float)
     sys.stdout.write("\n")
@@ -73,10 +81,7 @@ def cmd_train_tokenizer(args) -> int:
     report = {"train": tt.evaluate(model, train_items, max_windows=64),
               "heldout": tt.evaluate(model, eval_items, max_windows=256),
               "holdout_devices": list(holdout), "steps": args.steps}
-    if args.out:
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(args.out)
-        (Path(args.out) / "training_report.json").write_text(json.dumps(report, indent=2, default=float))
+    _save(model, args.out, "training_report.json", report)
     _print_json(report)
     return 0
 
@@ -131,10 +136,7 @@ def cmd_train_decoder(args) -> int:
                        ckpt_every=args.ckpt_every, tasks=args.task, aux_steps=args.aux_steps)
     results = td.calibrate(decoder, tokenizer, val_sets)
     report = {task: r["metrics"] | {"temperature": r["temperature"]} for task, r in results.items()}
-    if args.out:
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        decoder.save_pretrained(args.out)
-        (Path(args.out) / "validation.json").write_text(json.dumps(report, indent=2, default=float))
+    _save(decoder, args.out, "validation.json", report)
     _print_json(report)
     return 0
 

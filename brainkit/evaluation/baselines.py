@@ -121,11 +121,14 @@ def csp_lda(train, test, task: str = "motor_imagery", n_components: int = 4) -> 
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
     from sklearn.pipeline import make_pipeline
 
+    import mne
+
     sfreq = train[0].windows.sfreq
     model = make_pipeline(CSP(n_components=n_components, reg="ledoit_wolf", log=True),
                           LinearDiscriminantAnalysis())
-    model.fit(_bandpass(_arrays(train), sfreq, 8, 30), labels_of(train, task))
-    return _proba(model, _bandpass(_arrays(test), sfreq, 8, 30), len(get_task(task).answers))
+    with mne.use_log_level("error"):  # CSP reports its covariance ranks on stdout otherwise
+        model.fit(_bandpass(_arrays(train), sfreq, 8, 30), labels_of(train, task))
+        return _proba(model, _bandpass(_arrays(test), sfreq, 8, 30), len(get_task(task).answers))
 
 
 def xdawn_tangent(train, test, task: str, n_filters: int = 2) -> np.ndarray:

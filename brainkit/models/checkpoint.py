@@ -104,6 +104,13 @@ def preprocess_config(tokenizer_config, decoder_config=None, where="the model") 
     return config
 
 
+def _load_model(path, part: str, cls):
+    """``cls.from_pretrained`` of a checkpoint's ``part`` folder (safetensors only), in eval mode,
+    after :func:`load_preprocess_config` has checked the checkpoint's rates."""
+    load_preprocess_config(path)
+    return cls.from_pretrained(checkpoint_dir(path, part), use_safetensors=True).eval()
+
+
 def load_tokenizer_model(path=None):
     """The :class:`~brainkit.models.tokenizer.BrainTokenizer` of a checkpoint, in eval mode.
 
@@ -114,9 +121,7 @@ def load_tokenizer_model(path=None):
     """
     from brainkit.models.tokenizer import BrainTokenizer
 
-    load_preprocess_config(path)
-    folder = checkpoint_dir(path, "tokenizer")
-    return BrainTokenizer.from_pretrained(folder, use_safetensors=True).eval()
+    return _load_model(path, "tokenizer", BrainTokenizer)
 
 
 def load_decoder_model(path=None):
@@ -130,9 +135,7 @@ def load_decoder_model(path=None):
     """
     from brainkit.models.decoder import BrainDecoder
 
-    load_preprocess_config(path)
-    folder = checkpoint_dir(path, "decoder")
-    return BrainDecoder.from_pretrained(folder, use_safetensors=True).eval()
+    return _load_model(path, "decoder", BrainDecoder)
 
 
 def _read_json(path=None, name: str = "") -> dict | None:

@@ -25,10 +25,16 @@ def task_features(decoder, sets, task: str) -> np.ndarray:
     return np.concatenate([readout_inputs(decoder, s.windows, task).numpy() for s in sets])
 
 
-def fit_readout(decoder, sets, task: str) -> float:
-    """Fit ``decoder.readout_heads[task]`` on labelled sets; returns the training accuracy."""
+def fitted_head(decoder, sets, task: str):
+    """The task's read-out head fitted on labelled sets: ``(weight, bias, features, labels)``."""
     x, y = task_features(decoder, sets, task), labels_of(sets, task)
     weight, bias = fit_head(x, y, len(get_task(task).answers), REGULARISATION.get(task, 1.0))
+    return weight, bias, x, y
+
+
+def fit_readout(decoder, sets, task: str) -> float:
+    """Fit ``decoder.readout_heads[task]`` on labelled sets; returns the training accuracy."""
+    weight, bias, x, y = fitted_head(decoder, sets, task)
     set_head(decoder, task, weight, bias)
     return float(((x @ weight.T + bias).argmax(1) == y).mean())
 
@@ -86,8 +92,7 @@ def head_method(decoder):
     from brainkit.models.readout import softmax_logits
 
     def fit_predict(train, test, task):
-        x, y = task_features(decoder, train, task), labels_of(train, task)
-        weight, bias = fit_head(x, y, len(get_task(task).answers), REGULARISATION.get(task, 1.0))
+        weight, bias, _, _ = fitted_head(decoder, train, task)
         return softmax_logits(task_features(decoder, test, task) @ weight.T + bias)
 
     return fit_predict
