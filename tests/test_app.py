@@ -169,7 +169,7 @@ def test_every_page_renders_without_a_recording():
         assert at.title, page
     # the model card page shows the card or says that there is none yet
     card = ROOT / "brainkit" / "assets" / "brainkit-base" / "MODEL_CARD.md"
-    at.switch_page("pages/7_Model_card.py").run()
+    at.switch_page("pages/9_Model_card.py").run()
     assert (len(at.markdown) > 0) if card.is_file() else ("not trained yet" in at.info[0].value)
 
 
@@ -401,7 +401,7 @@ def _card_checkpoint(tmp_path, monkeypatch, metrics: dict):
     (tmp_path / "MODEL_CARD.md").write_text("# A test card\n\nIts text.\n")
     (tmp_path / "metrics.json").write_text(json.dumps(metrics))
     monkeypatch.setenv("BRAINKIT_CHECKPOINT", str(tmp_path))
-    return _page(_app(), "pages/7_Model_card.py")
+    return _page(_app(), "pages/9_Model_card.py")
 
 
 def test_model_card_leads_with_the_crossval_chart(tmp_path, monkeypatch):
