@@ -94,3 +94,38 @@ def test_shift_tests_count_changed_answers():
     out = shifts.shift_tests(by_scale, sets, "eyes",
                              {"gain x4": lambda w: shifts.gain(w, 4.0), "gain x0.25": lambda w: shifts.gain(w, 0.25)})
     assert out["gain x4"]["changed"] == 1.0 and out["gain x0.25"]["changed"] == 0.0
+
+
+def _placed(names):
+    from brainkit.sensors import template_position
+
+    pos = np.stack([template_position(n) for n in names])
+    n = len(names)
+    return SensorArray(names=list(names), kinds=["eeg"] * n, pos=pos, ori=np.zeros((n, 3)),
+                       has_position=np.ones(n, bool), position_source=["template"] * n)
+
+
+@pytest.mark.parametrize("where, expected", [("occipital", 1.0), ("frontal", 0.5)])
+def test_posterior_alpha_baseline_reads_the_back_of_the_head(where, expected):
+    """Eyes closed = 10-Hz alpha on O1/O2 (or, as a control, on Fp1/Fp2 only): the baseline, which
+    reads the read-out's posterior region, separates the first perfectly and not the second."""
+    from brainkit.evaluation.baselines import posterior_alpha
+
+    names = ("Fp1", "Fp2", "Cz", "O1", "O2")
+    rows = [3, 4] if where == "occipital" else [0, 1]
+    rng = np.random.default_rng(3)
+    t = np.arange(512) / 256.0
+
+    def labelled(subject, label):
+        x = rng.standard_normal((6, 5, 512)).astype(np.float32)
+        if label == "closed":
+            x[:, rows] += 3.0 * np.sin(2 * np.pi * 10 * t).astype(np.float32)
+        w = Windows(x, 256.0, np.arange(6) * 2.0, _placed(names), np.full(5, 1e-5), np.array([label] * 6))
+        return LabelledSet("eyes", w, subject, "train", f"{subject}-{label}.edf", "test")
+
+    train = [labelled(f"s{i}", lab) for i in range(4) for lab in ("open", "closed")]
+    test = [labelled("t", "open"), labelled("t", "closed")]
+    proba = posterior_alpha(train, test, "eyes")
+    closed = np.array([0] * 6 + [1] * 6)  # answers are (open, closed)
+    accuracy = ((proba.argmax(1) == closed).mean())
+    assert abs(accuracy - expected) <= (0.0 if expected == 1.0 else 0.25)

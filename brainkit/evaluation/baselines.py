@@ -76,26 +76,25 @@ def bandpower_logreg(train, test, task: str) -> np.ndarray:
     return _proba(model, _bandpower_features(test, per_channel), len(get_task(task).answers))
 
 
-#: channels whose names mark the back of the head (10-10 and 10-20, old names included)
-POSTERIOR_PREFIXES = ("O", "PO", "P", "T5", "T6", "TP")
-
-
 def _posterior_alpha(sets) -> np.ndarray:
-    """log(alpha / total power) averaged over posterior channels (all channels if none), (N, 1)."""
+    """log(alpha / total power) averaged over the posterior channels, (N, 1).
+
+    "Posterior" is the read-out's region (:func:`brainkit.models.readout.region_weights`: parietal
+    and occipital sensors located from their positions; the whole head where there is none).
+    """
     import torch
 
+    from brainkit.models.readout import REGIONS, region_weights
     from brainkit.models.spectral import band_power_features
 
     out = []
     for s in sets:
         w = s.windows
-        names = [n.strip(".").upper() for n in w.sensors.names]
-        back = [i for i, n in enumerate(names) if n.startswith(POSTERIOR_PREFIXES)]
-        idx = back or list(range(len(names)))
+        weights = region_weights(w.sensors.pos, w.sensors.has_position)[REGIONS.index("posterior")]  # (C,)
         with torch.no_grad():
-            bp = band_power_features(torch.from_numpy(w.x[:, idx]), w.sfreq, ((1.0, 45.0), (8.0, 13.0))).exp()
-        rel = torch.log(bp[..., 1] / bp[..., 0]).mean(1)  # (N,)
-        out.append(rel.numpy()[:, None])
+            bp = band_power_features(torch.from_numpy(w.x), w.sfreq, ((1.0, 45.0), (8.0, 13.0))).exp()
+        rel = torch.log(bp[..., 1] / bp[..., 0]).numpy()  # (N, C)
+        out.append((rel @ weights)[:, None])
     return np.concatenate(out)
 
 
