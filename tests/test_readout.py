@@ -64,6 +64,43 @@ def test_reference_changes_nothing():
     assert torch.allclose(a, b, atol=1e-3)
 
 
+def test_average_reference_changes_nothing_even_after_scaling_again():
+    """The shift test's average reference: volts re-referenced, then robust-scaled again, so every
+    channel's scale changes. Nothing in the read-out may follow (``recording_power``, in units of
+    the recorded reference's scale, used to)."""
+    from brainkit.evaluation.shifts import average_reference
+    from brainkit.preprocess import Windows
+    from brainkit.sensors import SensorArray
+
+    rng = np.random.default_rng(2)
+    x = _alpha_windows(rng, 6, 2.0, [17, 18]).numpy()
+    x += 4.0 * rng.standard_normal((6, 1, x.shape[-1])).astype(np.float32)  # a noisy reference
+    pos, has = _cap()
+    sensors = SensorArray(list(TEN_TWENTY), ["eeg"] * 19, pos, np.zeros((19, 3)), has)
+    w = Windows(x, 256.0, np.arange(6) * 4.0, sensors, rng.uniform(5e-6, 2e-5, 19))
+    shifted = average_reference(w)
+    assert not np.allclose(shifted.scale, w.scale, rtol=0.05)  # the scales did change
+    a = r.readout_features(torch.from_numpy(w.x), 256.0, pos, has, w.scale)
+    b = r.readout_features(torch.from_numpy(shifted.x), 256.0, pos, has, shifted.scale)
+    assert torch.allclose(a, b, atol=2e-3)
+
+
+def test_waveform_shape_known_answers():
+    """Kurtosis 1.5 and peak-to-RMS sqrt(2) for a sine, about 3 and above 3 for Gaussian noise;
+    a spike train has a far larger kurtosis; none of it moves with the gain."""
+    t = torch.arange(4096, dtype=torch.float64) / 256.0
+    sine = torch.sin(2 * np.pi * 8 * t)[None, None]
+    k, skew, peak, _ = r.waveform_shape(sine)[0, 0]
+    assert abs(float(k) - np.log(1.5)) < 0.01 and float(skew) < 0.01 and abs(float(peak) - np.log(2) / 2) < 0.01
+    noise = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 1, 4096)))
+    k_noise = float(r.waveform_shape(noise)[0, 0, 0])
+    assert abs(k_noise - np.log(3.0)) < 0.15
+    spikes = noise * 0.1
+    spikes[..., ::256] += 5.0
+    assert float(r.waveform_shape(spikes)[0, 0, 0]) > k_noise + 1.0
+    assert torch.allclose(r.waveform_shape(spikes * 1e-6), r.waveform_shape(spikes), atol=1e-6)
+
+
 def test_posterior_alpha_reads_as_posterior_alpha():
     rng = np.random.default_rng(2)
     pos, has = _cap()
