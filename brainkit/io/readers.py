@@ -20,7 +20,7 @@ import numpy as np
 
 from brainkit._logging import logger
 from brainkit.errors import BrainkitError
-from brainkit.io import formats
+from brainkit.io import formats, nihon
 from brainkit.io.limits import Limits, check_limits, check_rate, check_size, mib
 
 #: extensions of more than one dot, checked before ``Path.suffix``
@@ -345,16 +345,25 @@ def _open(path):
     return mne.io.read_raw(path, preload=False, verbose="error")
 
 
-def _open_nicolet(path):
-    import mne
+def _open_with(reader: str, **options) -> Callable:
+    """``open_raw(path)`` for :func:`_mne` from one of ``mne.io``'s ``read_raw_*`` readers."""
+    def open_raw(path):
+        import mne
 
-    return mne.io.read_raw_nicolet(path, ch_type="eeg", preload=False, verbose="error")
+        return getattr(mne.io, reader)(path, preload=False, verbose="error", **options)
+    return open_raw
 
 
-def _open_egi(path):
-    import mne
-
-    return mne.io.read_raw_egi(path, preload=False, verbose="error")
+def _read_eeg(path, sfreq, limits, warnings):
+    """``.eeg``: Nihon Kohden when its header says so, else BrainVision's data read through its header."""
+    if nihon.nihon_version(path):
+        nihon.check_nihon(path, limits, warnings)
+        return _load(nihon.read_nihon(path), path, limits), None
+    header = nihon.brainvision_header(path)
+    if header is None:
+        raise nihon.missing_header(path)
+    _check_brainvision(header, limits)
+    return _load(_open(header), header, limits), "BrainVision"
 
 
 _MNE = _mne(_open)  #: the formats ``mne.io.read_raw`` picks by extension itself
@@ -371,6 +380,7 @@ READERS: dict[str, Reader] = {
     ".vhdr": Reader("BrainVision", _MNE, _check_brainvision),
     ".ahdr": Reader("BrainVision", _MNE, _check_brainvision),
     ".set": Reader("EEGLAB", _read_eeglab),
+    ".eeg": Reader("Nihon Kohden", _read_eeg),
     ".cnt": Reader("CNT", _read_cnt),
     ".mff": Reader("EGI MFF", _MNE),
     ".ds": Reader("CTF", _MNE),
@@ -378,9 +388,9 @@ READERS: dict[str, Reader] = {
     ".con": Reader("KIT", _MNE),
     ".nxe": Reader("Nexstim", _MNE),
     ".lay": Reader("Persyst", _MNE),
-    ".data": Reader("Nicolet", _mne(_open_nicolet)),
-    ".egi": Reader("EGI", _mne(_open_egi)),
-    ".raw": Reader("EGI", _mne(_open_egi)),
+    ".data": Reader("Nicolet", _mne(_open_with("read_raw_nicolet", ch_type="eeg"))),
+    ".egi": Reader("EGI", _mne(_open_with("read_raw_egi"))),
+    ".raw": Reader("EGI", _mne(_open_with("read_raw_egi"))),
     ".cdt": Reader("Curry", _MNE),
     ".dap": Reader("Curry", _MNE),
     ".nedf": Reader("NEDF", _MNE),
