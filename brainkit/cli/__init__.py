@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from brainkit.cli import archive
 from brainkit.cli.commands import (
     cmd_baselines,
     cmd_bench,
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(p)
     _sfreq_option(p)
     p.set_defaults(func=cmd_decode)
+
+    archive.add_parser(sub, _model_options)
 
     p = sub.add_parser("evaluate", help="metrics per task over a manifest of labelled windows")
     p.add_argument("--manifest", required=True, help="CSV: path,task,label,start_s,duration_s,subject")
