@@ -46,7 +46,7 @@ def write_nihon_from_edf(edf, target):
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory, samples_dir):
     """Good recordings of three formats (EDF, BrainVision, Nihon Kohden in a subfolder), a truncated
-    EDF, a file of random bytes, a note beside the EDF and a hidden file."""
+    EDF, a file of random bytes, a note beside the EDF, a README and a hidden file."""
     root = tmp_path_factory.mktemp("archive")
     shutil.copy(samples_dir / "eyes_open_closed.edf", root / "eyes.edf")
     (root / "eyes.txt").write_text("notes of the technician\n")
@@ -58,6 +58,7 @@ def archive(tmp_path_factory, samples_dir):
     (root / "ward" / "cut.edf").write_bytes(data[:len(data) // 3])
     (root / "random.bdf").write_bytes(np.random.default_rng(0).bytes(5000))
     (root / ".hidden.edf").write_bytes(data)
+    (root / "README.txt").write_text("archive of the ward\n")
     return root
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from brainkit._logging import logger
 from brainkit.errors import BrainkitError
-from brainkit.io import formats, nihon
+from brainkit.io import bci2000, formats, nihon
 from brainkit.io.limits import Limits, check_limits, check_rate, check_size, mib
 
 #: extensions of more than one dot, checked before ``Path.suffix``
@@ -362,8 +362,17 @@ def _read_eeg(path, sfreq, limits, warnings):
     header = nihon.brainvision_header(path)
     if header is None:
         raise nihon.missing_header(path)
-    _check_brainvision(header, limits)
-    return _load(_open(header), header, limits), "BrainVision"
+    return read_file(header, sfreq, limits, warnings)
+
+
+def _read_dat(path, sfreq, limits, warnings):
+    """``.dat``: BCI2000 when its first line says so, else the data part of the header beside it."""
+    if bci2000.is_bci2000(path):
+        return bci2000.read_bci2000(path, limits, warnings), None
+    header = bci2000.header_beside(path)
+    if header is None:
+        raise bci2000.missing_header(path)
+    return read_file(header, sfreq, limits, warnings)
 
 
 _MNE = _mne(_open)  #: the formats ``mne.io.read_raw`` picks by extension itself
@@ -381,6 +390,7 @@ READERS: dict[str, Reader] = {
     ".ahdr": Reader("BrainVision", _MNE, _check_brainvision),
     ".set": Reader("EEGLAB", _read_eeglab),
     ".eeg": Reader("Nihon Kohden", _read_eeg),
+    ".dat": Reader("BCI2000", _read_dat),
     ".cnt": Reader("CNT", _read_cnt),
     ".mff": Reader("EGI MFF", _MNE),
     ".ds": Reader("CTF", _MNE),
