@@ -411,4 +411,5 @@ READERS: dict[str, Reader] = {
     ".txt": Reader("text", _TABLE, _check_table),
     ".npz": Reader("NumPy", _own(formats.read_npz), _check_npz),
 }
+READERS.update({f".ns{i}": Reader("Blackrock NSx", _mne(_open_with("read_raw_nsx"))) for i in range(1, 7)})
 FORMATS = READERS  #: the same table under its public name (``ext in FORMATS``)
