@@ -107,7 +107,10 @@ def _model(checkpoint, lm, threads: int):
 
         from brainkit.inference import Brainkit
 
+        from transformers.utils import logging as hf_logging
+
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a worker never downloads
+        hf_logging.disable_progress_bar()  # the terminal shows the archive's bar only
         if threads:
             torch.set_num_threads(threads)
         _MODELS.clear()

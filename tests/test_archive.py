@@ -228,3 +228,36 @@ def test_two_workers_give_the_same_answers(archive, tiny_model, tmp_path):
         assert sum(w["model_loads"] for w in report["workers"].values()) <= n
     for rel in GOOD:
         assert (one / f"{rel}.csv").read_text() == (two / f"{rel}.csv").read_text()
+
+
+def test_bench_archive_reports_each_worker_count(archive, tiny_model):
+    from brainkit.bench.archive import archive_markdown, bench_archive
+
+    result = bench_archive(archive, ["eyes"], (1,), str(tiny_model[0]), str(tiny_model[1]))
+    run1 = result["runs"][1]
+    assert (result["recordings"], run1["decoded"], run1["failed"]) == (5, 3, 2)
+    assert run1["recordings_per_min"] == pytest.approx(60 * 3 / run1["seconds"])
+    assert run1["speedup"] == 1.0 and len(run1["worker_peak_mib"]) == 1 and run1["worker_peak_mib"][0] > 50
+    assert "| 1 |" in archive_markdown(result)
+
+
+def test_progress_bar_on_a_terminal(samples_dir, tiny_model, tmp_path, monkeypatch, capsys):
+    import io
+
+    from brainkit.cli import main
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    root = tmp_path / "two"
+    root.mkdir()
+    for name in ("eyes_open_closed.edf", "sleep_night.edf"):
+        shutil.copy(samples_dir / name, root / name)
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    code = main(["decode-archive", str(root), "--task", "eyes", "--out", str(tmp_path / "out"),
+                 "--window-s", "30", *map(str, model_args(tiny_model))])
+    assert code == 0
+    assert "decode-archive: 100%" in terminal.getvalue() and "2/2" in terminal.getvalue()
+    assert json.loads(capsys.readouterr().out)["decoded"] == 2
