@@ -29,6 +29,8 @@ from brainkit.tasks import get_task
 SUMMARY, ERRORS = "summary.csv", "errors.csv"
 #: where ``--bids-derivatives`` writes, inside the output folder
 DERIVATIVES = Path("derivatives") / "brainkit"
+#: seconds to wait for a scheduler given by address
+CONNECT_TIMEOUT_S = 15
 _FIXED = ["path", "format", "duration_s", "windows", "seconds", "tasks", "window_s"]
 
 
@@ -226,7 +228,7 @@ def _client(workers: int, scheduler: str | None):
     dask.config.set({"distributed.scheduler.allowed-failures": 1})  # a file that kills workers fails
     if scheduler:
         try:
-            return Client(scheduler, timeout="15s"), None
+            return Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s"), None
         except (OSError, TimeoutError, ValueError) as err:
             raise BrainkitError(f"could not reach the Dask scheduler at {scheduler} ({err})") from None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,

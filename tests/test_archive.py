@@ -2,10 +2,9 @@
 
 import csv
 import json
-import os
 import shutil
-import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,14 +14,29 @@ from brainkit.archive import Job, decode_job, derivative_tsv, find_jobs, summary
 from brainkit.io.sources import find_recordings
 
 ROOT = Path(__file__).resolve().parents[1]
+
 sys.path.insert(0, str(Path(__file__).parent))
 from nihon_writer import write_nihon  # noqa: E402
 
 
-def run(*args, timeout=600):
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "brainkit", *map(str, args)], capture_output=True,
-                          text=True, cwd=ROOT, timeout=timeout, env=env)
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run(capsys):
+    """The command line in this process (the Dask workers are processes of their own)."""
+    def call(*args):
+        from brainkit.cli import main
+
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+    return call
 
 
 def model_args(tiny_model):
@@ -89,7 +103,7 @@ def test_decode_job_returns_one_line_for_a_bad_file(archive, tiny_model, tmp_pat
     assert not (tmp_path / "random.bdf.csv").exists()
 
 
-def test_archive_decodes_good_files_lists_bad_ones_and_resumes(archive, tiny_model, tmp_path):
+def test_archive_decodes_good_files_lists_bad_ones_and_resumes(archive, tiny_model, tmp_path, run):
     out = tmp_path / "out"
     res = run("decode-archive", archive, "--task", "eyes", "--out", out, "--workers", "1",
               *model_args(tiny_model))
@@ -129,7 +143,8 @@ def test_archive_decodes_good_files_lists_bad_ones_and_resumes(archive, tiny_mod
     assert sorted(r["path"] for r in rows(out / "summary.csv")) == GOOD
 
 
-def test_a_complete_archive_starts_no_cluster_and_exits_0(samples_dir, tiny_model, tmp_path):
+@pytest.mark.slow
+def test_a_complete_archive_starts_no_cluster_and_exits_0(samples_dir, tiny_model, tmp_path, run):
     root = tmp_path / "one"
     root.mkdir()
     shutil.copy(samples_dir / "eyes_open_closed.edf", root / "a.edf")
@@ -159,7 +174,7 @@ def write_bids(root, samples_dir):
                   if p.suffix in (".edf", ".vhdr"))
 
 
-def test_bids_dataset_decoded_with_derivatives(samples_dir, tiny_model, tmp_path):
+def test_bids_dataset_decoded_with_derivatives(samples_dir, tiny_model, tmp_path, run):
     bids = tmp_path / "bids"
     recordings = write_bids(bids, samples_dir)
     assert recordings == ["sub-01/ses-1/eeg/sub-01_ses-1_task-rest_run-1_eeg.edf",
@@ -198,26 +213,30 @@ def test_bids_events_become_annotations(samples_dir, tmp_path):
 
 @pytest.mark.parametrize("argv, words", [
     (["decode-archive", "no/such/folder", "--task", "eyes", "--out", "x"], "no such folder"),
-    (["decode-archive", "sample_data", "--task", "nope", "--out", "x"], "nope"),
-    (["decode-archive", "sample_data", "--task", "eyes", "--out", "x", "--workers", "0"], "workers"),
-    (["decode-archive", "sample_data", "--task", "eyes", "--out", "x", "--window-s", "-1"], "positive"),
-    (["decode-archive", "sample_data", "--task", "eyes", "--out", "x", "--bids-derivatives"], "BIDS"),
+    (["decode-archive", "SAMPLES", "--task", "nope", "--out", "x"], "nope"),
+    (["decode-archive", "SAMPLES", "--task", "eyes", "--out", "x", "--workers", "0"], "workers"),
+    (["decode-archive", "SAMPLES", "--task", "eyes", "--out", "x", "--window-s", "-1"], "positive"),
+    (["decode-archive", "SAMPLES", "--task", "eyes", "--out", "x", "--bids-derivatives"], "BIDS"),
 ])
-def test_bad_arguments_exit_2_with_one_line(argv, words, tmp_path):
-    argv = [str(tmp_path / a) if a == "x" else a for a in argv]
+def test_bad_arguments_exit_2_with_one_line(argv, words, tmp_path, run):
+    argv = [str(tmp_path / a) if a == "x" else str(ROOT / "sample_data") if a == "SAMPLES" else a
+            for a in argv]
     res = run(*argv)
     assert res.returncode == 2, res.stderr
     assert res.stderr.count("\n") == 1 and words in res.stderr and "Traceback" not in res.stderr
 
 
-def test_unreachable_scheduler_exits_2(tmp_path):
-    res = run("decode-archive", "sample_data", "--task", "eyes", "--out", tmp_path / "o",
+def test_unreachable_scheduler_exits_2(tmp_path, run, monkeypatch):
+    from brainkit import archive as archive_module
+
+    monkeypatch.setattr(archive_module, "CONNECT_TIMEOUT_S", 1)
+    res = run("decode-archive", ROOT / "sample_data", "--task", "eyes", "--out", tmp_path / "o",
               "--scheduler", "tcp://127.0.0.1:9")
     assert res.returncode == 2 and "could not reach the Dask scheduler" in res.stderr
 
 
 @pytest.mark.slow
-def test_two_workers_give_the_same_answers(archive, tiny_model, tmp_path):
+def test_two_workers_give_the_same_answers(archive, tiny_model, tmp_path, run):
     one, two = tmp_path / "one", tmp_path / "two"
     for out, n in ((one, 1), (two, 2)):
         res = run("decode-archive", archive, "--task", "eyes", "--out", out, "--workers", n,
