@@ -345,12 +345,13 @@ def _open(path):
     return mne.io.read_raw(path, preload=False, verbose="error")
 
 
-def _open_with(reader: str, **options) -> Callable:
-    """``open_raw(path)`` for :func:`_mne` from one of ``mne.io``'s ``read_raw_*`` readers."""
+def _open_with(reader: str, lazy: bool = True, **options) -> Callable:
+    """``open_raw(path)`` for :func:`_mne` from one of ``mne.io``'s ``read_raw_*`` readers (``lazy``:
+    it takes ``preload=False``; the others load the file whole, within the upload size limit)."""
     def open_raw(path):
         import mne
 
-        return getattr(mne.io, reader)(path, preload=False, verbose="error", **options)
+        return getattr(mne.io, reader)(path, verbose="error", **options, **({"preload": False} if lazy else {}))
     return open_raw
 
 
@@ -412,4 +413,5 @@ READERS: dict[str, Reader] = {
     ".npz": Reader("NumPy", _own(formats.read_npz), _check_npz),
 }
 READERS.update({f".ns{i}": Reader("Blackrock NSx", _mne(_open_with("read_raw_nsx"))) for i in range(1, 7)})
+READERS[".asc"] = Reader("EyeLink", _mne(_open_with("read_raw_eyelink", lazy=False)))  # eye tracking
 FORMATS = READERS  #: the same table under its public name (``ext in FORMATS``)

@@ -1,4 +1,5 @@
-"""Blackrock NSx (.ns1-.ns6), written here from the file specification (version 3.0)."""
+"""Readers of mne.io added for issue 18, each on a file written here: Blackrock NSx (.ns1-.ns6, from
+the file specification, version 3.0) and SR Research EyeLink (.asc, the converter's text format)."""
 
 import json
 import subprocess
@@ -52,3 +53,36 @@ def test_nsx_written_here_reads_as_mne_reads_it(tmp_path):
                          text=True, cwd=ROOT, timeout=120)
     info = json.loads(res.stdout)
     assert (info["n_channels"], info["sfreq"]) == (len(raw.ch_names), 1000.0)
+
+
+def write_eyelink(path, x_px: np.ndarray, sfreq: int = 500, message_at: int = 300) -> Path:
+    """An EyeLink .asc: one monocular recording block (left eye, gaze x/y, pupil area) and one message."""
+    step = 1000 // sfreq
+    lines = ["** CONVERTED FROM D:\\rec.edf using edfapi 4.2.1", "** DATE: Wed Mar 16 11:47:27 2022",
+             "** TYPE: EDF_FILE BINARY EVENT SAMPLE TAGGED", "**", "",
+             "MSG\t1000 DISPLAY_COORDS 0 0 1919 1079", "START\t1000 \tLEFT\tSAMPLES\tEVENTS",
+             "PRESCALER\t1", "VPRESCALER\t1", "PUPIL\tAREA",
+             f"EVENTS\tGAZE\tLEFT\tRATE\t {sfreq:.2f}\tTRACKING\tCR\tFILTER\t2",
+             f"SAMPLES\tGAZE\tLEFT\tRATE\t {sfreq:.2f}\tTRACKING\tCR\tFILTER\t2"]
+    for i, x in enumerate(x_px):
+        if i == message_at:
+            lines.append(f"MSG\t{1000 + step * i} stimulus on")
+        lines.append(f"{1000 + step * i}\t  {x:.1f}\t  540.0\t 1000.0\t...")
+    lines.append(f"END\t{1000 + step * len(x_px)}\tSAMPLES\tEVENTS\tRES\t 38.54\t 31.12")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_eyelink_written_here_reads_as_mne_reads_it(tmp_path):
+    import mne
+
+    x = 960 + 50 * np.sin(np.arange(1000) / 50)
+    path = write_eyelink(tmp_path / "gaze.asc", x)
+    raw = mne.io.read_raw_eyelink(path, verbose="error")  # MNE reads it back first
+    assert raw.ch_names == ["xpos_left", "ypos_left", "pupil_left"]
+    recording = read_recording(path)
+    assert recording.format == "EyeLink" and recording.sfreq == 500
+    assert np.allclose(recording.raw.get_data(picks="xpos_left")[0], np.round(x, 1))
+    assert list(recording.annotations.description) == ["stimulus on"]
+    assert recording.annotations.onset[0] == 300 / 500
+    assert "no EEG or MEG channel: nothing the model can read" in recording.warnings
