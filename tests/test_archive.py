@@ -280,3 +280,25 @@ def test_progress_bar_on_a_terminal(samples_dir, tiny_model, tmp_path, monkeypat
     assert code == 0
     assert "decode-archive: 100%" in terminal.getvalue() and "2/2" in terminal.getvalue()
     assert json.loads(capsys.readouterr().out)["decoded"] == 2
+
+
+def test_an_existing_cluster_runs_the_same_jobs(samples_dir, tiny_model, tmp_path, run):
+    """--scheduler: the jobs go to a running cluster's workers, which keep their model between runs."""
+    import logging
+
+    from distributed import LocalCluster
+
+    root = tmp_path / "one"
+    root.mkdir()
+    shutil.copy(samples_dir / "eyes_open_closed.edf", root / "a.edf")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR, host="127.0.0.1") as cluster:
+        reports = []
+        for out in ("first", "second"):
+            res = run("decode-archive", root, "--task", "eyes", "--out", tmp_path / out,
+                      "--scheduler", cluster.scheduler_address, *model_args(tiny_model))
+            assert res.returncode == 0, res.stderr
+            reports.append(json.loads(res.stdout))
+        assert len(cluster.workers) == 1  # the command left the cluster running
+    assert [list(r["workers"].values())[0]["model_loads"] for r in reports] == [1, 1]  # loaded once
+    assert (tmp_path / "first/a.edf.csv").read_text() == (tmp_path / "second/a.edf.csv").read_text()
