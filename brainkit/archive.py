@@ -152,7 +152,9 @@ def decode_job(job: Job, out: str, tasks: list[str], window_s: float | None = No
         preds = _model(checkpoint, lm, threads).decode_tasks(recording, tasks, window_s=window_s)
         _write(output_csv(out, job.rel), predictions_csv(list(preds.values())))
         if derivatives:
-            _write(derivative_tsv(out, job.rel), predictions_tsv(list(preds.values())))
+            tsv = derivative_tsv(out, job.rel)
+            _write(tsv, predictions_tsv(list(preds.values())))
+            _write(tsv.with_suffix(".json"), json.dumps(_columns_sidecar(preds), indent=2) + "\n")
     except BrainkitError as err:
         return {"path": job.rel, "error": str(err)}
     except MemoryError:
@@ -168,6 +170,19 @@ def decode_job(job: Job, out: str, tasks: list[str], window_s: float | None = No
         row[f"{r['task']}_n_{r['answer']}"] = r["n_windows"]
         row[f"{r['task']}_p_{r['answer']}"] = round(r["mean_probability"], 6)
     return row
+
+
+def _columns_sidecar(preds: dict) -> dict:
+    """The JSON sidecar of a derivative table: what each column means (BIDS column descriptions)."""
+    columns = {"onset": {"Description": "Start of the window from the start of the recording",
+                         "Units": "s"},
+               "duration": {"Description": "Length of the window", "Units": "s"},
+               "task": {"Description": "brainkit task id"},
+               "answer": {"Description": "The most probable answer of the task for this window"}}
+    for p in preds.values():
+        for a in p.answers:
+            columns.setdefault(f"p_{a}", {"Description": f"Probability of the answer '{a}'"})
+    return columns
 
 
 def worker_state() -> dict:

@@ -187,10 +187,12 @@ def test_bids_dataset_decoded_with_derivatives(samples_dir, tiny_model, tmp_path
     summary = {r["path"]: r for r in rows(out / "summary.csv")}
     assert summary[recordings[0]]["format"] == "BIDS EDF"
     assert summary[recordings[1]]["format"] == "BIDS BrainVision"
-    single = tmp_path / "single.csv"
+    for rel in recordings:
+        single = tmp_path / "single.csv"
+        assert run("decode", bids / rel, "--task", "eyes", "--out", single, *model_args(tiny_model)).returncode == 0
+        assert (out / f"{rel}.csv").read_text() == single.read_text(), rel
     assert run("decode", bids / recordings[0], "--task", "eyes", "--out", single,
                *model_args(tiny_model)).returncode == 0
-    assert (out / f"{recordings[0]}.csv").read_text() == single.read_text()
     description = json.loads((out / "derivatives/brainkit/dataset_description.json").read_text())
     assert description["DatasetType"] == "derivative" and description["GeneratedBy"][0]["Name"] == "brainkit"
     tsv = out / "derivatives/brainkit/sub-01/ses-1/eeg/sub-01_ses-1_task-rest_run-1_desc-brainkit_annotations.tsv"
@@ -199,6 +201,9 @@ def test_bids_dataset_decoded_with_derivatives(samples_dir, tiny_model, tmp_path
     assert list(events[0])[:4] == ["onset", "duration", "task", "answer"]
     assert [(e["onset"], e["answer"], e["p_open"]) for e in events] == \
         [(d["start_s"], d["answer"], d["p_open"]) for d in decoded]
+    sidecar = json.loads(tsv.with_suffix(".json").read_text())
+    assert list(sidecar)[:4] == ["onset", "duration", "task", "answer"] and sidecar["onset"]["Units"] == "s"
+    assert set(sidecar) == set(events[0])  # every column described
 
 
 def test_bids_events_become_annotations(samples_dir, tmp_path):
