@@ -4,7 +4,8 @@ Answers come from :mod:`brainkit.inference` (:class:`~brainkit.inference.Predict
 module only formats them: :func:`summary_table` (answers per task), :func:`predictions_csv` (one
 row per window, the ``brainkit decode`` columns), :func:`predictions_edf` (the recording as EDF+
 with the decoded answers as annotations) and :func:`html_report` (one self-contained HTML file:
-summary, tables, interactive figures).
+summary, tables, interactive figures); :func:`predictions_tsv` is
+:func:`predictions_csv` as a BIDS events-like table.
 """
 
 from __future__ import annotations
@@ -62,12 +63,22 @@ def predictions_csv(preds) -> str:
     Several tasks go in one table whose probability columns are the union of theirs, in order
     of first appearance (a task leaves the others' columns empty).
     """
-    rows = [row for p in _as_list(preds) for row in p.rows()]
-    columns = ["start_s", "duration_s", "task", "answer"]
+    return _window_table(preds, ",", {})
+
+
+def predictions_tsv(preds) -> str:
+    """The same rows as a BIDS events-like table: ``onset,duration,task,answer,p_<answer>...``
+    (tab-separated; onsets and durations in seconds from the start of the recording)."""
+    return _window_table(preds, "\t", {"start_s": "onset", "duration_s": "duration"})
+
+
+def _window_table(preds, delimiter: str, rename: dict) -> str:
+    rows = [{rename.get(k, k): v for k, v in row.items()} for p in _as_list(preds) for row in p.rows()]
+    columns = [rename.get(c, c) for c in ("start_s", "duration_s", "task", "answer")]
     for p in _as_list(preds):
         columns += [f"p_{a}" for a in p.answers if f"p_{a}" not in columns]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer = csv.DictWriter(buffer, columns, delimiter=delimiter, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()

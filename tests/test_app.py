@@ -34,9 +34,11 @@ TOKENS, DECODE, EXPLAIN, CORRELATIONS = ("pages/3_Tokens.py", "pages/4_Decode.py
 SAMPLE_TASKS = {"eyes_open_closed.edf": "eyes", "meg_evoked_raw.fif.gz": "auditory_oddball",
                 "oddball_erp.vhdr": "p300", "sleep_night.edf": "sleep_stage"}
 torch.set_num_threads(1)
-#: Sample entry points, by the same rule as the Upload page's selectbox.
+#: Sample entry points, as the Upload page's selectbox lists them (a BrainVision .eeg is the data
+#: of its .vhdr, not an entry, since .eeg can also be Nihon Kohden)
 SAMPLE_NAMES = sorted(p.name for p in SAMPLES.glob("*")
-                      if p.is_file() and p.name.lower().removesuffix(".gz").endswith(tuple(FORMATS)))
+                      if p.is_file() and p.name.lower().removesuffix(".gz").endswith(tuple(FORMATS))
+                      and not (p.suffix == ".eeg" and p.with_suffix(".vhdr").exists()))
 EEG_NAMES = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "Fz", "Cz", "Pz"]
 
 

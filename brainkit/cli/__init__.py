@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from brainkit.cli import archive
 from brainkit.cli.commands import (
     cmd_baselines,
     cmd_bench,
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(p)
     _sfreq_option(p)
     p.set_defaults(func=cmd_decode)
+
+    archive.add_parser(sub, _model_options)
 
     p = sub.add_parser("evaluate", help="metrics per task over a manifest of labelled windows")
     p.add_argument("--manifest", required=True, help="CSV: path,task,label,start_s,duration_s,subject")
@@ -206,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--int8", action="store_true", help="also time an int8 (dynamic) language model")
     p.add_argument("--profile", action="store_true", help="also profile the sleep decode")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--archive", metavar="DIR", help="instead: decode-archive DIR with 1 and 2 workers "
+                                                   "(recordings per minute, speed-up, memory per worker)")
+    p.add_argument("--archive-task", action="append", help="task of --archive (repeatable; default eyes)")
+    p.add_argument("--archive-workers", type=int, nargs="+", default=[1, 2], help="worker counts of --archive")
     _model_options(p)
     p.set_defaults(func=cmd_bench)
 

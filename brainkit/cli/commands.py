@@ -309,6 +309,18 @@ def cmd_bench(args) -> int:
     from brainkit.bench import harness as bench
     from brainkit.bench import tables as bench_markdown
 
+    if args.archive:
+        from brainkit.bench.archive import archive_markdown, bench_archive
+
+        meta = bench.machine_info()  # the load average before the run
+        result = bench_archive(args.archive, args.archive_task or ["eyes"], args.archive_workers,
+                               args.checkpoint, args.lm, threads=args.threads or 1,
+                               progress=lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
+        result["meta"] = meta
+        bench.save_json(result, args.out)
+        sys.stdout.write(archive_markdown(result))
+        return 0
+
     cfg = bench.default_config(args.quick, checkpoint=args.checkpoint, lm_path=args.lm,
                                int8=args.int8, profile=args.profile, threads=args.threads,
                                **({"repeats": args.repeats} if args.repeats else {}))

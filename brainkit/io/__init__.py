@@ -8,6 +8,9 @@
 - :mod:`~brainkit.io.limits`: :class:`Limits`, checked from headers before data is loaded
 - :mod:`~brainkit.io.clean`: channel kinds, de-identification, units, non-finite samples
 - :mod:`~brainkit.io.formats`: the hand-written readers (CSV, text, XDF, NumPy, ...)
+- :mod:`~brainkit.io.nihon`, :mod:`~brainkit.io.bci2000`: ``.eeg`` and ``.dat``, whose format is told by
+  the header and the files beside them (Nihon Kohden or BrainVision; BCI2000, BrainVision or Curry)
+- :mod:`~brainkit.io.bids`: BIDS datasets, read with MNE-BIDS
 """
 
 from brainkit.io.limits import DEFAULT_LIMITS, Limits, check_limits  # noqa: F401

@@ -20,7 +20,7 @@ import numpy as np
 
 from brainkit._logging import logger
 from brainkit.errors import BrainkitError
-from brainkit.io import formats
+from brainkit.io import bci2000, formats, nihon
 from brainkit.io.limits import Limits, check_limits, check_rate, check_size, mib
 
 #: extensions of more than one dot, checked before ``Path.suffix``
@@ -345,16 +345,35 @@ def _open(path):
     return mne.io.read_raw(path, preload=False, verbose="error")
 
 
-def _open_nicolet(path):
-    import mne
+def _open_with(reader: str, lazy: bool = True, **options) -> Callable:
+    """``open_raw(path)`` for :func:`_mne` from one of ``mne.io``'s ``read_raw_*`` readers (``lazy``:
+    it takes ``preload=False``; the others load the file whole, within the upload size limit)."""
+    def open_raw(path):
+        import mne
 
-    return mne.io.read_raw_nicolet(path, ch_type="eeg", preload=False, verbose="error")
+        return getattr(mne.io, reader)(path, verbose="error", **options, **({"preload": False} if lazy else {}))
+    return open_raw
 
 
-def _open_egi(path):
-    import mne
+def _read_eeg(path, sfreq, limits, warnings):
+    """``.eeg``: Nihon Kohden when its header says so, else BrainVision's data read through its header."""
+    if nihon.nihon_version(path):
+        nihon.check_nihon(path, limits, warnings)
+        return _load(nihon.read_nihon(path), path, limits), None
+    header = nihon.brainvision_header(path)
+    if header is None:
+        raise nihon.missing_header(path)
+    return read_file(header, sfreq, limits, warnings)
 
-    return mne.io.read_raw_egi(path, preload=False, verbose="error")
+
+def _read_dat(path, sfreq, limits, warnings):
+    """``.dat``: BCI2000 when its first line says so, else the data part of the header beside it."""
+    if bci2000.is_bci2000(path):
+        return bci2000.read_bci2000(path, limits, warnings), None
+    header = bci2000.header_beside(path)
+    if header is None:
+        raise bci2000.missing_header(path)
+    return read_file(header, sfreq, limits, warnings)
 
 
 _MNE = _mne(_open)  #: the formats ``mne.io.read_raw`` picks by extension itself
@@ -371,6 +390,8 @@ READERS: dict[str, Reader] = {
     ".vhdr": Reader("BrainVision", _MNE, _check_brainvision),
     ".ahdr": Reader("BrainVision", _MNE, _check_brainvision),
     ".set": Reader("EEGLAB", _read_eeglab),
+    ".eeg": Reader("Nihon Kohden", _read_eeg),
+    ".dat": Reader("BCI2000", _read_dat),
     ".cnt": Reader("CNT", _read_cnt),
     ".mff": Reader("EGI MFF", _MNE),
     ".ds": Reader("CTF", _MNE),
@@ -378,9 +399,9 @@ READERS: dict[str, Reader] = {
     ".con": Reader("KIT", _MNE),
     ".nxe": Reader("Nexstim", _MNE),
     ".lay": Reader("Persyst", _MNE),
-    ".data": Reader("Nicolet", _mne(_open_nicolet)),
-    ".egi": Reader("EGI", _mne(_open_egi)),
-    ".raw": Reader("EGI", _mne(_open_egi)),
+    ".data": Reader("Nicolet", _mne(_open_with("read_raw_nicolet", ch_type="eeg"))),
+    ".egi": Reader("EGI", _mne(_open_with("read_raw_egi"))),
+    ".raw": Reader("EGI", _mne(_open_with("read_raw_egi"))),
     ".cdt": Reader("Curry", _MNE),
     ".dap": Reader("Curry", _MNE),
     ".nedf": Reader("NEDF", _MNE),
@@ -391,4 +412,6 @@ READERS: dict[str, Reader] = {
     ".txt": Reader("text", _TABLE, _check_table),
     ".npz": Reader("NumPy", _own(formats.read_npz), _check_npz),
 }
+READERS.update({f".ns{i}": Reader("Blackrock NSx", _mne(_open_with("read_raw_nsx"))) for i in range(1, 7)})
+READERS[".asc"] = Reader("EyeLink", _mne(_open_with("read_raw_eyelink", lazy=False)))  # eye tracking
 FORMATS = READERS  #: the same table under its public name (``ext in FORMATS``)

@@ -170,6 +170,12 @@ def recording_from_raw(raw, name: str = "recording", fmt: str = "MNE Raw") -> Re
 def _read_path(path: Path, display: str, sfreq: float | None, limits: Limits) -> Recording:
     warnings: list[str] = []
     raw, fmt = read_file(path, sfreq, limits, warnings)
+    return finish_recording(raw, fmt, display, warnings)
+
+
+def finish_recording(raw, fmt: str, display: str, warnings: list[str]) -> Recording:
+    """A :class:`Recording` from a loaded Raw a reader returned: cleaned, de-identified, its sensors
+    found (``warnings`` holds the reader's notes; more are added)."""
     raw = clean(raw, warnings)
     sensors, sensor_warnings = sensors_from_info(raw.info)
     warnings.extend(sensor_warnings)

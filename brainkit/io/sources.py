@@ -19,10 +19,18 @@ from pathlib import Path
 
 from brainkit.errors import BrainkitError
 from brainkit.io.limits import Limits, mib
+from brainkit.io import bci2000, nihon
 from brainkit.io.readers import FOLDER_FORMATS, READERS, suffix, supported_formats
 
 #: entry points that are only chosen when nothing else is there (a table beside an EDF is a note)
 _TEXT = (".txt", ".csv", ".tsv")
+#: text files of an archive that document it (never a recording)
+_DOCUMENTS = ("README", "LICENSE", "CHANGES")
+
+
+def _data_part(path: Path) -> bool:
+    """A ``.eeg`` or ``.dat`` that holds the samples of a header beside it (BrainVision, Curry)."""
+    return nihon.is_data_part(path) or bci2000.is_data_part(path)
 
 
 def safe_name(name: str) -> str:
@@ -199,7 +207,7 @@ def find_entry(folder: Path) -> Path:
         present = sorted({suffix(p) or p.name for p in folder.rglob("*") if p.is_file()})
         raise BrainkitError(f"no recording found among the files ({', '.join(present) or 'none'}); "
                             f"supported: {supported_formats()}")
-    entries = [c for c in candidates if suffix(c) not in _TEXT] or candidates
+    entries = [c for c in candidates if suffix(c) not in _TEXT and not _data_part(c)] or candidates
     if len(entries) > 1:
         shown = ", ".join(e.name for e in entries[:5])
         raise BrainkitError(f"{len(entries)} recordings found ({shown}): give one at a time")
@@ -221,6 +229,31 @@ def list_recordings(folder) -> list[Path]:
         ext = suffix(path)
         if name.endswith(".gz") and ext not in READERS:
             ext = suffix(Path(name[:-3]))
-        if ext in READERS and (path.is_file() or ext in FOLDER_FORMATS):
+        if ext in READERS and (path.is_file() or ext in FOLDER_FORMATS) and not _data_part(path):
             entries.append(path)
     return entries
+
+
+def find_recordings(root, skip=()) -> list[Path]:
+    """Every recording entry point under a folder, at any depth, sorted by path.
+
+    One per recording, as :func:`list_recordings` (companions such as ``.vmrk``, ``.fdt``, a
+    BrainVision ``.eeg`` or Nihon Kohden's ``.21E`` are not entries; ``.mff``/``.ds`` folders
+    count once); a ``.zip`` is one recording; a text table beside a recording of the same name is
+    a note, not a recording, and so are ``README*``, ``LICENSE*``, ``CHANGES*`` text files. Hidden
+    files and folders and the folders in ``skip`` are left out.
+    """
+    root = Path(root)
+    skip = {Path(s).resolve() for s in skip}
+    entries = []
+    for folder in [root] + sorted(p for p in root.rglob("*") if p.is_dir()):
+        rel = folder.relative_to(root).parts
+        if (any(part.startswith(".") or suffix(Path(part)) in FOLDER_FORMATS for part in rel)
+                or folder.resolve() in skip or any(s in folder.resolve().parents for s in skip)):
+            continue  # hidden, skipped, or inside a folder-format recording
+        found = list_recordings(folder) + sorted(folder.glob("*.zip")) + sorted(folder.glob("*.ZIP"))
+        found = [p for p in found if not p.name.startswith(".") and (p.is_file() or p not in skip)]
+        stems = {p.name.split(".")[0] for p in found if suffix(p) not in _TEXT}
+        entries += [p for p in found if suffix(p) not in _TEXT or (
+            p.name.split(".")[0] not in stems and not p.name.upper().startswith(_DOCUMENTS))]
+    return sorted(set(entries))
