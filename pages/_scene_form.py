@@ -35,7 +35,7 @@ def scene_form() -> Scene:
     cols = st.columns(4)
     montage = cols[0].selectbox("Montage", list(MONTAGES), format_func=lambda m: MONTAGES[m][0], key="sim_montage")
     duration = cols[1].select_slider("Duration (s)", DURATIONS, key="sim_duration")
-    n = cols[2].number_input("Sources", 1, 3, key="sim_n")
+    n = cols[2].number_input("Sources", 1, 4, key="sim_n")
     if st.session_state.get("sim_bad") not in ("none", *channel_names(montage)):
         st.session_state["sim_bad"] = "none"  # the channel of another montage
     bad = cols[3].selectbox("Bad channel", ["none", *channel_names(montage)], key="sim_bad")

@@ -76,15 +76,20 @@ class Rhythm:
     about: str
 
 
-#: rhythm -> Rhythm (defaults calibrated: see the module docstring)
+#: rhythm -> Rhythm. Default moments, one source at its place, common average reference:
+#: alpha so that the posterior relative alpha power of the read-out lies inside the real
+#: eyes-closed range of :mod:`~.calibrate` (a quarter of it: eyes open); spindles 22 uV at their
+#: peak and slow waves 22 uV r.m.s. frontally (:class:`~.SleepConfig`'s N2 spindles and N3
+#: delta x its frontal weight); the P300 as :class:`~.OddballConfig`'s; spike-and-wave ~200 uV
+#: peak to peak; mu and beta a few to ten uV r.m.s. (``tests/test_simulator.py`` checks them).
 RHYTHMS = {
     "alpha": Rhythm("ongoing", 160.0, "8-12 Hz, strongest over the back of the head with the eyes closed"),
     "mu": Rhythm("ongoing", 60.0, "arch-shaped ~10 Hz with a 20-Hz harmonic over the motor cortex at rest"),
     "beta": Rhythm("ongoing", 30.0, "13-30 Hz (peak ~20 Hz), motor and frontal"),
     "sleep spindles": Rhythm("transient", 150.0, "12-14 Hz bursts of 0.6-1.5 s, 5 a minute (sleep N2)"),
-    "slow waves": Rhythm("ongoing", 220.0, "0.5-2 Hz high-voltage waves of deep sleep (N3)"),
-    "spike-and-wave": Rhythm("transient", 400.0, "3-Hz spike and slow wave, as in an absence seizure "
-                                                 "(the middle third of the recording)"),
+    "slow waves": Rhythm("ongoing", 140.0, "0.5-2 Hz high-voltage waves of deep sleep (N3)"),
+    "spike-and-wave": Rhythm("transient", 1000.0, "3-Hz spike and slow wave, as in an absence seizure "
+                                                  "(the middle third of the recording)"),
     "P300": Rhythm("transient", OddballConfig().p3[2], "evoked ~350 ms after target tones "
                                                       "(a tone every ~1 s, 1 in 5 a target)"),
 }
@@ -186,8 +191,12 @@ def montage_info(montage: str, sfreq: float = 256.0):
     return info, head()[1]
 
 
-def source_position(source: Source) -> tuple[np.ndarray, np.ndarray]:
-    """(position (3,) m, unit orientation (3,)) of a source in the head frame."""
+def source_position(source: Source, montage: str = "eeg19") -> tuple[np.ndarray, np.ndarray]:
+    """(position (3,) m, unit orientation (3,)) of a source in the head frame.
+
+    Places are the same for every montage; "radial" points away from the centre of the
+    montage's conducting sphere (so a radial source is silent in MEG, as in a real spherical head).
+    """
     origin = head()[2]
     if source.position_mm is not None:
         pos = np.asarray(source.position_mm, float) / 1000.0
@@ -195,6 +204,8 @@ def source_position(source: Source) -> tuple[np.ndarray, np.ndarray]:
         name, depth = REGIONS[source.region]
         e = electrode_position(name)
         pos = e - depth * (e - origin) / np.linalg.norm(e - origin)
+    if MONTAGES[montage][1] is None:
+        origin = np.asarray(MEG_SPHERE_ORIGIN_M)
     normal = (pos - origin) / max(np.linalg.norm(pos - origin), 1e-6)
     if source.orientation == "radial":
         return pos, normal
@@ -216,7 +227,7 @@ def _position_gain(montage: str, pos_um: tuple) -> np.ndarray:
 def source_field(montage: str, source: Source) -> np.ndarray:
     """What the montage records per A*m of the source, shape (C,): V (EEG, common average) or
     T and T/m (MEG)."""
-    pos, ori = source_position(source)
+    pos, ori = source_position(source, montage)
     return _position_gain(montage, tuple(np.round(pos * 1e6).astype(int).tolist())) @ ori
 
 
