@@ -84,7 +84,8 @@ def test_background_line_noise_blinks_and_a_bad_channel():
     assert 8 < bad[cz].std() / quiet[cz].std() < 12 and np.array_equal(np.delete(bad, cz, 0), np.delete(quiet, cz, 0))
     fp1, o1 = names.index("Fp1"), names.index("O1")
     blinks = simulate_scene(replace(base, blinks_per_min=20.0)).get_data() - quiet
-    assert blinks[fp1].max() > 50e-6 and np.abs(blinks[fp1]).max() > 5 * np.abs(blinks[o1]).max()
+    peak = blinks[fp1].max() / 1e-6  # uV: about EyesConfig.blink_uv (less the common average)
+    assert 0.7 * EyesConfig().blink_uv < peak < 1.3 * EyesConfig().blink_uv and peak > 3 * np.abs(blinks[o1]).max() / 1e-6
     assert np.allclose(simulate_scene(replace(base, background=2.0)).get_data(), 2 * quiet)
 
 
