@@ -290,8 +290,8 @@ def simulate(model, scene: Scene, task: str = "eyes", source_index: int = 0,
     ----------
     model : Brainkit or HeadModel
     scene : Scene
-    task : str
-        The task whose attribution map is drawn.
+    task : str or None
+        The task whose attribution map is drawn (None: no map).
     source_index : int
         The source whose field is drawn (0 when the scene has none: no field).
     max_windows : int
@@ -304,4 +304,4 @@ def simulate(model, scene: Scene, task: str = "eyes", source_index: int = 0,
         sensors, field, unit = recording.sensors, np.zeros(len(recording.sensors)), "uV"
     codes, patch_s = scene_codes(model.tokenizer, recording, max_windows)
     return Simulation(scene, recording, sensors, field, unit, task_answers(model, recording, max_windows=max_windows),
-                      codes, patch_s, readout_map(model, scene, recording, task, max_windows))
+                      codes, patch_s, readout_map(model, scene, recording, task, max_windows) if task else None)

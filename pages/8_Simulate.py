@@ -32,7 +32,7 @@ if lesson:
     st.info(f"**{lesson}.** {LESSONS[lesson].sentence}")
 tasks = [t for t in TASK_IDS if t in bk.decoder.readout_heads and t not in bk.decoder.config.sequence_tasks]
 c = st.columns(2)
-task = c[0].selectbox("Attribution map of the task", tasks, key="sim_task")
+task = c[0].selectbox("Attribution map of the task", tasks, key="sim_task") if tasks else None
 shown = c[1].radio("Scalp map of source", range(1, len(scene.sources) + 1), horizontal=True, key="sim_shown")
 cache = st.session_state.setdefault("sim_cache", {})
 key = (scene, task, shown - 1)
