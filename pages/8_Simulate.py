@@ -32,7 +32,10 @@ if lesson:
     st.info(f"**{lesson}.** {LESSONS[lesson].sentence}")
 tasks = [t for t in TASK_IDS if t in bk.decoder.readout_heads and t not in bk.decoder.config.sequence_tasks]
 c = st.columns(2)
-task = c[0].selectbox("Attribution map of the task", tasks, key="sim_task") if tasks else None
+task = (c[0].selectbox("Attribution map of the task", tasks, tasks.index("eyes") if "eyes" in tasks else 0,
+                       key="sim_task") if tasks else None)
+if st.session_state.get("sim_shown", 1) > len(scene.sources):
+    st.session_state["sim_shown"] = 1  # that source was removed
 shown = c[1].radio("Scalp map of source", range(1, len(scene.sources) + 1), horizontal=True, key="sim_shown")
 cache = st.session_state.setdefault("sim_cache", {})
 key = (scene, task, shown - 1)
@@ -53,6 +56,9 @@ else:
 
 left, right = st.columns([2, 3])
 left.plotly_chart(topomap_figure(sim.map_sensors, sim.field, f"Field of source {shown} ({sim.unit})"), key="sim_map")
+if task:
+    p = dict(zip(sim.predictions[task].answers, sim.predictions[task].probabilities.mean(0)))
+    right.metric(f"{task} answer", max(p, key=p.get), f"p = {max(p.values()):.2f}", delta_color="off")
 right.markdown("**The model's answers**, as Decode gives them (the first window of each task, every 30-s epoch "
                "for sleep: mean probability; change since the previous scene)")
 right.dataframe(answer_rows(sim.predictions, previous and previous.predictions), hide_index=True, key="sim_answers")

@@ -206,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--int8", action="store_true", help="also time an int8 (dynamic) language model")
     p.add_argument("--profile", action="store_true", help="also profile the sleep decode")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--only", choices=("simulator",),
+                   help="only this section: simulator = the Simulate page's redraw time per change")
     _model_options(p)
     p.set_defaults(func=cmd_bench)
 
