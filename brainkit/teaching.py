@@ -106,7 +106,7 @@ def scalp_field(scene: Scene, recording, index: int = 0):
     return recording.sensors, field * 1e6, "uV"
 
 
-def task_answers(model, recording, tasks=TASK_IDS, max_windows: int = MAX_WINDOWS) -> dict:
+def task_answers(model, recording, tasks=TASK_IDS, max_windows: int = MAX_WINDOWS, prep=None) -> dict:
     """The model's answers for each task on a recording, as ``model.predict`` gives them.
 
     Parameters
@@ -117,6 +117,8 @@ def task_answers(model, recording, tasks=TASK_IDS, max_windows: int = MAX_WINDOW
     tasks : iterable of str
     max_windows : int
         Windows per task at most, evenly spread; a task read as a sequence gets every window.
+    prep : Preprocessed, optional
+        ``preprocess(recording, model.preprocess_config)`` when already done.
 
     Returns
     -------
@@ -124,7 +126,7 @@ def task_answers(model, recording, tasks=TASK_IDS, max_windows: int = MAX_WINDOW
     """
     from brainkit.preprocess import evenly_spaced, preprocess, sliding_windows
 
-    prep = preprocess(recording, model.preprocess_config)
+    prep = prep if prep is not None else preprocess(recording, model.preprocess_config)
     out = {}
     for task in (get_task(t) for t in tasks):
         windows = sliding_windows(prep, task.window_s)
@@ -162,18 +164,28 @@ class HeadModel:
     the auxiliary logits that ``answer_log_probabilities(..., use_lm=False)`` returns, and the
     answer anchor the language model reads; the language model, which the connector needs for the
     task captions, is not loaded. Same interface as :class:`brainkit.inference.Brainkit` for
-    :func:`task_answers` and :func:`simulate` (tests and quick looks).
+    :func:`task_answers` and :func:`simulate` (tests, and the Simulate page's fast answers).
+    ``model``: take the tokenizer, decoder and preprocessing of a loaded :class:`Brainkit`.
     """
 
-    def __init__(self, checkpoint=None):
+    def __init__(self, checkpoint=None, *, model=None):
         from brainkit.models.checkpoint import load_decoder_model, load_preprocess_config, load_tokenizer_model
 
+        if model is not None:  # a loaded Brainkit's parts, shared (read-only here)
+            self.tokenizer, self.decoder = model.tokenizer, model.decoder
+            self.preprocess_config = model.preprocess_config
+            return
         self.tokenizer = load_tokenizer_model(checkpoint)
         self.decoder = load_decoder_model(checkpoint)
         self.preprocess_config = load_preprocess_config(checkpoint)
 
     def temperature(self, task: str) -> float:
         return float(self.decoder.config.temperatures.get(get_task(task).id, 1.0))
+
+    @staticmethod
+    def answers_every_task(decoder, tasks=TASK_IDS) -> bool:
+        """Whether the read-out head alone decides every one of ``tasks`` in this decoder."""
+        return all(t in decoder.readout_heads and t not in decoder.config.deep_tasks for t in tasks)
 
     def predict(self, windows, task: str):
         import torch
@@ -191,14 +203,17 @@ class HeadModel:
         return Predictions(task.id, windows.starts_s, task.window_s, task.answers, p)
 
 
-def scene_codes(tokenizer, recording, max_windows: int = MAX_WINDOWS, window_s: float = TOKEN_WINDOW_S):
-    """Codes of the first windows of a recording, shape (N, K, P, L), and seconds per patch."""
+def scene_codes(tokenizer, recording, max_windows: int = MAX_WINDOWS, window_s: float = TOKEN_WINDOW_S,
+                prep=None):
+    """Codes of the first windows of a recording, shape (N, K, P, L), and seconds per patch
+    (``prep``: the recording preprocessed already, default as the tokenizer was trained)."""
     import torch
 
     from brainkit.models.checkpoint import preprocess_config
     from brainkit.preprocess import preprocess, sliding_windows
 
-    windows = sliding_windows(preprocess(recording, preprocess_config(tokenizer.config)), window_s)
+    windows = sliding_windows(prep if prep is not None else preprocess(recording, preprocess_config(tokenizer.config)),
+                              window_s)
     windows = windows.select(np.arange(min(len(windows), max_windows)))
     with torch.inference_mode():
         codes, _ = tokenizer.encode(torch.from_numpy(windows.x), windows.sensors)
@@ -213,7 +228,8 @@ def code_changes(previous, current) -> np.ndarray | None:
     return (np.asarray(previous) != np.asarray(current)).sum(axis=(0, 3))
 
 
-def readout_map(model, scene: Scene, recording, task: str, max_windows: int = MAX_WINDOWS) -> dict | None:
+def readout_map(model, scene: Scene, recording, task: str, max_windows: int = MAX_WINDOWS,
+                prep=None) -> dict | None:
     """The read-out's attribution of one task's answer over channels, from the sources-free scene.
 
     ``model`` is a :class:`Brainkit` or :class:`HeadModel` (its decoder and preprocessing).
@@ -235,8 +251,10 @@ def readout_map(model, scene: Scene, recording, task: str, max_windows: int = MA
     if task.id not in decoder.readout_heads or task.id in decoder.config.sequence_tasks:
         return None
     rows = []
-    for rec in (recording, simulated_recording(replace(scene, sources=()), include_background=True)):
-        windows = sliding_windows(preprocess(rec, model.preprocess_config), task.window_s)
+    background = simulated_recording(replace(scene, sources=()), include_background=True)
+    for done in (prep if prep is not None else preprocess(recording, model.preprocess_config),
+                 preprocess(background, model.preprocess_config)):
+        windows = sliding_windows(done, task.window_s)
         windows = windows.select(evenly_spaced(len(windows), max_windows))
         rows.append(readout_inputs(decoder, windows, task.id).mean(0).numpy())
     head = decoder.readout_heads[task.id]
@@ -297,11 +315,15 @@ def simulate(model, scene: Scene, task: str = "eyes", source_index: int = 0,
     max_windows : int
         Windows per task decoded (:func:`task_answers`) and tokenized.
     """
+    from brainkit.preprocess import preprocess
+
     recording = simulated_recording(scene)
+    prep = preprocess(recording, model.preprocess_config)  # once, as Decode does
     if scene.sources:
         sensors, field, unit = scalp_field(scene, recording, min(source_index, len(scene.sources) - 1))
     else:
         sensors, field, unit = recording.sensors, np.zeros(len(recording.sensors)), "uV"
-    codes, patch_s = scene_codes(model.tokenizer, recording, max_windows)
-    return Simulation(scene, recording, sensors, field, unit, task_answers(model, recording, max_windows=max_windows),
-                      codes, patch_s, readout_map(model, scene, recording, task, max_windows) if task else None)
+    codes, patch_s = scene_codes(model.tokenizer, recording, max_windows, prep=prep)
+    answers = task_answers(model, recording, max_windows=max_windows, prep=prep)
+    attribution = readout_map(model, scene, recording, task, max_windows, prep) if task else None
+    return Simulation(scene, recording, sensors, field, unit, answers, codes, patch_s, attribution)

@@ -5,7 +5,7 @@ import streamlit as st
 
 from brainkit import BrainkitError
 from brainkit.tasks import TASK_IDS
-from brainkit.teaching import LESSONS, answer_rows, code_changes, simulate
+from brainkit.teaching import LESSONS, HeadModel, answer_rows, code_changes, simulate
 from brainkit.viz.answers import hypnogram_figure
 from brainkit.viz.explain import source_time_heatmap
 from brainkit.viz.signals import psd_figure, trace_figure
@@ -31,19 +31,23 @@ lesson = next((n for n, les in LESSONS.items() if les.scene == scene), None)
 if lesson:
     st.info(f"**{lesson}.** {LESSONS[lesson].sentence}")
 tasks = [t for t in TASK_IDS if t in bk.decoder.readout_heads and t not in bk.decoder.config.sequence_tasks]
-c = st.columns(2)
+c = st.columns(3)
 task = (c[0].selectbox("Attribution map of the task", tasks, tasks.index("eyes") if "eyes" in tasks else 0,
                        key="sim_task") if tasks else None)
 if st.session_state.get("sim_shown", 1) > len(scene.sources):
     st.session_state["sim_shown"] = 1  # that source was removed
 shown = c[1].radio("Scalp map of source", range(1, len(scene.sources) + 1), horizontal=True, key="sim_shown")
+fast = c[2].toggle("Fast answers: read-out head only", key="sim_fast",
+                   disabled=not HeadModel.answers_every_task(bk.decoder),
+                   help="Off: every answer through the language model, as Decode gives it. On: the read-out "
+                        "head's answers that the language model is given (no language model; sub-second)")
 cache = st.session_state.setdefault("sim_cache", {})
-key = (scene, task, shown - 1)
+key = (scene, task, shown - 1, fast)
 if key not in cache:
     try:
         with st.spinner("Simulating, tokenizing, decoding every task..."):
             cache.clear()  # one scene kept: the previous one is in sim_previous
-            cache[key] = simulate(bk, scene, task, shown - 1)
+            cache[key] = simulate(HeadModel(model=bk) if fast else bk, scene, task, shown - 1)
     except BrainkitError as err:
         st.error(str(err))
         st.stop()
@@ -59,7 +63,8 @@ left.plotly_chart(topomap_figure(sim.map_sensors, sim.field, f"Field of source {
 if task:
     p = dict(zip(sim.predictions[task].answers, sim.predictions[task].probabilities.mean(0)))
     right.metric(f"{task} answer", max(p, key=p.get), f"p = {max(p.values()):.2f}", delta_color="off")
-right.markdown("**The model's answers**, as Decode gives them (the first window of each task, every 30-s epoch "
+right.markdown(("**The read-out head's answers** (fast; no language model)" if fast else
+                "**The model's answers**, as Decode gives them") + " (the first window of each task, every 30-s epoch "
                "for sleep: mean probability; change since the previous scene)")
 right.dataframe(answer_rows(sim.predictions, previous and previous.predictions), hide_index=True, key="sim_answers")
 if len(sim.predictions["sleep_stage"].starts_s) > 1:
