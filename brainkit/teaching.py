@@ -11,9 +11,9 @@ answers on every task and the read-out's attribution map (the Simulate page draw
   path of the Decode page: preprocessing as the checkpoint was trained, the task's windows, the
   tokenizer, the connector, the language model's option scores, the task's temperature) on at
   most ``max_windows`` evenly spread windows per task (every epoch for a task read as a
-  sequence, sleep staging); :class:`HeadModel` answers from the decoder's heads without the
-  language model (``use_lm=False`` of :func:`brainkit.inference.answer_log_probabilities`), for
-  tests and quick looks;
+  sequence, sleep staging); :class:`HeadModel` answers from the decoder's read-out head alone,
+  without the language model (the answer the language model is given as its anchor), for tests
+  and the page's "fast answers";
 - the tokens: the tokenizer's codes of the first windows (:func:`scene_codes`) and which of them
   changed since the previous scene (:func:`code_changes`);
 - the attribution map (:func:`readout_map`): the read-out head's answer decomposed over regions
@@ -48,8 +48,8 @@ class Lesson:
 
 LESSONS = {
     "Closing the eyes": Lesson(
-        "Close the eyes: the occipital alpha generator grows four-fold and the blinks stop, the "
-        "back of the head fills with 10-Hz waves and the eyes answer turns to 'closed'.",
+        "Close the eyes: the occipital alpha generator grows four-fold (eyes open: 40 nA·m) and the "
+        "blinks stop, the back of the head fills with 10-Hz waves and the eyes answer turns to 'closed'.",
         Scene(sources=(Source("alpha", "occipital", amplitude_nam=RHYTHMS["alpha"].default_nam),))),
     "A motor rhythm over one hemisphere": Lesson(
         "A mu rhythm over the left hand area (C3): the map is a dipole over the left motor strip, "
