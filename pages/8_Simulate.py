@@ -22,22 +22,21 @@ for col, (name, lesson) in zip(st.columns(len(LESSONS)), LESSONS.items()):
     col.button(name, key=f"lesson_{name}", on_click=set_scene, args=(lesson.scene,), help=lesson.sentence,
                width="stretch")
 bk = brainkit_or_stop()
-try:
-    scene = scene_form()
-except BrainkitError as err:
-    st.error(str(err))
-    st.stop()
-lesson = next((n for n, les in LESSONS.items() if les.scene == scene), None)
-if lesson:
-    st.info(f"**{lesson}.** {LESSONS[lesson].sentence}")
+controls, view = st.columns([5, 6], gap="large")
+with controls:
+    try:
+        scene = scene_form()
+    except BrainkitError as err:
+        st.error(str(err))
+        st.stop()
 tasks = [t for t in TASK_IDS if t in bk.decoder.readout_heads and t not in bk.decoder.config.sequence_tasks]
-c = st.columns(3)
+c = controls.columns(2)
 task = (c[0].selectbox("Attribution map of the task", tasks, tasks.index("eyes") if "eyes" in tasks else 0,
                        key="sim_task") if tasks else None)
 if st.session_state.get("sim_shown", 1) > len(scene.sources):
     st.session_state["sim_shown"] = 1  # that source was removed
 shown = c[1].radio("Scalp map of source", range(1, len(scene.sources) + 1), horizontal=True, key="sim_shown")
-fast = c[2].toggle("Fast answers: read-out head only", key="sim_fast",
+fast = controls.toggle("Fast answers: read-out head only", key="sim_fast",
                    disabled=not HeadModel.answers_every_task(bk.decoder),
                    help="Off: every answer through the language model, as Decode gives it. On: the read-out "
                         "head's answers that the language model is given (no language model; sub-second)")
@@ -58,22 +57,26 @@ if previous is not None and previous.scene == sim.scene:
 else:
     st.session_state["sim_before"], st.session_state["sim_previous"] = previous, sim
 
-left, right = st.columns([2, 3])
-left.plotly_chart(topomap_figure(sim.map_sensors, sim.field, f"Field of source {shown} ({sim.unit})"), key="sim_map")
+lesson = next((n for n, les in LESSONS.items() if les.scene == scene), None)
+if lesson:
+    view.info(f"**{lesson}.** {LESSONS[lesson].sentence}")
 if task:
     p = dict(zip(sim.predictions[task].answers, sim.predictions[task].probabilities.mean(0)))
-    right.metric(f"{task} answer", max(p, key=p.get), f"p = {max(p.values()):.2f}", delta_color="off")
-right.markdown(("**The read-out head's answers** (fast; no language model)" if fast else
+    view.metric(f"{task} answer", max(p, key=p.get), f"p = {max(p.values()):.2f}", delta_color="off")
+view.plotly_chart(topomap_figure(sim.map_sensors, sim.field, f"Field of source {shown} ({sim.unit})"), key="sim_map")
+view.markdown(("**The read-out head's answers** (fast; no language model)" if fast else
                 "**The model's answers**, as Decode gives them") + " (the first window of each task, every 30-s epoch "
                "for sleep: mean probability; change since the previous scene)")
-right.dataframe(answer_rows(sim.predictions, previous and previous.predictions), hide_index=True, key="sim_answers")
+view.dataframe(answer_rows(sim.predictions, previous and previous.predictions), hide_index=True, key="sim_answers")
 if len(sim.predictions["sleep_stage"].starts_s) > 1:
-    right.plotly_chart(hypnogram_figure(sim.predictions["sleep_stage"]), key="sim_hypnogram")
-if st.button("Use this recording", type="primary", key="sim_use",
+    view.plotly_chart(hypnogram_figure(sim.predictions["sleep_stage"]), key="sim_hypnogram")
+if view.button("Use this recording", type="primary", key="sim_use",
              help="Decode, Explain and Tokens then read it as if it were uploaded"):
     st.session_state.update(recording=sim.recording, recording_key=f"simulated:{hash(sim.scene)}", results={},
                             load_error=None)
-    st.success(f"Loaded **{sim.recording.name}**: open Decode, Explain or Tokens.")
+    st.rerun()  # so that the sidebar, drawn before this page, shows it
+if st.session_state.get("recording") is sim.recording:
+    view.success(f"Loaded **{sim.recording.name}**: open Decode, Explain or Tokens.")
 left, right = st.columns(2)
 left.plotly_chart(trace_figure(sim.recording, 0.0, min(10.0, sim.recording.duration_s)), key="sim_traces")
 right.plotly_chart(psd_figure(sim.recording), key="sim_psd")

@@ -32,24 +32,26 @@ def scene_form() -> Scene:
     """The widgets, and the scene they describe (a bad coordinate: an error line, the page stops)."""
     if "sim_montage" not in st.session_state:
         set_scene(Scene())
-    cols = st.columns(4)
+    cols = st.columns(2)
     montage = cols[0].selectbox("Montage", list(MONTAGES), format_func=lambda m: MONTAGES[m][0], key="sim_montage")
     duration = cols[1].select_slider("Duration (s)", DURATIONS, key="sim_duration")
-    n = cols[2].number_input("Sources", 1, 4, key="sim_n")
+    cols = st.columns(2)
+    n = cols[0].number_input("Sources", 1, 4, key="sim_n")
     if st.session_state.get("sim_bad") not in ("none", *channel_names(montage)):
         st.session_state["sim_bad"] = "none"  # the channel of another montage
-    bad = cols[3].selectbox("Bad channel", ["none", *channel_names(montage)], key="sim_bad")
+    bad = cols[1].selectbox("Bad channel", ["none", *channel_names(montage)], key="sim_bad")
     sources = []
     for i in range(int(n)):
         st.session_state.setdefault(f"sim_rhythm_{i}", "alpha")
         st.session_state.setdefault(f"sim_amp_{i}", RHYTHMS["alpha"].default_nam)
-        c = st.columns([3, 3, 3, 4, 2])
+        c = st.columns(3)
         region = c[0].selectbox(f"Source {i + 1}: place", [*REGIONS, COORDINATES], key=f"sim_region_{i}")
         rhythm = c[1].selectbox("Rhythm", list(RHYTHMS), key=f"sim_rhythm_{i}", on_change=_default_amplitude,
                                 args=(i,), help=" · ".join(f"{k}: {r.about}" for k, r in RHYTHMS.items()))
         orientation = c[2].selectbox("Orientation", ORIENTATIONS, key=f"sim_orientation_{i}")
-        amplitude = c[3].slider("Amplitude (nA·m)", 0.0, 600.0, step=10.0, key=f"sim_amp_{i}")
-        end = c[4].number_input("...at the end", 0.0, 600.0, None, 10.0, key=f"sim_end_{i}",
+        c = st.columns([2, 1])
+        amplitude = c[0].slider("Amplitude (nA·m)", 0.0, 600.0, step=10.0, key=f"sim_amp_{i}")
+        end = c[1].number_input("...at the end", 0.0, 600.0, None, 10.0, key=f"sim_end_{i}",
                                 help="Leave empty for a constant amplitude")
         position = None
         if region == COORDINATES:
@@ -64,8 +66,8 @@ def scene_form() -> Scene:
         sources.append(Source(rhythm, region if position is None else "occipital", position, orientation,
                               amplitude, end))
     cols = st.columns(3)
-    background = cols[0].slider("Background 1/f (x calibrated)", 0.0, 3.0, step=0.1, key="sim_background")
-    blinks = cols[1].slider("Eye blinks per minute (EEG)", 0.0, 30.0, step=1.0, key="sim_blinks")
-    line = cols[2].slider("Line noise 50 Hz (x background)", 0.0, 3.0, step=0.1, key="sim_line")
+    background = cols[0].slider("1/f background (x calibrated)", 0.0, 3.0, step=0.1, key="sim_background")
+    blinks = cols[1].slider("Blinks per minute (EEG)", 0.0, 30.0, step=1.0, key="sim_blinks")
+    line = cols[2].slider("50-Hz line noise (x background)", 0.0, 3.0, step=0.1, key="sim_line")
     return Scene(montage, tuple(sources), float(duration), background=background, blinks_per_min=blinks,
                  line_noise=line, bad_channel=None if bad == "none" else bad)

@@ -473,3 +473,6 @@ def test_simulate_page_alpha_source_moves_the_eyes_answer():
         assert not at.exception, at.exception
         steps.append(closed())
     assert all(b > a for a, b in zip(steps, steps[1:])), steps
+    at.toggle(key="sim_fast").set_value(True).run()  # the read-out head alone: the same direction
+    assert not at.exception and any("read-out head's answers" in m.value for m in at.markdown)
+    assert _answers(at)["eyes"]["closed"] > 0.5

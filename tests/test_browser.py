@@ -527,7 +527,7 @@ def test_simulate_page_moves_a_source(server, browser):
     if (SHIPPED / "decoder" / "config.json").is_file():
         assert _metrics(page)["eyes answer"] == "open"
     assert "Codes changed since the previous scene" in page.locator("body").inner_text()
-    page.locator(".st-key-sim_use button").click()
+    page.get_by_role("button", name="Use this recording").first.click()
     _settle(page)
     assert _sidebar_loaded(page).startswith("Loaded: SIMULATED: alpha at frontal")
     _close(page)
