@@ -277,9 +277,10 @@ def rhythm_moment(rng, rhythm: str, n_times: int, sfreq: float):
     raise BrainkitError(f"unknown rhythm {rhythm!r}")
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=4)
 def _background(montage: str, n_times: int, sfreq: float, seed: int) -> np.ndarray:
-    """The calibrated background and sensor noise of a montage, (C, T), read-only."""
+    """The calibrated background and sensor noise of a montage, (C, T), read-only (the last four
+    kept: a 300-s 306-channel one is 190 MB)."""
     info, sphere = montage_info(montage, sfreq)
     out = np.zeros((len(info["ch_names"]), n_times))
     if MONTAGES[montage][1] is None:
