@@ -23,6 +23,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from brainkit.io import FORMATS
+from brainkit.tasks import TASK_IDS as TASK_IDS_ALL
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_data"
@@ -424,3 +425,56 @@ def test_model_card_says_when_crossval_has_not_run(tmp_path, monkeypatch):
     at = _card_checkpoint(tmp_path, monkeypatch, {"decoder": {}})
     assert not _figures(at) and "has not been run for this checkpoint" in at.info[0].value
     assert any("A test card" in m.value for m in at.markdown)
+
+
+SIMULATE = "pages/8_Simulate.py"
+
+
+def _answers(at: AppTest) -> dict:
+    """The Simulate page's answer table: task -> {answer: probability}."""
+    table = at.dataframe[0].value  # the first table: the answers
+    return {row.task: {a: float(p) for a, p in (part.rsplit(" ", 1) for part in row.probabilities.split(", "))}
+            for row in table.itertuples()}
+
+
+def test_simulate_page_lessons_and_use_this_recording(model_env):
+    at = _page(_app(), SIMULATE)
+    assert [b.key for b in at.button][:3] == [f"lesson_{name}" for name in
+                                              ("Closing the eyes", "A motor rhythm over one hemisphere",
+                                               "A night from wake to deep sleep")]
+    _assert_figures_have_data(at, 4, [19, 1000, 100, 16])  # scalp map, traces, spectrum, codes
+    assert set(_answers(at)) == set(TASK_IDS_ALL)
+    at.selectbox(key="sim_region_0").select("frontal").run()  # the source moves: codes change
+    assert not at.exception, at.exception
+    assert "Codes changed since the previous scene" in _figures(at)[4]["layout"]["title"]["text"]
+    at.button(key="lesson_A night from wake to deep sleep").click().run()
+    assert not at.exception, at.exception
+    assert at.number_input(key="sim_n").value == 4 and at.session_state["sim_duration"] == 300
+    assert "sleep staging goes from W to N3" in at.info[0].value
+    at.button(key="sim_use").click().run()
+    recording = at.session_state["recording"]
+    assert recording.name.startswith("SIMULATED: beta at frontal") and recording.format == "simulated"
+    assert at.session_state["results"] == {} and at.session_state["recording_key"].startswith("simulated:")
+    _assert_decode_page(at, "sleep_stage")  # as if uploaded
+    assert any("Loaded: **SIMULATED" in c.value for c in at.sidebar.caption)
+
+
+@pytest.mark.slow
+def test_simulate_page_alpha_source_moves_the_eyes_answer():
+    """The shipped model and language model: p(closed) falls when alpha moves forward, rises with its
+    amplitude over four steps."""
+    at = _page(_app(), SIMULATE)
+    closed = lambda: _answers(at)["eyes"]["closed"]  # noqa: E731
+    back = closed()
+    at.selectbox(key="sim_region_0").select("frontal").run()
+    assert closed() < back - 0.3
+    at.selectbox(key="sim_region_0").select("occipital").run()
+    steps = []
+    for amplitude in (80.0, 120.0, 160.0, 240.0):
+        at.slider(key="sim_amp_0").set_value(amplitude).run()
+        assert not at.exception, at.exception
+        steps.append(closed())
+    assert all(b > a for a, b in zip(steps, steps[1:])), steps
+    at.toggle(key="sim_fast").set_value(True).run()  # the read-out head alone: the same direction
+    assert not at.exception and any("read-out head's answers" in m.value for m in at.markdown)
+    assert _answers(at)["eyes"]["closed"] > 0.5

@@ -22,7 +22,8 @@ def tiny_config(checkpoint, lm, tmp_path) -> BenchConfig:
                  Workload("meg", "meg", 4.0, 150.0, 306, (), 4.0))
     return BenchConfig(workloads, repeats=1, edf_duration_s=10.0, edf_channels=32, reference=TINY_GPT2,
                        checkpoint=str(checkpoint), lm_path=str(lm), int8=True, profile=True,
-                       manifests=str(tmp_path / "no-manifests"), fresh_imports=False)
+                       manifests=str(tmp_path / "no-manifests"), fresh_imports=False,
+                       simulator_montages=("headset4",))
 
 
 def _high_water_mb() -> float | None:
@@ -80,6 +81,9 @@ def test_bench_tiny(tiny_model, tmp_path):
     assert int8["within_tolerance"] == (int8["max_abs_prob_diff"] <= int8["tolerance"])
     assert result["profile"]["top_own"] and result["profile"]["top_ops"]
     assert result["accuracy"] == "not run: no manifests"
+    simulator = result["simulator"]["headset4"]  # issue 17: five changes, one repeat
+    assert simulator["n"] == 5 and simulator["first_s"] > 0
+    assert simulator["redraw"]["min_s"] <= simulator["redraw"]["median_s"] <= simulator["redraw"]["max_s"]
 
     out = tmp_path / "bench.json"
     bench.save_json(result, out)
@@ -94,6 +98,25 @@ def test_bench_tiny(tiny_model, tmp_path):
     # measured sections carry numbers, not placeholders; only the skipped step says so
     assert results_block.count(bench_markdown.NOT_MEASURED) == 1  # the fresh-interpreter imports (off here)
     assert "cpu_median_s" in sleep["stages"]["decode"] and "estimate_8h_s" in sleep["target"]
+    simulator_block = text.split("<!-- bench:simulator:begin -->")[1].split("<!-- bench:simulator:end -->")[0]
+    assert "| 4-channel headset (TP9, AF7, AF8, TP10) |" in simulator_block
+
+
+def test_bench_only_the_simulator(tiny_model, tmp_path, capsys):
+    """``brainkit bench --only simulator``: the redraw section alone, its table into the Markdown."""
+    from brainkit.cli import main
+
+    checkpoint, lm = tiny_model
+    md = tmp_path / "BENCHMARKS.md"
+    md.write_text("# B\n\n<!-- bench:simulator:begin -->\nold\n<!-- bench:simulator:end -->\n")
+    out = tmp_path / "sim.json"
+    assert main(["bench", "--only", "simulator", "--repeats", "1", "--threads", "1", "--checkpoint",
+                 str(checkpoint), "--lm", str(lm), "--out", str(out), "--markdown", str(md)]) == 0
+    result = json.loads(out.read_text())
+    assert set(result) == {"meta", "simulator"} and set(result["simulator"]) == {"eeg19", "eeg64", "headset4", "meg306"}
+    assert all(r["n"] == 5 for r in result["simulator"].values())
+    assert "old" not in md.read_text() and "| 306-channel MEG (Neuromag VectorView) |" in md.read_text()
+    assert "redraw s: median" in capsys.readouterr().out
 
 
 def _ratios_ok(w):

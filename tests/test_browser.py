@@ -68,7 +68,7 @@ TIMEOUT_MS = 60_000
 #: The pages in the sidebar: (link text, page title), in app.py's order.
 PAGES = [("Upload", "Upload a recording"), ("Sensors", "Sensors"), ("Tokens", "Tokens"),
          ("Decode", "Decode"), ("Explain", "Explain"), ("Task correlations", "Task correlations"),
-         ("Model card", "Model card")]
+         ("Simulate", "Simulate"), ("Model card", "Model card")]
 #: The sample of the README's screenshots, and the task it is decoded and explained for.
 SAMPLE, SAMPLE_TASK, SAMPLE_ANSWERS = "eyes_open_closed.edf", "eyes", ("open", "closed")
 
@@ -499,6 +499,37 @@ def test_real_edf_upload_on_every_page(server, browser, data_dir):
     assert _metrics(page)["Channels"] == str(len(raw.ch_names))
     sync_api.expect(page.locator('[data-testid="stRadio"] label', has_text="My file")
                     .locator("input")).to_be_checked()
+    _close(page)
+
+
+def _scalp_map(page) -> list:
+    """The sensor colours (values) of the first chart on the page: the Simulate page's scalp map."""
+    return page.evaluate("""() => document.querySelector('.js-plotly-plot')._fullData
+        .filter(t => t.marker && t.marker.color && t.marker.color.length > 1)
+        .map(t => Array.from(t.marker.color))""")
+
+
+def test_simulate_page_moves_a_source(server, browser):
+    """Simulate: the alpha source moves from occipital to frontal; the scalp map and the eyes
+    answer change; "Use this recording" loads it for the other pages. Its screenshot is the
+    README's 8_simulate.png."""
+    page = _open(browser, server)
+    _goto(page, "Simulate", "Simulate")
+    _assert_plots_have_data(page, 5, "Simulate")  # map, traces, spectrum, codes, attribution map
+    before, answer = _scalp_map(page), _metrics(page)["eyes answer"]
+    if (SHIPPED / "decoder" / "config.json").is_file():  # the shipped model: occipital alpha is "closed"
+        assert answer == "closed"
+    _screenshot(page, "simulate.png", "8_simulate.png")
+    _select(page, "sim_region_0", "frontal")
+    _assert_no_errors(page, "Simulate, source moved")
+    _assert_plots_have_data(page, 6, "Simulate, source moved")  # and the codes that changed
+    assert _scalp_map(page) != before
+    if (SHIPPED / "decoder" / "config.json").is_file():
+        assert _metrics(page)["eyes answer"] == "open"
+    assert "Codes changed since the previous scene" in page.locator("body").inner_text()
+    page.get_by_role("button", name="Use this recording").first.click()
+    _settle(page)
+    assert _sidebar_loaded(page).startswith("Loaded: SIMULATED: alpha at frontal")
     _close(page)
 
 

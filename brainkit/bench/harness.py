@@ -36,6 +36,8 @@ What is measured (each timing is the median of ``repeats`` runs, with their min 
 - **App**: reading a 1-hour 64-channel EDF (written to a temporary folder first), the first
   trace page (:func:`brainkit.viz.signals.trace_figure`), the imports of a fresh interpreter, and the
   time to the first decoded window (load the model, read the file, decode its first window).
+- **Simulator** (:mod:`~brainkit.bench.simulator`): seconds per redraw of the Simulate page, per
+  montage; ``brainkit bench --only simulator`` runs this section alone.
 - **Accuracy**: ``evaluate`` on ``manifests/val_<task>.csv`` beside the baselines of the
   checkpoint's ``metrics.json`` (skipped under ``--quick``).
 
@@ -169,6 +171,12 @@ def run(cfg: BenchConfig, progress=None) -> dict:
                                              kv_cache=kv_cache)
             return refs[key]
 
+        if cfg.only == "simulator":
+            from brainkit.bench.simulator import bench_simulator
+
+            result["simulator"] = bench_simulator(bk, cfg.repeats, cfg.simulator_montages, progress=say)
+            result["meta"]["total_s"] = time.perf_counter() - started
+            return result
         result["workloads"] = {}
         for workload in cfg.workloads:
             say(f"workload {workload.name}: {workload.describe()}")
@@ -177,6 +185,9 @@ def run(cfg: BenchConfig, progress=None) -> dict:
         refs.clear()
         say("app: EDF, first trace, first decoded window")
         result["app"] = bench_app(cfg, workdir, load)
+        from brainkit.bench.simulator import bench_simulator
+
+        result["simulator"] = bench_simulator(bk, cfg.repeats, cfg.simulator_montages, progress=say)
         if cfg.int8:
             say("int8 language model")
             result["int8"] = bench_int8(bk, cfg)

@@ -145,7 +145,18 @@ def write_markdown(result: dict, path) -> None:
     text = _replace_block(text, RESULTS_BEGIN, RESULTS_END, to_markdown(result))
     if isinstance(result.get("profile"), dict):
         text = _replace_block(text, PROFILE_BEGIN, PROFILE_END, profile_markdown(result["profile"]))
+    if isinstance(result.get("simulator"), dict):
+        from brainkit.bench.simulator import BEGIN, END, simulator_markdown
+
+        text = _replace_block(text, BEGIN, END, simulator_markdown(result))
     path.write_text(text)
+
+
+def write_block(path, begin: str, end: str, body: str) -> None:
+    """Put ``body`` between the markers ``begin`` and ``end`` of ``path`` (appended when missing)."""
+    path = Path(path)
+    text = path.read_text() if path.is_file() else "# Benchmarks\n"
+    path.write_text(_replace_block(text, begin, end, body))
 
 
 def _replace_block(text: str, begin: str, end: str, body: str) -> str:

@@ -78,6 +78,10 @@ class BenchConfig:
     threads: int = 0
     quick: bool = False
     fresh_imports: bool = True
+    #: ``"simulator"``: only the teaching simulator's redraw (:mod:`brainkit.bench.simulator`)
+    only: str | None = None
+    #: montages whose redraw is timed (ids of :data:`brainkit.data.simulate.scene.MONTAGES`)
+    simulator_montages: tuple = ("eeg19", "eeg64", "headset4", "meg306")
 
 
 FULL_WORKLOADS = (

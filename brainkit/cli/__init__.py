@@ -213,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "(recordings per minute, speed-up, memory per worker)")
     p.add_argument("--archive-task", action="append", help="task of --archive (repeatable; default eyes)")
     p.add_argument("--archive-workers", type=int, nargs="+", default=[1, 2], help="worker counts of --archive")
+    p.add_argument("--only", choices=("simulator",),
+                   help="only this section: simulator = the Simulate page's redraw time per change")
     _model_options(p)
     p.set_defaults(func=cmd_bench)
 

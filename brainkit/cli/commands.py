@@ -323,9 +323,17 @@ def cmd_bench(args) -> int:
 
     cfg = bench.default_config(args.quick, checkpoint=args.checkpoint, lm_path=args.lm,
                                int8=args.int8, profile=args.profile, threads=args.threads,
+                               only=getattr(args, "only", None),
                                **({"repeats": args.repeats} if args.repeats else {}))
     result = bench.run(cfg, progress=lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True))
     bench.save_json(result, args.out)
+    if cfg.only == "simulator":
+        from brainkit.bench.simulator import BEGIN, END, simulator_markdown
+
+        if args.markdown:
+            bench_markdown.write_block(args.markdown, BEGIN, END, simulator_markdown(result))
+        sys.stdout.write(simulator_markdown(result))
+        return 0
     if args.markdown:
         bench_markdown.write_markdown(result, args.markdown)
     sys.stdout.write(bench_markdown.to_markdown(result))

@@ -47,7 +47,9 @@ cleared, and the FIF file is gzip-compressed without a time stamp.
 Modules: :mod:`~.signals` (random streams, spectral noise, transients), :mod:`~.head` (montage,
 sphere, forward gains, background and alpha sources), :mod:`~.eeg`, :mod:`~.meg`,
 :mod:`~.sleep` (one simulation each), :mod:`~.write` (the sample files), :mod:`~.calibrate`
-(simulated against real read-out features: the table that sets the eyes and sleep levels).
+(simulated against real read-out features: the table that sets the eyes and sleep levels),
+:mod:`~.scene` (the teaching simulator's sources on four montages, with the same head, background
+and levels).
 """
 
 
