@@ -212,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--int8", action="store_true", help="also time an int8 (dynamic) language model")
     p.add_argument("--profile", action="store_true", help="also profile the sleep decode")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--teach", action="store_true",
+                   help="only time teaching a task from 200 labelled windows (brainkit teach)")
     _model_options(p)
     p.set_defaults(func=cmd_bench)
 

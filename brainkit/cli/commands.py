@@ -319,6 +319,16 @@ def cmd_bench(args) -> int:
     from brainkit.bench import harness as bench
     from brainkit.bench import tables as bench_markdown
 
+    if args.teach:
+        from brainkit.bench.teach import bench_teach, teach_markdown, write_teach_markdown
+
+        result = bench_teach(args.checkpoint, args.lm, repeats=args.repeats or (2 if args.quick else 3),
+                             threads=args.threads)
+        bench.save_json(result, args.out)
+        if args.markdown:
+            write_teach_markdown(result, args.markdown)
+        sys.stdout.write(teach_markdown(result))
+        return 0
     cfg = bench.default_config(args.quick, checkpoint=args.checkpoint, lm_path=args.lm,
                                int8=args.int8, profile=args.profile, threads=args.threads,
                                **({"repeats": args.repeats} if args.repeats else {}))
