@@ -422,3 +422,65 @@ def test_model_card_says_when_crossval_has_not_run(tmp_path, monkeypatch):
     at = _card_checkpoint(tmp_path, monkeypatch, {"decoder": {}})
     assert not _figures(at) and "has not been run for this checkpoint" in at.info[0].value
     assert any("A test card" in m.value for m in at.markdown)
+
+
+# ------------------------------------------------------------------------------------ Teach (issue 16)
+TEACH = "pages/7_Teach.py"
+
+
+def _teach_inputs(at: AppTest, annotations=("eyes open", "eyes closed"), task_id="eyes_sim", window=4.0,
+                  stride=4.0) -> AppTest:
+    _page(at, TEACH)
+    at.multiselect(key="teach_annotations").set_value(list(annotations)).run()
+    at.text_input(key="teach_id").set_value(task_id).run()
+    at.number_input(key="teach_window").set_value(window).run()
+    at.number_input(key="teach_stride").set_value(stride).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_teach_page_teaches_a_task_that_only_its_user_decodes(model_env):
+    at = _app()
+    at.selectbox(key="sample").select("eyes_open_closed.edf").run()
+    _teach_inputs(at)
+    assert at.dataframe[0].value.to_dict("list") == {"label": ["eyes_open", "eyes_closed"], "windows": [21, 21]}
+    assert not at.warning
+    at.button(key="teach").click().run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    curve = _figures(at)[0]
+    assert [t["name"] for t in curve["data"]] == ["brainkit (read-out head)", "band power + logistic regression",
+                                                  "CSP + LDA"]
+    smallest = at.session_state["taught"]["eyes_sim"].report["cross_validation"]["train_per_class"]
+    assert 10 < smallest < 21 and [int(x) for x in curve["data"][0]["x"]] == [10, smallest]  # then all
+    comparison = at.dataframe[1].value
+    assert list(comparison["method"]) == [t["name"] for t in curve["data"]]
+    assert comparison["balanced accuracy (%)"].iloc[0] > 90  # posterior alpha, simulated: learned out of fold
+    assert "eyes_sim" in at.session_state["taught"] and "for you only" in at.success[0].value
+    _assert_decode_page(at, "eyes_sim")
+    assert list(at.session_state["results"]["predictions"]["eyes_sim"].answers) == ["eyes_open", "eyes_closed"]
+    _page(at, EXPLAIN)
+    at.selectbox(key="explain_task").select("eyes_sim").run()
+    at.button(key="explain").click().run()
+    assert not at.exception and at.metric[0].value in ("eyes_open", "eyes_closed")
+    # a taught task is decided by its read-out head: its contributions lead, then the five maps
+    _assert_figures_have_data(at, 6)
+    other = _app()  # another user of the same app server: the shared model does not know the task
+    other.selectbox(key="sample").select("eyes_open_closed.edf").run()
+    _page(other, DECODE)
+    assert "eyes_sim" not in other.selectbox(key="decode_task").options
+
+
+@pytest.mark.parametrize("inputs, kind, message", [
+    (dict(annotations=("eyes open",)), "info", "two or more classes"),
+    (dict(window=50.0), "error", "no 50-s window fits inside the annotations"),
+    (dict(task_id="Eyes Sim"), "error", "lower-case letters"),
+    (dict(task_id="eyes"), "error", "built-in task"),
+    (dict(stride=0.0), "warning", "class 'eyes_open' has only 3 window(s)")])
+def test_teach_page_says_what_is_wrong_in_one_line(model_env, inputs, kind, message):
+    at = _app()
+    at.selectbox(key="sample").select("eyes_open_closed.edf").run()
+    _teach_inputs(at, **inputs)
+    shown = [e.value for e in getattr(at, kind)]
+    assert any(message in line for line in shown), shown
+    if kind == "error":
+        assert len(at.error) == 1 and "\n" not in at.error[0].value and not at.get("plotly_chart")
