@@ -56,7 +56,7 @@ except BrainkitError as err:
     st.error(str(err))
     st.stop()
 counts = class_counts(sets)
-st.dataframe([{"label": k, "windows": v} for k, v in counts.items()], hide_index=True, key="teach_counts")
+st.table({"label": list(counts), "windows": list(counts.values())})
 for line in count_warnings(counts):
     st.warning(line)
 if st.button("Teach", type="primary", key="teach", disabled=len(counts) < 2):

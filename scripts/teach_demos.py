@@ -77,13 +77,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data")
     parser.add_argument("--out", default="runs/teach")
+    parser.add_argument("--table", nargs="+", metavar="PACK", help="print README's table of these packs instead")
     args = parser.parse_args()
+    if args.table:
+        print(table(args.table))
+        return
     data, out = Path(args.data).resolve(), Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     for p in [eeglab_manifest(data, out), *muse_like(data, out), motor_manifest(data, out)]:
         print(p)
     onsets = np.sort([float(r["start_s"]) for r in csv.DictReader(open(out / "eeglab_square.csv"))])
     print(f"square stimuli: {len(onsets)}, shortest gap {np.diff(onsets).min():.2f} s")
+
+
+def table(packs) -> str:
+    """README's table rows from the reports of taught packs (task.json of each folder)."""
+    import json
+
+    lines = ["| task | folds | windows per class (taught on) | method | 10 per class | 20 per class | 50 per class | all |",
+             "|---|---|---|---|---|---|---|---|"]
+    for folder in packs:
+        meta = json.loads((Path(folder) / "task.json").read_text())
+        cv = meta["report"]["cross_validation"]
+        counts = ", ".join(f"{k} {v}" for k, v in meta["report"]["class_counts"].items())
+        for name, stats in cv["methods"].items():
+            cells = []
+            for n in ("10", "20", "50"):
+                v = cv["curve"].get(n, {}).get(name)
+                cells.append("-" if v is None else f"{100 * v:.1f}")
+            cells.append(f"{100 * stats['mean']:.1f} ± {100 * stats['std']:.1f} ({cv['train_per_class']})")
+            lines.append(f"| {meta['id']} | {cv['n_folds']} by {cv['unit']} | {counts} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
