@@ -367,3 +367,17 @@ def test_teach_eyes_on_a_4_channel_montage_of_real_data(data_dir, tmp_path):
     a = bk.with_tasks([pack]).predict(sets[1].windows, "eyes_muse").probabilities
     assert np.array_equal(a, bk.with_tasks([loaded]).predict(sets[1].windows, "eyes_muse").probabilities)
     assert (a.argmax(1) == 1).mean() > 0.8  # the closed-eyes run is mostly answered "closed"
+
+
+def test_bench_teach_times_the_windows_it_says(tiny_model, tmp_path):
+    from brainkit.bench.teach import bench_teach, write_teach_markdown
+
+    result = bench_teach(tiny_model[0], tiny_model[1], n_windows=40, repeats=1)
+    assert result["n_windows"] == 40 and result["class_counts"] == {"open": 20, "closed": 20}
+    assert result["teach"]["repeats"] == 1 and result["meets_target"] == (
+        result["teach"]["median_s"] + result["windows"]["median_s"] <= 60.0)
+    path = tmp_path / "BENCH.md"
+    path.write_text("# Benchmarks\n\n## Teach\n\n<!-- bench:teach:begin -->\nOLD NUMBERS\n<!-- bench:teach:end -->\n\nafter\n")
+    write_teach_markdown(result, path)
+    text = path.read_text()
+    assert "OLD NUMBERS" not in text and "40 labelled 4-s windows (open 20, closed 20)" in text and text.endswith("after\n")
