@@ -597,6 +597,14 @@ def test_teach_page_teaches_a_task_used_on_decode(server, browser):
     assert curve["traces"] == 3  # brainkit's head, band power + logistic regression, CSP + LDA
     assert "balanced accuracy (%)" in page.locator('[data-testid="stMain"]').inner_text()
     _screenshot(page, "sample_8_teach.png")
+    page.evaluate("""() => {  // the README's shot starts at the result: curve and comparison
+        const main = document.querySelector('[data-testid="stMain"]');
+        const head = Array.from(main.querySelectorAll('h3')).find(h => h.innerText.includes('how well it learned'));
+        main.scrollTo(0, head.getBoundingClientRect().top + main.scrollTop - 100);
+    }""")
+    page.wait_for_timeout(500)
+    SHOTS["docs"].mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS["docs"] / "8_teach.png")
 
     _goto(page, "Decode", "Decode")
     assert "eyes_sim" in _options(page, "decode_task")

@@ -46,6 +46,7 @@ def learning_curve_figure(report: dict, n_answers: int = 2):
                                     for n in points], mode="lines+markers", name=name))
     fig.add_hline(y=100 / n_answers, line_dash="dash", annotation_text="chance")
     fig.update_layout(title=title_font(f"Learning curve ({cv['n_folds']} folds by {cv['unit']})"),
-                      xaxis_title="training windows per class", yaxis_title="balanced accuracy (%)",
+                      xaxis_title="training windows per class", xaxis_tickvals=[int(n) for n in points],
+                      yaxis_title="balanced accuracy (%)",
                       yaxis_range=[0, 100], height=360)
     return fig
