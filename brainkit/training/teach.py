@@ -6,7 +6,7 @@ The base model stays frozen. What is learned is what a built-in read-out task ha
    gain-invariant spectral features of every window (:func:`brainkit.models.readout.fit_head`,
    closed form, a second);
 2. its **answer prototypes**, the answer anchor's vectors: initialised from the language model's
-   embeddings of the answer words and tuned a few dozen steps so that the language model's answer
+   embeddings of the answer words and tuned a few steps so that the language model's answer
    follows the head (distillation, as :func:`brainkit.training.readout.tune_reading` does for the
    built-in tasks); everything else is frozen;
 3. its **caption embedding** (the language model's own, no training).
@@ -42,6 +42,8 @@ from brainkit.tasks import Task, get_task, taught_tasks
 
 #: training windows per class of the learning curve
 LEARNING_CURVE = (10, 20, 50)
+#: the answer prototypes' tuning stops after this many batches in a row answered as the head does
+EARLY_STOP = 4
 HEAD = "brainkit (read-out head)"
 
 
@@ -193,8 +195,9 @@ def fit_pack(bk, task: Task, sets, reading_steps: int = 24, batch_size: int = 8,
 
     The answer prototypes start at the answer words' embeddings; only when the language model's
     answer then differs from the head's on some of (at most ``reading_windows``) training
-    windows are they tuned, ``reading_steps`` steps. ``progress(stage, done, total)`` is called
-    at each step.
+    windows are they tuned, at most ``reading_steps`` steps (fewer once the language model has
+    followed the head on :data:`EARLY_STOP` batches in a row). ``progress(stage, done, total)``
+    is called at each step.
 
     Returns
     -------
@@ -240,6 +243,7 @@ def fit_pack(bk, task: Task, sets, reading_steps: int = 24, batch_size: int = 8,
         proto.requires_grad_(True)
         optimizer = torch.optim.Adam([proto], lr=lr)
         rng = np.random.default_rng(seed)
+        streak, taken = 0, 0
         for step in range(steps):
             lat, bp, scale, sensors, ro = batches[rng.integers(len(batches))]
             idx = rng.choice(len(lat), size=min(batch_size, len(lat)), replace=False)
@@ -250,15 +254,20 @@ def fit_pack(bk, task: Task, sets, reading_steps: int = 24, batch_size: int = 8,
                 loss = -(target * logprob).sum(-1).mean()  # the language model follows the head
                 (proto.grad,) = torch.autograd.grad(loss, [proto])
             optimizer.step()
+            taken = step + 1
             if progress is not None:
                 progress("tuning the answer prototypes", step + 1, steps)
+            # stop once the language model has followed the head on EARLY_STOP batches in a row
+            streak = streak + 1 if bool((logprob.argmax(1) == target.argmax(1)).all()) else 0
+            if streak >= EARLY_STOP:
+                break
         proto.requires_grad_(False)
-        after = agreement() if steps else before
+        after = agreement() if taken else before
     pack.prototypes = proto.detach().float().numpy().copy()
     n = sum(len(b[0]) for b in batches)
     logger.info("taught %s: %d windows; the language model follows the head on %.0f%% of %d windows "
-                "(%.0f%% before %d tuning steps)", task.id, len(y), 100 * after, n, 100 * before, steps)
-    return pack, {"agreement_before": before, "agreement": after, "steps": steps, "n_windows": n}
+                "(%.0f%% before %d tuning steps)", task.id, len(y), 100 * after, n, 100 * before, taken)
+    return pack, {"agreement_before": before, "agreement": after, "steps": taken, "n_windows": n}
 
 
 def teach(bk, task: Task, sets, k: int = 5, seed: int = 0, reading_steps: int = 24, curve=LEARNING_CURVE,
