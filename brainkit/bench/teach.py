@@ -50,7 +50,8 @@ def bench_teach(checkpoint=None, lm_path=None, n_windows: int = 200, repeats: in
         n = sum(len(s.windows) for s in sets)
         teach_stats, pack = measure(lambda: teach(bk, task, sets), repeats)
     cv = pack.report["cross_validation"]
-    return {"meta": {**machine_info(), "decoder": label, "load_model_s": load_s, "threads": torch.get_num_threads()},
+    meta = {**machine_info(), "decoder": label, "load_model_s": load_s, "threads": torch.get_num_threads()}
+    return {"meta": meta,
             "n_windows": n, "class_counts": pack.report["class_counts"], "windows": windows_stats,
             "teach": teach_stats, "seconds_last": pack.report["seconds"], "target_s": TARGET_TEACH_S,
             "meets_target": teach_stats["median_s"] + windows_stats["median_s"] <= TARGET_TEACH_S,
@@ -63,13 +64,15 @@ def teach_markdown(result: dict) -> str:
     """The table of ``bench --teach`` for BENCHMARKS.md."""
     m, w, t = result["meta"], result["windows"], result["teach"]
     last = result["seconds_last"]
-    lines = [f"{result['n_windows']} labelled 4-s windows ({', '.join(f'{k} {v}' for k, v in result['class_counts'].items())}) "
-             f"of a simulated 19-channel recording at 256 Hz; {m.get('cpu', 'CPU')}, "
-             f"{m['threads']} torch thread(s), load average {', '.join(f'{x:.1f}' for x in m['load_average'] or [])} "
+    counts = ", ".join(f"{k} {v}" for k, v in result["class_counts"].items())
+    load = ", ".join(f"{x:.1f}" for x in m["load_average"] or [])
+    lines = [f"{result['n_windows']} labelled 4-s windows ({counts}) of a simulated 19-channel recording "
+             f"at 256 Hz; {m.get('cpu', 'CPU')}, {m['threads']} torch thread(s), load average {load} "
              f"before; decoder: {m['decoder']}; median of {t['repeats']} runs.", "",
              "| stage | median s | min s | max s | peak RSS MB |", "|---|---|---|---|---|",
              f"| load the model (once) | {m['load_model_s']:.1f} | | | |",
-             f"| cut the labelled windows | {w['median_s']:.2f} | {w['min_s']:.2f} | {w['max_s']:.2f} | {w['peak_rss_mb']:.0f} |",
+             f"| cut the labelled windows | {w['median_s']:.2f} | {w['min_s']:.2f} | {w['max_s']:.2f} | "
+             f"{w['peak_rss_mb']:.0f} |",
              f"| teach: cross-validation + learning curve + fit | {t['median_s']:.1f} | {t['min_s']:.1f} | "
              f"{t['max_s']:.1f} | {t['peak_rss_mb']:.0f} |", "",
              f"Last run: cross-validation {last['cross_validation']:.1f} s, fit {last['fit']:.1f} s; "

@@ -197,7 +197,8 @@ def decoder_with_packs(decoder, packs):
     for p in packs:
         if p.weight.shape[1] != readout.N_FEATURES or p.prototypes.shape[1] != lm_hidden:
             raise BrainkitError(f"task pack {p.task.id} does not fit this decoder ({p.weight.shape[1]} "
-                                f"features, width {p.prototypes.shape[1]}; expected {readout.N_FEATURES}, {lm_hidden})")
+                                f"features, width {p.prototypes.shape[1]}; expected "
+                                f"{readout.N_FEATURES}, {lm_hidden})")
     config = decoder.config.__class__.from_dict(decoder.config.to_dict())
     config.task_ids = [*decoder.config.task_ids, *ids]
     config.task_answers = {**decoder.config.task_answers, **{p.task.id: list(p.task.answers) for p in packs}}
@@ -218,6 +219,7 @@ def decoder_with_packs(decoder, packs):
                                              requires_grad=False)
     view._modules["readout_heads"], view._modules["answer_prototypes"] = heads, prototypes
     if "caption_emb" in decoder._buffers:
-        extra = torch.stack([torch.as_tensor(p.caption_embedding, dtype=decoder.caption_emb.dtype) for p in packs])
+        dtype = decoder.caption_emb.dtype
+        extra = torch.stack([torch.as_tensor(p.caption_embedding, dtype=dtype) for p in packs])
         view._buffers["caption_emb"] = torch.cat([decoder.caption_emb, extra])
     return view
