@@ -381,3 +381,18 @@ def test_bench_teach_times_the_windows_it_says(tiny_model, tmp_path):
     write_teach_markdown(result, path)
     text = path.read_text()
     assert "OLD NUMBERS" not in text and "40 labelled 4-s windows (open 20, closed 20)" in text and text.endswith("after\n")
+
+
+def test_task_correlations_include_a_taught_task(taught):
+    from brainkit.explain.correlations import task_correlations
+
+    bk, pack, sets = taught
+    view = bk.with_tasks([pack])
+    windows = sets[0].windows.select(range(6))
+    with view.taught():
+        result = task_correlations(view, {"eyes": windows, "eyes_sim": windows}, n_attribution=2, n_steps=2)
+    assert result["tasks"] == ["eyes", "eyes_sim"]
+    routing = np.asarray(result["matrices"]["routing"])
+    assert routing.shape == (2, 2) and np.allclose(np.diag(routing), 1)
+    with pytest.raises(BrainkitError, match="unknown task"):
+        task_correlations(bk, {"eyes_sim": windows})  # outside the view's context
