@@ -485,3 +485,22 @@ def test_teach_page_says_what_is_wrong_in_one_line(model_env, inputs, kind, mess
     assert any(message in line for line in shown), shown
     if kind == "error":
         assert len(at.error) == 1 and "\n" not in at.error[0].value and not at.get("plotly_chart")
+
+
+def test_teach_page_learns_from_several_uploaded_recordings(model_env):
+    data = (SAMPLES / "eyes_open_closed.edf").read_bytes()
+    at = _app()  # no recording loaded: the uploads are the labels
+    _page(at, TEACH)
+    at.radio(key="teach_source").set_value("labelled recordings I upload").run()
+    assert at.info and "Upload two or more" in at.info[0].value
+    at.file_uploader(key="teach_files").set_value([(f"night{i}.edf", data, "application/octet-stream")
+                                                   for i in (1, 2)]).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.multiselect(key="teach_annotations").options == ["eyes closed", "eyes open"]
+    _teach_inputs(at, task_id="eyes_two")
+    at.radio(key="teach_source").set_value("labelled recordings I upload").run()  # kept
+    assert list(at.table[0].value["windows"]) == [42, 42]  # 21 per class in each of the two files
+    at.button(key="teach").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    cv = at.session_state["taught"]["eyes_two"].report["cross_validation"]
+    assert (cv["unit"], cv["n_folds"]) == ("recording", 2)  # each file holds both classes: left out in turn
