@@ -396,3 +396,18 @@ def test_task_correlations_include_a_taught_task(taught):
     assert routing.shape == (2, 2) and np.allclose(np.diag(routing), 1)
     with pytest.raises(BrainkitError, match="unknown task"):
         task_correlations(bk, {"eyes_sim": windows})  # outside the view's context
+
+
+def test_explain_a_taught_task_from_the_command_line(taught, tiny_model, samples_dir, tmp_path, capsys):
+    from brainkit.cli import main
+    from brainkit.models.taskpack import save_pack
+
+    _, pack, _ = taught
+    save_pack(pack, tmp_path / "pack")
+    code = main(["explain", str(samples_dir / "eyes_open_closed.edf"), "--task", "eyes_sim", "--tasks",
+                 str(tmp_path / "pack"), "--steps", "2", "--window-index", "8", "--out", str(tmp_path / "ex.npz"),
+                 "--checkpoint", str(tiny_model[0]), "--lm", str(tiny_model[1])])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["task"] == "eyes_sim" and set(out["probabilities"]) == {"open", "closed"}
+    ex = np.load(tmp_path / "ex.npz")
+    assert ex["attribution"].shape[0] == 19 and len(ex["readout_names"]) > 0  # the pack's head, explained
