@@ -29,6 +29,7 @@ PAGES = [
     ("pages/4_Decode.py", "Decode", ":material/psychology:"),
     ("pages/5_Explain.py", "Explain", ":material/insights:"),
     ("pages/6_Task_correlations.py", "Task correlations", ":material/hub:"),
+    ("pages/7_Teach.py", "Teach", ":material/school:"),
     ("pages/8_Simulate.py", "Simulate", ":material/experiment:"),
     ("pages/9_Model_card.py", "Model card", ":material/description:"),
 ]

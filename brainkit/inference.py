@@ -99,6 +99,18 @@ def window_features(tokenizer, x, sensors, sfreq: float, bands_hz):
 
 
 @torch.no_grad()
+def window_readout(windows: Windows, batch_size: int = 64) -> torch.Tensor:
+    """:func:`~brainkit.models.readout.readout_features` of every window, in batches, (N, F)."""
+    from brainkit.models.readout import readout_features
+
+    s = windows.sensors
+    parts = [readout_features(torch.from_numpy(windows.x[i:i + batch_size]), windows.sfreq, s.pos,
+                              s.has_position, windows.scale)
+             for i in range(0, len(windows), batch_size)]
+    return torch.cat(parts) if parts else torch.zeros(0, 0)
+
+
+@torch.no_grad()
 def readout_inputs(decoder, windows: Windows, task: str, batch_size: int = 64):
     """The read-out features of all windows of one recording, or None when the decoder's task
     does not use them.
@@ -110,15 +122,11 @@ def readout_inputs(decoder, windows: Windows, task: str, batch_size: int = 64):
     -------
     Tensor, shape (N, F) or None
     """
-    from brainkit.models.readout import readout_features, sequence_features
+    from brainkit.models.readout import sequence_features
 
     if task not in decoder.config.readout_tasks:
         return None
-    s = windows.sensors
-    parts = [readout_features(torch.from_numpy(windows.x[i:i + batch_size]), windows.sfreq, s.pos,
-                              s.has_position, windows.scale)
-             for i in range(0, len(windows), batch_size)]
-    features = torch.cat(parts) if parts else torch.zeros(0, 0)
+    features = window_readout(windows, batch_size)
     if task in decoder.config.sequence_tasks and len(features):
         features = sequence_features(features, windows.starts_s)
     return features
@@ -179,6 +187,50 @@ class Brainkit:
         lm, tok = load_language_model(lm_path, attn_implementation=attn_implementation)
         self.decoder.attach_lm(lm, tok)
         self._lock = threading.Lock()  # the prefix cache is shared by app sessions
+        self.packs: tuple = ()  # taught tasks of this view (with_tasks)
+        self._base = None
+
+    # -------------------------------------------------------------------- taught tasks
+    @property
+    def base(self) -> dict:
+        """The identity task packs are bound to (:func:`brainkit.models.taskpack.base_identity`)."""
+        if self._base is None:
+            from brainkit.models.taskpack import base_identity
+
+            self._base = base_identity(self.checkpoint, self.decoder)
+        return self._base
+
+    def with_tasks(self, packs) -> "Brainkit":
+        """A view of this model that also decodes the tasks of ``packs`` (task packs).
+
+        The view shares the tokenizer, the decoder's weights, the language model and its lock;
+        this model is unchanged (other app users never see the view's tasks). A pack taught on
+        another checkpoint is refused (:class:`~brainkit.errors.BrainkitError`).
+        """
+        import copy
+
+        from brainkit.models.taskpack import check_base, decoder_with_packs
+
+        packs = list(packs)
+        for p in packs:
+            check_base(p, self.base)
+        root = getattr(self, "_root_decoder", self.decoder)
+        view = copy.copy(self)
+        view.packs = tuple({p.task.id: p for p in (*self.packs, *packs)}.values())
+        view._root_decoder = root
+        view.decoder = decoder_with_packs(root, view.packs)
+        return view
+
+    def taught(self):
+        """Context in which :func:`brainkit.tasks.get_task` knows this view's taught tasks."""
+        from brainkit.tasks import taught_tasks
+
+        return taught_tasks([p.task for p in self.packs])
+
+    @property
+    def task_ids(self) -> tuple:
+        """Built-in task ids, then this view's taught ones."""
+        return TASK_IDS + tuple(p.task.id for p in self.packs)
 
     # -------------------------------------------------------------------- features
     @torch.inference_mode()
@@ -199,7 +251,10 @@ class Brainkit:
         each window with its neighbours and its night). ``progress(done, total)`` is called after
         each batch.
         """
-        task = get_task(task)
+        with self.taught():
+            return self._predict(windows, get_task(task), batch_size, progress)
+
+    def _predict(self, windows, task, batch_size, progress) -> Predictions:
         windows = fit_window(windows, task.window_s)
         readout = readout_inputs(self.decoder, windows, task.id)
         probs = []
@@ -220,7 +275,8 @@ class Brainkit:
     def decode(self, recording, task: str, window_s: float | None = None,
                stride_s: float | None = None, progress=None) -> Predictions:
         """Sliding windows over a whole recording, one answer each (``brainkit decode``)."""
-        task = get_task(task).id
+        with self.taught():
+            task = get_task(task).id
         return self.decode_tasks(recording, [task], stride_s, progress, window_s)[task]
 
     def decode_tasks(self, recording, tasks=TASK_IDS, stride_s: float | None = None, progress=None,
@@ -247,9 +303,10 @@ class Brainkit:
         dict of str to Predictions
             In the order of ``tasks``.
         """
-        tasks = [get_task(t) for t in tasks]
+        with self.taught():
+            tasks = [get_task(t) for t in tasks]
         if not tasks:
-            raise BrainkitError(f"no task chosen: pick at least one of {', '.join(TASK_IDS)}")
+            raise BrainkitError(f"no task chosen: pick at least one of {', '.join(self.task_ids)}")
         prep = preprocess(recording, self.preprocess_config)
         windows = {}
         for t in tasks:

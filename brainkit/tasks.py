@@ -40,13 +40,19 @@ a temperature fitted on validation data) gives the probabilities. The end-of-tur
 option means no option is a prefix of another, and all options of a task tokenize to distinct
 sequences (checked here).
 
+Taught tasks (``brainkit teach``) are :class:`Task` objects too, made by :func:`taught_task`;
+they are known to :func:`get_task` only inside :func:`taught_tasks` (never globally: each app
+user has their own).
+
 The outside world sees answer ids (``"REM"``, ``"left_hand"``); the language model reads and says
 the answer texts (``"REM sleep"``, ``"left hand"``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -285,9 +291,98 @@ TASKS: Mapping[str, Task] = MappingProxyType({task.id: task for task in (
 
 TASK_IDS: tuple[str, ...] = tuple(TASKS)
 
+#: Tasks taught by the user (``brainkit teach``, the Teach page), visible only inside
+#: :func:`taught_tasks` (one command, one app user's script run): never global.
+_TAUGHT: ContextVar[Mapping[str, Task]] = ContextVar("brainkit_taught_tasks", default=MappingProxyType({}))
+
+
+@contextmanager
+def taught_tasks(tasks: Iterable[Task]):
+    """Make taught tasks known to :func:`get_task` and :func:`task_ids` inside the block.
+
+    Parameters
+    ----------
+    tasks : iterable of Task
+        Added to those already active (an id of a built-in task is refused).
+    """
+    token = _TAUGHT.set(_merged(tasks))
+    try:
+        yield
+    finally:
+        _TAUGHT.reset(token)
+
+
+def set_taught_tasks(tasks: Iterable[Task]) -> None:
+    """Make exactly ``tasks`` the taught tasks of the current context (an app script run, which
+    sets them at its start from its user's session)."""
+    _TAUGHT.set(MappingProxyType({}))
+    _TAUGHT.set(_merged(tasks))
+
+
+def _merged(tasks) -> Mapping[str, Task]:
+    merged = dict(_TAUGHT.get())
+    for task in tasks:
+        if task.id in TASKS:
+            raise BrainkitError(f"task {task.id!r} is a built-in task: a taught task needs another id")
+        merged[task.id] = task
+    return MappingProxyType(merged)
+
+
+#: what a taught task's id may be made of
+TASK_ID_PATTERN = r"[a-z][a-z0-9_]*"
+
+
+def taught_task(task_id: str, answers, window_s: float, caption: str | None = None,
+                event_locked: bool = False, offset_s: float = 0.0) -> Task:
+    """A new task from its id, its answers (the labels) and its window length.
+
+    Parameters
+    ----------
+    task_id : str
+        Lower-case letters, digits and ``_`` (starting with a letter), not a built-in id.
+    answers : sequence of str
+        Two or more distinct labels; the language model says them with ``_`` read as a space.
+    window_s : float
+        Window length in seconds.
+    caption : str, optional
+        One sentence on the task (default: one naming the answers).
+
+    Raises
+    ------
+    BrainkitError
+        For a bad id, a built-in id, fewer than two answers or a non-positive window.
+    """
+    import re
+
+    task_id = str(task_id).strip()
+    if not re.fullmatch(TASK_ID_PATTERN, task_id):
+        raise BrainkitError(f"task id {task_id!r} must be lower-case letters, digits and _ "
+                            "(starting with a letter), e.g. eyes_muse")
+    if task_id in TASKS:
+        raise BrainkitError(f"task id {task_id!r} is a built-in task: choose another id, e.g. {task_id}_mine")
+    answers = tuple(dict.fromkeys(str(a).strip() for a in answers))
+    if len(answers) < 2 or not all(answers):
+        raise BrainkitError(f"a task needs two or more different labels, not {list(answers)}")
+    if not window_s or float(window_s) <= 0:
+        raise BrainkitError(f"window length must be positive, not {window_s}")
+    texts = {a: a.replace("_", " ") for a in answers}
+    caption = " ".join(str(caption or "").split()) or (
+        f"A task taught from labelled recordings: {' or '.join(texts.values())}.")
+    return _task(task_id, caption,
+                 (f"Which is this segment: {', '.join(texts.values())}?",
+                  f"{caption} Which answer fits this segment?",
+                  "Classify this segment of brain signals."),
+                 texts, {a: f"labelled {a} by the user" for a in answers}, float(window_s),
+                 offset_s=float(offset_s), event_locked=bool(event_locked))
+
+
+def task_ids() -> tuple[str, ...]:
+    """The built-in task ids, then those of the active taught tasks (:func:`taught_tasks`)."""
+    return TASK_IDS + tuple(_TAUGHT.get())
+
 
 def get_task(task: str | Task) -> Task:
-    """The task with this id (a :class:`Task` is returned as it is).
+    """The task with this id, built in or taught (a :class:`Task` is returned as it is).
 
     Raises
     ------
@@ -296,9 +391,12 @@ def get_task(task: str | Task) -> Task:
     """
     if isinstance(task, Task):
         return task
-    if task not in TASKS:
-        raise BrainkitError(f"unknown task {task!r}: choose one of {', '.join(TASK_IDS)}")
-    return TASKS[task]
+    if task in TASKS:
+        return TASKS[task]
+    taught = _TAUGHT.get()
+    if task not in taught:
+        raise BrainkitError(f"unknown task {task!r}: choose one of {', '.join(task_ids())}")
+    return taught[task]
 
 
 def build_prompt(tokenizer, task: str | Task, question_index: int = 0, *,

@@ -9,7 +9,7 @@ from brainkit import BrainkitError
 from brainkit.export import html_report, predictions_csv, predictions_edf, summary_table
 from brainkit.inference import window_at
 from brainkit.preprocess import preprocess
-from brainkit.tasks import TASK_IDS, get_task
+from brainkit.tasks import get_task
 from brainkit.viz.answers import prediction_figures
 from pages._model import brainkit_or_stop
 from pages._session import recording_or_stop, results
@@ -19,12 +19,12 @@ ALL = "all tasks"
 st.title("Decode")
 recording = recording_or_stop()
 bk = brainkit_or_stop()
-choice = st.selectbox("Task", [ALL, *TASK_IDS], index=None, placeholder="choose a task",
+choice = st.selectbox("Task", [ALL, *bk.task_ids], index=None, placeholder="choose a task",
                       key="decode_task")
 if choice is None:
     st.info("Choose a task, or all of them, then press Decode.")
     st.stop()
-tasks = list(TASK_IDS) if choice == ALL else [choice]
+tasks = list(bk.task_ids) if choice == ALL else [choice]  # with this user's taught tasks
 for task in tasks:
     st.caption(f"**{task}** ({get_task(task).window_s:g}-s windows): {get_task(task).caption}")
 decoded = results().setdefault("predictions", {})

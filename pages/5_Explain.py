@@ -8,7 +8,7 @@ import streamlit as st
 from brainkit import BrainkitError
 from brainkit.explain.attribution import explain_window
 from brainkit.preprocess import preprocess, sliding_windows
-from brainkit.tasks import TASK_IDS, get_task
+from brainkit.tasks import get_task
 from brainkit.viz.explain import explanation_figures, readout_figure, token_attribution_figure
 from pages._model import brainkit_or_stop
 from pages._session import recording_or_stop, results
@@ -18,7 +18,7 @@ SILENCE, OTHER = "silence (the all-zero signal)", "another window of this record
 st.title("Explain")
 recording = recording_or_stop()
 bk = brainkit_or_stop()
-task = st.selectbox("Task", TASK_IDS, key="explain_task")
+task = st.selectbox("Task", bk.task_ids, key="explain_task")  # with this user's taught tasks
 try:  # filtered, resampled and scaled once per recording
     prep = results().get("preprocessed") or results().setdefault("preprocessed", preprocess(recording))
 except BrainkitError as err:

@@ -63,12 +63,34 @@ def tokenizer_or_stop():
     return _tokenizer(model_paths()[0], _stamp("tokenizer"))
 
 
+def taught_packs() -> dict:
+    """This user's taught tasks (the Teach page): task id -> :class:`~brainkit.models.taskpack.TaskPack`."""
+    return st.session_state.setdefault("taught", {})
+
+
 def brainkit_or_stop():
-    """The whole model (:class:`brainkit.inference.Brainkit`), or an explanation and the page stops."""
+    """The whole model (:class:`brainkit.inference.Brainkit`), or an explanation and the page stops.
+
+    With this user's taught tasks: the model is a view that also decodes them, and they are the
+    taught tasks of this script run (:func:`brainkit.tasks.set_taught_tasks`), never another
+    user's.
+    """
+    from brainkit.tasks import set_taught_tasks
+
+    set_taught_tasks([])
     problem = _missing("tokenizer", "decoder")
     if problem is None:
         try:
-            return _brainkit(*model_paths(), _stamp("tokenizer", "decoder"))
+            bk = _brainkit(*model_paths(), _stamp("tokenizer", "decoder"))
+            packs = [p for p in taught_packs().values() if p.base == bk.base]
+            if not packs:
+                return bk
+            key = (id(bk), *map(id, packs))
+            view = st.session_state.get("taught_view")
+            if view is None or view[0] != key:
+                view = st.session_state["taught_view"] = (key, bk.with_tasks(packs))
+            set_taught_tasks([p.task for p in packs])
+            return view[1]
         except BrainkitError as err:
             problem = f"The model could not be loaded: {err}"
     st.info(problem)

@@ -478,3 +478,85 @@ def test_simulate_page_alpha_source_moves_the_eyes_answer():
     at.toggle(key="sim_fast").set_value(True).run()  # the read-out head alone: the same direction
     assert not at.exception and any("read-out head's answers" in m.value for m in at.markdown)
     assert _answers(at)["eyes"]["closed"] > 0.5
+
+
+# ------------------------------------------------------------------------------------ Teach (issue 16)
+TEACH = "pages/7_Teach.py"
+
+
+def _teach_inputs(at: AppTest, annotations=("eyes open", "eyes closed"), task_id="eyes_sim", window=4.0,
+                  stride=4.0) -> AppTest:
+    _page(at, TEACH)
+    at.multiselect(key="teach_annotations").set_value(list(annotations)).run()
+    at.text_input(key="teach_id").set_value(task_id).run()
+    at.number_input(key="teach_window").set_value(window).run()
+    at.number_input(key="teach_stride").set_value(stride).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_teach_page_teaches_a_task_that_only_its_user_decodes(model_env):
+    at = _app()
+    at.selectbox(key="sample").select("eyes_open_closed.edf").run()
+    _teach_inputs(at)
+    counts = at.table[0].value
+    assert list(counts["label"]) == ["eyes_open", "eyes_closed"] and list(counts["windows"]) == [21, 21]
+    assert not at.warning
+    at.button(key="teach").click().run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    curve = _figures(at)[0]
+    assert [t["name"] for t in curve["data"]] == ["brainkit (read-out head)", "band power + logistic regression",
+                                                  "CSP + LDA"]
+    smallest = at.session_state["taught"]["eyes_sim"].report["cross_validation"]["train_per_class"]
+    assert 10 < smallest < 21 and [int(x) for x in curve["data"][0]["x"]] == [10, smallest]  # then all
+    comparison = at.dataframe[0].value
+    assert list(comparison["method"]) == [t["name"] for t in curve["data"]]
+    assert comparison["balanced accuracy (%)"].iloc[0] > 90  # posterior alpha, simulated: learned out of fold
+    assert "eyes_sim" in at.session_state["taught"] and "for you only" in at.success[0].value
+    _assert_decode_page(at, "eyes_sim")
+    assert list(at.session_state["results"]["predictions"]["eyes_sim"].answers) == ["eyes_open", "eyes_closed"]
+    _page(at, EXPLAIN)
+    at.selectbox(key="explain_task").select("eyes_sim").run()
+    at.button(key="explain").click().run()
+    assert not at.exception and at.metric[0].value in ("eyes_open", "eyes_closed")
+    # a taught task is decided by its read-out head: its contributions lead, then the five maps
+    _assert_figures_have_data(at, 6)
+    other = _app()  # another user of the same app server: the shared model does not know the task
+    other.selectbox(key="sample").select("eyes_open_closed.edf").run()
+    _page(other, DECODE)
+    assert "eyes_sim" not in other.selectbox(key="decode_task").options
+
+
+@pytest.mark.parametrize("inputs, kind, message", [
+    (dict(annotations=("eyes open",)), "info", "two or more classes"),
+    (dict(window=50.0), "error", "no 50-s window fits inside the annotations"),
+    (dict(task_id="Eyes Sim"), "error", "lower-case letters"),
+    (dict(task_id="eyes"), "error", "built-in task"),
+    (dict(stride=0.0), "warning", "class 'eyes_open' has only 3 window(s)")])
+def test_teach_page_says_what_is_wrong_in_one_line(model_env, inputs, kind, message):
+    at = _app()
+    at.selectbox(key="sample").select("eyes_open_closed.edf").run()
+    _teach_inputs(at, **inputs)
+    shown = [e.value for e in getattr(at, kind)]
+    assert any(message in line for line in shown), shown
+    if kind == "error":
+        assert len(at.error) == 1 and "\n" not in at.error[0].value and not at.get("plotly_chart")
+
+
+def test_teach_page_learns_from_several_uploaded_recordings(model_env):
+    data = (SAMPLES / "eyes_open_closed.edf").read_bytes()
+    at = _app()  # no recording loaded: the uploads are the labels
+    _page(at, TEACH)
+    at.radio(key="teach_source").set_value("labelled recordings I upload").run()
+    assert at.info and "Upload two or more" in at.info[0].value
+    at.file_uploader(key="teach_files").set_value([(f"night{i}.edf", data, "application/octet-stream")
+                                                   for i in (1, 2)]).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.multiselect(key="teach_annotations").options == ["eyes closed", "eyes open"]
+    _teach_inputs(at, task_id="eyes_two")
+    at.radio(key="teach_source").set_value("labelled recordings I upload").run()  # kept
+    assert list(at.table[0].value["windows"]) == [42, 42]  # 21 per class in each of the two files
+    at.button(key="teach").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    cv = at.session_state["taught"]["eyes_two"].report["cross_validation"]
+    assert (cv["unit"], cv["n_folds"]) == ("recording", 2)  # each file holds both classes: left out in turn

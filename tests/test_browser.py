@@ -68,7 +68,7 @@ TIMEOUT_MS = 60_000
 #: The pages in the sidebar: (link text, page title), in app.py's order.
 PAGES = [("Upload", "Upload a recording"), ("Sensors", "Sensors"), ("Tokens", "Tokens"),
          ("Decode", "Decode"), ("Explain", "Explain"), ("Task correlations", "Task correlations"),
-         ("Simulate", "Simulate"), ("Model card", "Model card")]
+         ("Teach", "Teach"), ("Simulate", "Simulate"), ("Model card", "Model card")]
 #: The sample of the README's screenshots, and the task it is decoded and explained for.
 SAMPLE, SAMPLE_TASK, SAMPLE_ANSWERS = "eyes_open_closed.edf", "eyes", ("open", "closed")
 
@@ -594,3 +594,57 @@ def test_four_sessions_are_isolated(server, browser, tmp_path):
         check(page, *file)
     for page in pages:
         _close(page)
+
+
+def _type(page, key: str, text: str) -> None:
+    """Type ``text`` into the text or number input with widget key ``key`` (Enter commits it)."""
+    field = page.locator(f".st-key-{key} input")
+    field.fill(text)
+    field.press("Enter")
+    _settle(page)
+
+
+def test_teach_page_teaches_a_task_used_on_decode(server, browser):
+    """Teach page (issue 16): annotations of the loaded sample as labels, class counts, Teach,
+    learning curve and comparison; the task is then decoded on Decode, by this session only."""
+    page = _open(browser, server)
+    _select(page, "sample", SAMPLE)
+    _goto(page, "Teach", "Teach")
+    for option in ("eyes open", "eyes closed"):
+        page.locator(".st-key-teach_annotations input").click()
+        page.get_by_role("option", name=option, exact=True).click()
+        _settle(page)
+    page.keyboard.press("Escape")
+    assert _chips(page, "teach_annotations") == ["eyes open", "eyes closed"]
+    _type(page, "teach_id", "eyes_sim")
+    _type(page, "teach_stride", "4")
+    body = page.locator('[data-testid="stMain"]').inner_text()
+    assert "eyes_open" in body and "21" in body  # the class counts: 21 windows each
+    page.locator(".st-key-teach button").click()
+    sync_api.expect(page.get_by_text("is now on Decode")).to_be_visible(timeout=300_000)
+    _settle(page)
+    _assert_no_errors(page, "Teach")
+    curve = _assert_plots_have_data(page, 1, "Teach")[0]  # the learning curve
+    assert curve["traces"] == 3  # brainkit's head, band power + logistic regression, CSP + LDA
+    assert "balanced accuracy (%)" in page.locator('[data-testid="stMain"]').inner_text()
+    _screenshot(page, "sample_7_teach.png")
+    page.evaluate("""() => {  // the README's shot starts at the result: curve and comparison
+        const main = document.querySelector('[data-testid="stMain"]');
+        const head = Array.from(main.querySelectorAll('h3')).find(h => h.innerText.includes('how well it learned'));
+        main.scrollTo(0, head.getBoundingClientRect().top + main.scrollTop - 100);
+    }""")
+    page.wait_for_timeout(500)
+    SHOTS["docs"].mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS["docs"] / "7_teach.png")
+
+    _goto(page, "Decode", "Decode")
+    assert "eyes_sim" in _options(page, "decode_task")
+    _decode(page, "eyes_sim")
+    name, rows, header = _download_csv(page)
+    assert header[-2:] == ["p_eyes_open", "p_eyes_closed"] and len(rows) == 45
+    other = _open(browser, server)  # another session of the same server
+    _select(other, "sample", SAMPLE)
+    _goto(other, "Decode", "Decode")
+    assert "eyes_sim" not in _options(other, "decode_task")
+    _close(other)
+    _close(page)

@@ -27,6 +27,7 @@ from brainkit.cli.commands import (
     cmd_train_decoder,
     cmd_train_tokenizer,
 )
+from brainkit.cli.teach import add_tasks_option, add_teach_parser
 from brainkit.data import default_data_dir
 from brainkit.errors import BrainkitError
 
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stride-s", type=float, help="stride (default: the window length)")
     p.add_argument("--out", help="CSV file (default: standard output)")
     _model_options(p)
+    add_tasks_option(p)
     _sfreq_option(p)
     p.set_defaults(func=cmd_decode)
 
@@ -80,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", required=True, help="CSV: path,task,label,start_s,duration_s,subject")
     p.add_argument("--out", help="also write the JSON here")
     _model_options(p)
+    add_tasks_option(p)
     p.set_defaults(func=cmd_evaluate)
+
+    add_teach_parser(sub, _model_options)
 
     p = sub.add_parser("train-tokenizer", help="train the sensor-aware tokenizer on the corpus")
     _data_option(p)
@@ -160,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start integrated gradients from this window (default: the zero signal)")
     p.add_argument("--out", default="explain.npz")
     _model_options(p)
+    add_tasks_option(p)
     _sfreq_option(p)
     p.set_defaults(func=cmd_explain)
 
@@ -215,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--archive-workers", type=int, nargs="+", default=[1, 2], help="worker counts of --archive")
     p.add_argument("--only", choices=("simulator",),
                    help="only this section: simulator = the Simulate page's redraw time per change")
+    p.add_argument("--teach", action="store_true",
+                   help="only time teaching a task from 200 labelled windows (brainkit teach)")
     _model_options(p)
     p.set_defaults(func=cmd_bench)
 
@@ -239,7 +247,8 @@ def main(argv=None) -> int:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-    if args.verbose or args.command in ("train-tokenizer", "train-decoder", "fit-readout", "crossval"):
+    if args.verbose or args.command in ("train-tokenizer", "train-decoder", "fit-readout", "crossval",
+                                          "teach"):
         from brainkit._logging import set_log_level
 
         set_log_level("INFO")

@@ -86,19 +86,24 @@ def cmd_train_tokenizer(args) -> int:
     return 0
 
 
-def _model(args):
+def _model(args, packs=(), **kwargs):
+    """The model of a command, with the task packs of ``--tasks`` (:mod:`brainkit.cli.teach`)."""
     from brainkit.inference import Brainkit
 
-    return Brainkit(args.checkpoint, lm_path=getattr(args, "lm", None))
+    bk = Brainkit(args.checkpoint, lm_path=getattr(args, "lm", None), **kwargs)
+    return bk.with_tasks(packs) if packs else bk
 
 
 def cmd_decode(args) -> int:
+    from brainkit.cli.teach import packs_of, taught_context
     from brainkit.export import predictions_csv
     from brainkit.tasks import get_task
 
-    task = get_task(args.task)
+    packs = packs_of(args)
+    with taught_context(packs):
+        task = get_task(args.task)
     recording = read_complete(args.file, args.sfreq)
-    text = predictions_csv(_model(args).decode(recording, task.id, args.window_s, args.stride_s))
+    text = predictions_csv(_model(args, packs).decode(recording, task.id, args.window_s, args.stride_s))
     if args.out:
         Path(args.out).write_text(text)
     else:
@@ -107,11 +112,14 @@ def cmd_decode(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    from brainkit.cli.teach import packs_of, taught_context
     from brainkit.data.manifests import read_manifest
     from brainkit.evaluation.evaluate import evaluate_manifest
 
-    read_manifest(args.manifest)  # bad manifests fail before the model loads
-    result = evaluate_manifest(_model(args), args.manifest, read=read_complete)
+    packs = packs_of(args)
+    with taught_context(packs):
+        read_manifest(args.manifest)  # bad manifests fail before the model loads
+        result = evaluate_manifest(_model(args, packs), args.manifest, read=read_complete)
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2, default=float))
     _print_json(result)
@@ -204,20 +212,22 @@ def cmd_baselines(args) -> int:
 def cmd_explain(args) -> int:
     import numpy as np
 
+    from brainkit.cli.teach import packs_of, taught_context
     from brainkit.explain.attribution import explain_window
-    from brainkit.inference import Brainkit
     from brainkit.preprocess import make_windows
     from brainkit.tasks import get_task
 
-    task = get_task(args.task)
-    recording = read_complete(args.file, args.sfreq)
-    bk = Brainkit(args.checkpoint, lm_path=args.lm, attn_implementation="eager")
-    windows = make_windows(recording, task.window_s, args.stride_s or task.window_s)
-    for flag, index in (("--window-index", args.window_index), ("--baseline-window", args.baseline_window)):
-        if index is not None and not 0 <= index < len(windows):
-            raise BrainkitError(f"{flag} must be in 0..{len(windows) - 1} for this recording")
-    result = explain_window(bk, windows, task.id, args.window_index, n_steps=args.steps,
-                            baseline_index=args.baseline_window)
+    packs = packs_of(args)
+    with taught_context(packs):
+        task = get_task(args.task)
+        recording = read_complete(args.file, args.sfreq)
+        bk = _model(args, packs, attn_implementation="eager")
+        windows = make_windows(recording, task.window_s, args.stride_s or task.window_s)
+        for flag, index in (("--window-index", args.window_index), ("--baseline-window", args.baseline_window)):
+            if index is not None and not 0 <= index < len(windows):
+                raise BrainkitError(f"{flag} must be in 0..{len(windows) - 1} for this recording")
+        result = explain_window(bk, windows, task.id, args.window_index, n_steps=args.steps,
+                                baseline_index=args.baseline_window)
     np.savez_compressed(args.out, **result)
     _print_json({"out": args.out, "task": task.id, "window_index": args.window_index,
                  "answer": str(result["answer"]),
@@ -321,6 +331,16 @@ def cmd_bench(args) -> int:
         sys.stdout.write(archive_markdown(result))
         return 0
 
+    if args.teach:
+        from brainkit.bench.teach import bench_teach, teach_markdown, write_teach_markdown
+
+        result = bench_teach(args.checkpoint, args.lm, repeats=args.repeats or (2 if args.quick else 3),
+                             threads=args.threads)
+        bench.save_json(result, args.out)
+        if args.markdown:
+            write_teach_markdown(result, args.markdown)
+        sys.stdout.write(teach_markdown(result))
+        return 0
     cfg = bench.default_config(args.quick, checkpoint=args.checkpoint, lm_path=args.lm,
                                int8=args.int8, profile=args.profile, threads=args.threads,
                                only=getattr(args, "only", None),

@@ -27,7 +27,20 @@ COLUMNS = REQUIRED_COLUMNS + ("sfreq",)
 
 
 def read_manifest(path) -> list[dict]:
-    """Rows of an evaluation manifest, checked (columns, tasks, labels, numbers, files).
+    """Rows of an evaluation manifest of known tasks, checked (see :func:`read_rows`); the task
+    and label of every row must be a task id (built in or taught) and one of its answers."""
+    rows = read_rows(path)
+    for i, row in enumerate(rows, start=2):
+        task = get_task(row["task"])
+        row["task"] = task.id
+        if row["label"] not in task.answers:
+            raise BrainkitError(f"manifest line {i}: label {row['label']!r} is not an answer of "
+                                f"{task.id} ({', '.join(task.answers)})")
+    return rows
+
+
+def read_rows(path) -> list[dict]:
+    """Rows of a manifest, checked (columns, numbers, files), tasks and labels as written.
 
     Parameters
     ----------
@@ -59,12 +72,10 @@ def read_manifest(path) -> list[dict]:
     if not rows:
         raise BrainkitError(f"manifest {path.name} has no rows")
     for i, row in enumerate(rows, start=2):
-        task = get_task(row["task"].strip())
-        row["task"] = task.id
-        row["label"] = row["label"].strip()
-        if row["label"] not in task.answers:
-            raise BrainkitError(f"manifest line {i}: label {row['label']!r} is not an answer of "
-                                f"{task.id} ({', '.join(task.answers)})")
+        row["task"] = (row["task"] or "").strip()
+        row["label"] = (row["label"] or "").strip()
+        if not row["task"] or not row["label"]:
+            raise BrainkitError(f"manifest line {i}: task and label must not be empty")
         try:
             row["start_s"], row["duration_s"] = float(row["start_s"]), float(row["duration_s"])
         except ValueError:

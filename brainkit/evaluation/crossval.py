@@ -78,7 +78,7 @@ def _summary(per_fold: list[float]) -> dict:
 
 
 def crossval_task(task: str, sets, methods: dict, k: int = 5, seed: int = 0, progress=None,
-                  keep=()) -> dict:
+                  keep=(), splits=None) -> dict:
     """Balanced accuracy of every method in every fold of one task.
 
     Parameters
@@ -89,6 +89,8 @@ def crossval_task(task: str, sets, methods: dict, k: int = 5, seed: int = 0, pro
         name -> ``fit_predict(train_sets, test_sets, task) -> probabilities (N_test, n_answers)``.
     keep : collection of str
         Methods whose out-of-fold probabilities are returned too (``out_of_fold``).
+    splits : (list of Split, str), optional
+        Folds and their unit's name to use instead of :func:`folds` (taught tasks).
 
     Returns
     -------
@@ -97,7 +99,7 @@ def crossval_task(task: str, sets, methods: dict, k: int = 5, seed: int = 0, pro
         (mean, std, per fold) and the ``pooled`` metrics over all test windows.
     """
     answers = get_task(task).answers
-    splits, unit = folds(sets, task, k, seed)
+    splits, unit = splits if splits is not None else folds(sets, task, k, seed)
     result = {"unit": unit, "n_folds": len(splits), "n_windows": int(sum(len(s.windows) for s in sets)),
               "n_groups": len(set(grouping(sets)[0])), "methods": {}}
     for name, fit_predict in methods.items():

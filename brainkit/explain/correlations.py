@@ -19,7 +19,7 @@ from brainkit.explain.attribution import AnswerModel, integrated_gradients
 from brainkit.explain.context import explaining, model_lock, temperature_of
 from brainkit.explain.readout import RecordingContext, readout_rows
 from brainkit.inference import fit_window, recording_reference
-from brainkit.tasks import TASK_IDS, get_task
+from brainkit.tasks import get_task, task_ids
 from brainkit.viz.tasks import cluster_order
 from brainkit.viz.topomap import topography
 
@@ -95,10 +95,11 @@ def task_correlations(bk, reference: dict, seed: int = 0, n_attribution: int = 8
         windows, so the same windows are compared under both captions; ``n_windows`` per task.
         Symmetric, unit diagonal, in [-1, 1].
     """
-    tasks = [t for t in TASK_IDS if t in reference and len(reference[t])]
-    unknown = set(reference) - set(TASK_IDS)
+    known = task_ids()  # built in, and taught ones in a taught_tasks context
+    tasks = [t for t in known if t in reference and len(reference[t])]
+    unknown = set(reference) - set(known)
     if unknown:
-        raise BrainkitError(f"unknown task(s) {', '.join(sorted(unknown))}; use {', '.join(TASK_IDS)}")
+        raise BrainkitError(f"unknown task(s) {', '.join(sorted(unknown))}; use {', '.join(known)}")
     if not tasks:
         raise BrainkitError("no reference windows: give at least one task with windows")
     ref = {t: fit_window(reference[t], get_task(t).window_s) for t in tasks}
@@ -148,7 +149,7 @@ def task_correlations(bk, reference: dict, seed: int = 0, n_attribution: int = 8
 def _task_topography(bk, windows, task, seed, n_windows, n_steps, batch_size, context=None):
     """Mean normalised channel |integrated gradients| of a seeded subset of windows on the grid
     (``context``: the read-out features of all ``windows``, their recording)."""
-    rng = np.random.default_rng([seed, TASK_IDS.index(task)])
+    rng = np.random.default_rng([seed, task_ids().index(task)])
     idx = np.sort(rng.choice(len(windows), min(n_windows, len(windows)), replace=False))
     sub = windows.select(idx)
     totals = []
@@ -180,7 +181,7 @@ def correlate_tasks(bk, recording, n_per_task: int = 16) -> dict:
         ``brainkit correlations`` writes them, and ``selection``:
         :func:`~brainkit.explain.attention.query_selection`.
     """
-    reference = recording_reference(recording, n_per_task=n_per_task)
+    reference = recording_reference(recording, task_ids(), n_per_task=n_per_task)
     out = task_correlations(bk, reference, n_attribution=min(8, n_per_task))
     out["selection"] = query_selection(bk, reference)
     return out

@@ -378,7 +378,8 @@ class BrainDecoder(PreTrainedModel):
         answers = list(task.answers if answers is None else answers)
         options = [parts.answer_ids(a) for a in answers]
         N, M, _ = soft.shape
-        cache = self._prefix((task.id, question_index), parts.prefix_ids, N)
+        # keyed by the prompt itself: taught tasks of two app users may share an id
+        cache = self._prefix((task.id, question_index, parts.prefix_ids), parts.prefix_ids, N)
         x = torch.cat([soft, self._embed_ids(parts.suffix_ids, N)], 1)  # (N, M + Ls, H)
         out = model(inputs_embeds=x, cache=cache, use_cache=True, logits_to_keep=1,
                     output_attentions=return_lm_attention)

@@ -1,0 +1,114 @@
+"""Write the inputs of README's "Teach a new task" table into a scratch folder (default runs/teach).
+
+    python scripts/teach_demos.py [--data ../shared/data] [--out runs/teach]
+
+1. ``eeglab_square.csv``: a teaching manifest of the EEGLAB sample's ``square`` stimuli, label =
+   the event's ``position`` field (1 or 2; read from the ``.set`` file, which MNE's annotations
+   do not keep), one 0.6-s window from each onset.
+2. ``muse4/S001R01_muse4_raw.fif`` and ``S001R02_...``: EEGMMIDB S001's eyes-open and eyes-closed
+   baselines cut to a Muse-like 4-channel montage (AF7, AF8, and T9/T10 standing in for the
+   Muse's TP9/TP10), each annotated over its whole length as ``eyes_open`` / ``eyes_closed``.
+3. ``motor_exec_R11.csv``: a test manifest of run 11's left/right fist movements (task
+   ``motor_exec``), to score a pack taught on runs 3 and 7 with ``brainkit evaluate --tasks``.
+
+Nothing here is copied into the repository (runs/ is ignored).
+"""
+
+import argparse
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def eeglab_manifest(data: Path, out: Path, window_s: float = 0.6) -> Path:
+    import scipy.io as sio
+
+    path = data / "eeglab_sample" / "eeglab_data.set"
+    eeg = sio.loadmat(str(path), squeeze_me=True, struct_as_record=False)["EEG"]
+    rows = [{"path": os.path.relpath(path, out), "task": "square_position", "label": f"position_{int(e.position)}",
+             "start_s": f"{(float(e.latency) - 1) / float(eeg.srate):.6f}", "duration_s": f"{window_s:g}",
+             "subject": "eeglab"} for e in eeg.event if e.type == "square"]
+    target = out / "eeglab_square.csv"
+    with open(target, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return target
+
+
+def muse_like(data: Path, out: Path) -> list[Path]:
+    import mne
+
+    folder = out / "muse4"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for run, label in (("R01", "eyes_open"), ("R02", "eyes_closed")):
+        raw = mne.io.read_raw_edf(data / "eegmmidb" / "S001" / f"S001{run}.edf", preload=True, verbose="error")
+        mne.datasets.eegbci.standardize(raw)
+        raw.pick(["AF7", "AF8", "T9", "T10"])
+        raw.set_annotations(mne.Annotations([0.0], [raw.times[-1]], [label]))
+        target = folder / f"S001{run}_muse4_raw.fif"
+        raw.save(target, overwrite=True, verbose="error")
+        written.append(target)
+    return written
+
+
+def motor_manifest(data: Path, out: Path, run: str = "R11") -> Path:
+    import mne
+
+    path = data / "eegmmidb" / "S001" / f"S001{run}.edf"
+    raw = mne.io.read_raw_edf(path, verbose="error")
+    names = {"T1": "left", "T2": "right"}
+    rows = [{"path": os.path.relpath(path, out), "task": "motor_exec", "label": names[d],
+             "start_s": f"{o:.6f}", "duration_s": "4", "subject": "S001"}
+            for o, d in zip(raw.annotations.onset, raw.annotations.description) if d in names
+            and o + 4 <= raw.times[-1]]
+    target = out / f"motor_exec_{run}.csv"
+    with open(target, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data")
+    parser.add_argument("--out", default="runs/teach")
+    parser.add_argument("--table", nargs="+", metavar="PACK", help="print README's table of these packs instead")
+    args = parser.parse_args()
+    if args.table:
+        print(table(args.table))
+        return
+    data, out = Path(args.data).resolve(), Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    for p in [eeglab_manifest(data, out), *muse_like(data, out), motor_manifest(data, out)]:
+        print(p)
+    onsets = np.sort([float(r["start_s"]) for r in csv.DictReader(open(out / "eeglab_square.csv"))])
+    print(f"square stimuli: {len(onsets)}, shortest gap {np.diff(onsets).min():.2f} s")
+
+
+def table(packs) -> str:
+    """README's table rows from the reports of taught packs (task.json of each folder)."""
+    import json
+
+    lines = ["| task | folds | windows per class (taught on) | method | 10 per class | 20 per class | 50 per class | all |",
+             "|---|---|---|---|---|---|---|---|"]
+    for folder in packs:
+        meta = json.loads((Path(folder) / "task.json").read_text())
+        cv = meta["report"]["cross_validation"]
+        counts = ", ".join(f"{k} {v}" for k, v in meta["report"]["class_counts"].items())
+        for name, stats in cv["methods"].items():
+            cells = []
+            for n in ("10", "20", "50"):
+                v = cv["curve"].get(n, {}).get(name)
+                cells.append("-" if v is None else f"{100 * v:.1f}")
+            cells.append(f"{100 * stats['mean']:.1f} ± {100 * stats['std']:.1f} ({cv['train_per_class']})")
+            lines.append(f"| {meta['id']} | {cv['n_folds']} by {cv['unit']} | {counts} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

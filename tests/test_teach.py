@@ -1,0 +1,413 @@
+"""Teaching a new task (issue 16): task definitions, per-context taught tasks, folds that never
+share a sample, task packs (round trip, refusal), the command line, on the tiny checkpoint and
+the simulated eyes recording; the real model and data in the slow tests."""
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from brainkit.data.corpora import LabelledSet
+from brainkit.errors import BrainkitError
+from brainkit.preprocess import Windows
+from brainkit.sensors import SensorArray
+from brainkit.tasks import TASK_IDS, get_task, task_ids, taught_task, taught_tasks
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """``brainkit.cli.main`` in this process adds a stderr handler (to pytest's captured stream):
+    take it away after each test."""
+    from brainkit._logging import logger
+
+    handlers, level = list(logger.handlers), logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+
+
+EYES_MAP = {"eyes open": "open", "eyes closed": "closed"}
+
+
+def _set(starts, labels, source="rec", window_s=4.0, n_channels=2):
+    n = len(starts)
+    sensors = SensorArray([f"C{i}" for i in range(n_channels)], ["eeg"] * n_channels,
+                          np.zeros((n_channels, 3)), np.zeros((n_channels, 3)), np.ones(n_channels, bool))
+    w = Windows(np.zeros((n, n_channels, int(window_s * 10)), np.float32), 10.0, np.asarray(starts, float),
+                sensors, np.ones(n_channels), np.asarray(labels, dtype=str))
+    return LabelledSet(None, w, "user", "train", source, "user")
+
+
+# ----------------------------------------------------------------------------- task definitions
+@pytest.mark.parametrize("task_id, answers, match", [
+    ("Eyes-Muse", ["a", "b"], "lower-case"), ("eyes", ["a", "b"], "built-in"),
+    ("mine", ["a"], "two or more"), ("mine", ["a", "a"], "two or more"), ("9lives", ["a", "b"], "lower-case")])
+def test_bad_task_definitions_are_one_clear_error(task_id, answers, match):
+    with pytest.raises(BrainkitError, match=match):
+        taught_task(task_id, answers, 4.0)
+
+
+def test_a_taught_task_is_known_only_inside_its_context_and_thread():
+    task = taught_task("eyes_muse", ["open", "closed"], 4.0)
+    with pytest.raises(BrainkitError, match="unknown task"):
+        get_task("eyes_muse")
+    seen = {}
+    with taught_tasks([task]):
+        assert get_task("eyes_muse") is task and task_ids() == TASK_IDS + ("eyes_muse",)
+
+        def other_user():
+            seen["ids"] = task_ids()
+        t = threading.Thread(target=other_user)
+        t.start()
+        t.join()
+    assert seen["ids"] == TASK_IDS  # another app session's thread never sees it
+    assert task_ids() == TASK_IDS
+    with pytest.raises(BrainkitError, match="built-in"):
+        with taught_tasks([get_task("eyes")]):
+            pass
+
+
+# ----------------------------------------------------------------------------- folds
+def test_contiguous_blocks_never_share_a_sample():
+    from brainkit.training.teach import contiguous_blocks
+
+    starts = np.arange(0, 57, 1.0)  # 4-s windows every second: every neighbour overlaps
+    blocks, index = contiguous_blocks([_set(starts, ["a"] * len(starts))], 5)
+    assert index == [0, 1, 2, 3, 4]
+    spans = [(b.windows.starts_s.min(), b.windows.starts_s.max() + 4.0) for b in blocks]
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        assert end <= start  # block j ends before block j + 1 begins
+    kept = sum(len(b.windows) for b in blocks)
+    assert kept == len(starts) - 4 * 3  # three windows dropped before each of the four cuts
+
+
+def test_one_class_per_recording_is_cross_validated_by_blocks():
+    from brainkit.evaluation.baselines import labels_of
+    from brainkit.training.teach import teach_splits
+
+    task = taught_task("eyes_muse", ["open", "closed"], 4.0)
+    sets = [_set(np.arange(0, 60, 4.0), ["open"] * 15, "R01"), _set(np.arange(0, 60, 4.0), ["closed"] * 15, "R02")]
+    blocks, splits, unit = teach_splits(sets, task, k=5)
+    assert unit == "contiguous block" and len(splits) == 5
+    for sp in splits:
+        assert set(labels_of([blocks[i] for i in sp.train], task)) == {0, 1}
+        assert set(labels_of([blocks[i] for i in sp.test], task)) == {0, 1}
+        assert not set(sp.train) & set(sp.test)
+
+
+def test_recordings_with_both_classes_are_left_out_one_by_one():
+    from brainkit.training.teach import teach_splits
+
+    task = taught_task("motor_exec", ["left", "right"], 4.0)
+    sets = [_set(np.arange(0, 40, 4.0), ["left", "right"] * 5, f"R{r}") for r in (3, 7, 11)]
+    blocks, splits, unit = teach_splits(sets, task)
+    assert unit == "recording" and blocks is sets
+    assert sorted(sp.test for sp in splits) == [[0], [1], [2]]
+
+
+def test_limited_training_keeps_n_windows_per_class():
+    from brainkit.training.teach import limited
+
+    seen = {}
+
+    def method(train, test, task):
+        seen["labels"] = np.concatenate([s.windows.labels for s in train])
+        return np.zeros((1, 2))
+
+    sets = [_set(np.arange(0, 120, 4.0), ["left", "right"] * 15, "R3")]
+    with taught_tasks([taught_task("motor_exec", ["left", "right"], 4.0)]):
+        limited(method, 4, 0)(sets, sets, "motor_exec")
+    assert sorted(seen["labels"]) == ["left"] * 4 + ["right"] * 4
+
+
+# ----------------------------------------------------------------------------- labelled windows
+def test_mapping_and_count_messages():
+    from brainkit.data.labelled import count_warnings, parse_mapping
+
+    assert parse_mapping("T1=left, T2=right") == {"T1": "left", "T2": "right"}
+    for bad in ("T1:left", "T1=left", "=left,T2=right"):
+        with pytest.raises(BrainkitError, match="--map"):
+            parse_mapping(bad)
+    assert count_warnings({"a": 12, "b": 3}) == [
+        "class 'b' has only 3 window(s); at least 10 per class are advised"]
+    assert "only one class" in count_warnings({"a": 40})[0]
+
+
+def test_annotation_errors_are_one_line(samples_dir):
+    from brainkit.data.labelled import annotation_sets
+
+    path = samples_dir / "eyes_open_closed.edf"
+    with pytest.raises(BrainkitError, match="'blink' is in none of the recordings .*eyes closed, eyes open"):
+        annotation_sets([path], {"blink": "a", "eyes open": "b"}, 4.0)
+    with pytest.raises(BrainkitError, match="longer than the recording"):
+        annotation_sets([path], EYES_MAP, 400.0)
+    sets = annotation_sets([path], EYES_MAP, 4.0, stride_s=4.0)
+    labels = sets[0].windows.labels
+    assert len(sets) == 1 and {str(a) for a in labels} == {"open", "closed"}
+    assert (labels == "open").sum() == (labels == "closed").sum() == 21  # 3 blocks of 30 s each: 7 windows
+
+
+def test_a_teaching_manifest_names_one_task(tmp_path, samples_dir):
+    from brainkit.data.labelled import manifest_sets
+    from brainkit.data.manifests import read_manifest
+
+    shutil.copy(samples_dir / "eyes_open_closed.edf", tmp_path)
+    path = tmp_path / "train.csv"
+    rows = [["path", "task", "label", "start_s", "duration_s", "subject"],
+            ["eyes_open_closed.edf", "eyes_sim", "open", "0", "4", "s1"],
+            ["eyes_open_closed.edf", "eyes_sim", "closed", "40", "4", "s1"]]
+    path.write_text("\n".join(",".join(r) for r in rows) + "\n")
+    task_id, window_s, sets = manifest_sets(path)
+    assert (task_id, window_s, list(sets[0].windows.labels)) == ("eyes_sim", 4.0, ["open", "closed"])
+    with pytest.raises(BrainkitError, match="unknown task 'eyes_sim'"):
+        read_manifest(path)  # evaluation manifests still need known tasks
+    path.write_text(path.read_text() + "eyes_open_closed.edf,other,open,80,4,s1\n")
+    with pytest.raises(BrainkitError, match="names one task"):
+        manifest_sets(path)
+    path.write_text("\n".join(",".join(r) for r in rows[:2]) + "\neyes_open_closed.edf,eyes_sim,closed,178,4,s1\n")
+    with pytest.raises(BrainkitError, match="longer than the recording"):
+        manifest_sets(path)
+
+
+# ----------------------------------------------------------------------------- packs, tiny model
+@pytest.fixture(scope="module")
+def taught(tiny_model, samples_dir):
+    """The tiny model and a pack taught on the simulated eyes recording."""
+    from brainkit.data.labelled import annotation_sets
+    from brainkit.inference import Brainkit
+    from brainkit.training.teach import teach
+
+    bk = Brainkit(tiny_model[0], lm_path=tiny_model[1])
+    sets = annotation_sets([samples_dir / "eyes_open_closed.edf"], EYES_MAP, 4.0, stride_s=2.0,
+                           config=bk.preprocess_config)
+    task = taught_task("eyes_sim", ["open", "closed"], 4.0, "Simulated eyes open or closed.")
+    return bk, teach(bk, task, sets, reading_steps=3), sets
+
+
+def test_teaching_reports_cross_validation_beside_the_classical_methods(taught):
+    _, pack, _ = taught
+    cv = pack.report["cross_validation"]
+    assert cv["unit"] == "contiguous block" and cv["n_folds"] == 5
+    assert set(cv["methods"]) == {"brainkit (read-out head)", "band power + logistic regression", "CSP + LDA"}
+    # the simulated recording's closed eyes raise posterior alpha: the head learns it out of fold
+    assert cv["methods"]["brainkit (read-out head)"]["mean"] > 0.9
+    assert list(cv["curve"])[:2] == ["10", "20"] and pack.report["class_counts"] == {"open": 42, "closed": 42}
+    reading = pack.report["lm_head_agreement"]
+    assert 0 <= reading["steps"] <= 3 and reading["n_windows"] == 64
+
+
+def test_a_pack_round_trips_with_identical_probabilities(taught, tmp_path):
+    from brainkit.models.taskpack import load_pack, save_pack
+
+    bk, pack, sets = taught
+    save_pack(pack, tmp_path / "pack")
+    assert sorted(p.name for p in (tmp_path / "pack").iterdir()) == ["model.safetensors", "task.json"]
+    loaded = load_pack(tmp_path / "pack", bk.base)
+    assert loaded.task == pack.task and loaded.report == json.loads(json.dumps(pack.report, default=float))
+    windows = sets[0].windows
+    a = bk.with_tasks([pack]).predict(windows, "eyes_sim").probabilities
+    b = bk.with_tasks([loaded]).predict(windows, "eyes_sim").probabilities
+    assert np.array_equal(a, b) and np.allclose(a.sum(1), 1, atol=1e-5)
+
+
+def test_the_view_decides_the_task_by_the_packs_head(taught):
+    import torch
+
+    from brainkit.inference import readout_inputs
+    from brainkit.models.readout import softmax_logits
+
+    bk, pack, sets = taught
+    view = bk.with_tasks([pack])
+    windows = sets[0].windows
+    with view.taught():
+        features = readout_inputs(view.decoder, windows, "eyes_sim")
+        latents, bp, scale = view.features(windows)
+        with torch.no_grad():
+            conn = view.decoder.connect(latents, bp, scale, windows.sensors, "eyes_sim", readout=features)
+    expected = softmax_logits(pack.logits(features.numpy()))
+    assert np.allclose(conn.aux_logits.softmax(-1).numpy(), expected, atol=1e-5)
+    assert ((expected.argmax(1) == 1) == (windows.labels == "closed")).mean() > 0.9
+
+
+def test_the_base_model_is_unchanged_by_a_view(taught):
+    bk, pack, sets = taught
+    view = bk.with_tasks([pack])
+    assert "eyes_sim" in view.task_ids and "eyes_sim" not in bk.task_ids
+    assert "eyes_sim" not in bk.decoder.readout_heads and "eyes_sim" not in bk.decoder.config.task_ids
+    assert view.decoder.latent_in is bk.decoder.latent_in  # weights shared, not copied
+    with pytest.raises(BrainkitError, match="unknown task 'eyes_sim'"):
+        bk.predict(sets[0].windows, "eyes_sim")
+
+
+def test_a_pack_from_another_checkpoint_is_refused(taught, tiny_model, tmp_path):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from brainkit.models.taskpack import base_identity, load_pack, save_pack
+
+    _, pack, _ = taught
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model[0], other)
+    weights = other / "decoder" / "model.safetensors"
+    state = load_file(str(weights))
+    state["lm_scale"] = state["lm_scale"] + 1.0
+    save_file({k: v.contiguous() for k, v in state.items()}, str(weights))
+    save_pack(pack, tmp_path / "pack")
+    assert load_pack(tmp_path / "pack", base_identity(tiny_model[0])).task.id == "eyes_sim"
+    with pytest.raises(BrainkitError, match="another base checkpoint"):
+        load_pack(tmp_path / "pack", base_identity(other))
+    (tmp_path / "pack" / "model.bin").write_bytes(b"x")
+    with pytest.raises(BrainkitError, match="pickle"):
+        load_pack(tmp_path / "pack")
+    del torch
+
+
+# ----------------------------------------------------------------------------- command line
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "brainkit", *map(str, args)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=600)
+
+
+def test_teach_then_decode_from_the_command_line(tiny_model, samples_dir, tmp_path):
+    model = ["--checkpoint", tiny_model[0], "--lm", tiny_model[1]]
+    rec = samples_dir / "eyes_open_closed.edf"
+    res = run("teach", "--from-annotations", rec, "--map", "eyes open=open,eyes closed=closed",
+              "--window-s", 4, "--stride-s", 4, "--task", "eyes_sim", "--out", tmp_path / "pack",
+              "--reading-steps", 2, *model)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["class_counts"] == {"open": 21, "closed": 21} and summary["folds"] == "5 by contiguous block"
+    assert "teach eyes_sim: cross-validating" in res.stderr  # progress
+    res = run("decode", rec, "--task", "eyes_sim", "--tasks", tmp_path / "pack", *model)
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.DictReader(res.stdout.splitlines()))
+    assert len(rows) == 45 and list(rows[0])[-2:] == ["p_open", "p_closed"]
+
+
+def test_evaluate_scores_a_taught_task(taught, tiny_model, samples_dir, tmp_path, capsys):
+    from brainkit.cli import main
+    from brainkit.models.taskpack import save_pack
+
+    _, pack, _ = taught
+    save_pack(pack, tmp_path / "pack")
+    shutil.copy(samples_dir / "eyes_open_closed.edf", tmp_path)
+    (tmp_path / "test.csv").write_text("path,task,label,start_s,duration_s,subject\n"
+                                       "eyes_open_closed.edf,eyes_sim,open,4,4,s\n"
+                                       "eyes_open_closed.edf,eyes_sim,closed,34,4,s\n")
+    model = ["--checkpoint", str(tiny_model[0]), "--lm", str(tiny_model[1])]
+    assert main(["evaluate", "--manifest", str(tmp_path / "test.csv"), "--tasks", str(tmp_path / "pack"), *model]) == 0
+    assert json.loads(capsys.readouterr().out)["tasks"]["eyes_sim"]["n"] == 2
+    assert main(["evaluate", "--manifest", str(tmp_path / "test.csv"), *model]) == 2
+    assert "unknown task 'eyes_sim'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--map", "eyes open=open", "--window-s", "4", "--task", "x1"], "two or more labels"),
+    (["--map", "blink=a,eyes open=b", "--window-s", "4", "--task", "x1"], "'blink' is in none"),
+    (["--map", "eyes open=a,eyes closed=b", "--window-s", "400", "--task", "x1"], "longer than the recording"),
+    (["--map", "eyes open=a,eyes closed=b", "--window-s", "4", "--task", "eyes"], "built-in"),
+    (["--map", "eyes open=a,eyes closed=b", "--task", "x1"], "needs --map, --window-s and --task")])
+def test_teach_errors_are_one_line(tiny_model, samples_dir, tmp_path, extra, match, capsys):
+    from brainkit.cli import main
+
+    code = main(["teach", "--from-annotations", str(samples_dir / "eyes_open_closed.edf"), *extra,
+                 "--out", str(tmp_path / "pack"), "--checkpoint", str(tiny_model[0]), "--lm", str(tiny_model[1])])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("brainkit teach:")]
+    assert code == 2 and len(lines) == 1 and match in lines[0] and "Traceback" not in err, err
+    assert not (tmp_path / "pack").exists()
+
+
+def test_a_pack_for_another_checkpoint_is_refused_by_decode(taught, tmp_path, capsys):
+    from brainkit.cli import main
+    from brainkit.models.taskpack import save_pack
+
+    _, pack, _ = taught
+    save_pack(pack, tmp_path / "pack")
+    code = main(["decode", "x.edf", "--task", "eyes_sim", "--tasks", str(tmp_path / "pack")])  # shipped model
+    assert code == 2 and "another base checkpoint" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- real model, real data
+@pytest.mark.slow
+def test_teach_eyes_on_a_4_channel_montage_of_real_data(data_dir, tmp_path):
+    import mne
+
+    from brainkit.data.labelled import recording_sets
+    from brainkit.inference import Brainkit
+    from brainkit.io import read_recording
+    from brainkit.models.taskpack import load_pack, save_pack
+    from brainkit.training.teach import teach
+
+    recordings = []
+    for run_id, label in (("R01", "eyes_open"), ("R02", "eyes_closed")):
+        rec = read_recording(data_dir / "eegmmidb" / "S001" / f"S001{run_id}.edf")
+        picks = [i for i, n in enumerate(rec.sensors.names) if n.strip(".").upper() in ("AF7", "AF8", "T9", "T10")]
+        rec.raw.pick(picks)
+        rec.sensors = rec.sensors.pick(picks)
+        rec.raw.set_annotations(mne.Annotations([0.0], [rec.raw.times[-1]], [label]))
+        recordings.append(rec)
+    bk = Brainkit()
+    sets = recording_sets(recordings, {"eyes_open": "open", "eyes_closed": "closed"}, 4.0, 1.0,
+                          config=bk.preprocess_config)
+    pack = teach(bk, taught_task("eyes_muse", ["open", "closed"], 4.0), sets)
+    cv = pack.report["cross_validation"]
+    assert cv["methods"]["brainkit (read-out head)"]["mean"] > 0.8
+    assert pack.report["lm_head_agreement"]["agreement"] >= 0.9
+    save_pack(pack, tmp_path / "pack")
+    loaded = load_pack(tmp_path / "pack", bk.base)
+    a = bk.with_tasks([pack]).predict(sets[1].windows, "eyes_muse").probabilities
+    assert np.array_equal(a, bk.with_tasks([loaded]).predict(sets[1].windows, "eyes_muse").probabilities)
+    assert (a.argmax(1) == 1).mean() > 0.8  # the closed-eyes run is mostly answered "closed"
+
+
+def test_bench_teach_times_the_windows_it_says(tiny_model, tmp_path):
+    from brainkit.bench.teach import bench_teach, write_teach_markdown
+
+    result = bench_teach(tiny_model[0], tiny_model[1], n_windows=40, repeats=1)
+    assert result["n_windows"] == 40 and result["class_counts"] == {"open": 20, "closed": 20}
+    assert result["teach"]["repeats"] == 1 and result["meets_target"] == (
+        result["teach"]["median_s"] + result["windows"]["median_s"] <= 60.0)
+    path = tmp_path / "BENCH.md"
+    path.write_text("# Benchmarks\n\n## Teach\n\n<!-- bench:teach:begin -->\nOLD NUMBERS\n<!-- bench:teach:end -->\n\nafter\n")
+    write_teach_markdown(result, path)
+    text = path.read_text()
+    assert "OLD NUMBERS" not in text and "40 labelled 4-s windows (open 20, closed 20)" in text and text.endswith("after\n")
+
+
+def test_task_correlations_include_a_taught_task(taught):
+    from brainkit.explain.correlations import task_correlations
+
+    bk, pack, sets = taught
+    view = bk.with_tasks([pack])
+    windows = sets[0].windows.select(range(6))
+    with view.taught():
+        result = task_correlations(view, {"eyes": windows, "eyes_sim": windows}, n_attribution=2, n_steps=2)
+    assert result["tasks"] == ["eyes", "eyes_sim"]
+    routing = np.asarray(result["matrices"]["routing"])
+    assert routing.shape == (2, 2) and np.allclose(np.diag(routing), 1)
+    with pytest.raises(BrainkitError, match="unknown task"):
+        task_correlations(bk, {"eyes_sim": windows})  # outside the view's context
+
+
+def test_explain_a_taught_task_from_the_command_line(taught, tiny_model, samples_dir, tmp_path, capsys):
+    from brainkit.cli import main
+    from brainkit.models.taskpack import save_pack
+
+    _, pack, _ = taught
+    save_pack(pack, tmp_path / "pack")
+    code = main(["explain", str(samples_dir / "eyes_open_closed.edf"), "--task", "eyes_sim", "--tasks",
+                 str(tmp_path / "pack"), "--steps", "2", "--window-index", "8", "--out", str(tmp_path / "ex.npz"),
+                 "--checkpoint", str(tiny_model[0]), "--lm", str(tiny_model[1])])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["task"] == "eyes_sim" and set(out["probabilities"]) == {"open", "closed"}
+    ex = np.load(tmp_path / "ex.npz")
+    assert ex["attribution"].shape[0] == 19 and len(ex["readout_names"]) > 0  # the pack's head, explained
