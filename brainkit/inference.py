@@ -177,6 +177,8 @@ class Brainkit:
         ``sdpa`` (fast) or ``eager`` (needed for the language model's attention maps).
     """
 
+    packs: tuple = ()  #: taught tasks of this view (:meth:`with_tasks`); none for a loaded model
+
     def __init__(self, checkpoint=None, lm_path=None, attn_implementation: str = "sdpa"):
         from brainkit.models.llm import load_language_model
 
@@ -187,7 +189,6 @@ class Brainkit:
         lm, tok = load_language_model(lm_path, attn_implementation=attn_implementation)
         self.decoder.attach_lm(lm, tok)
         self._lock = threading.Lock()  # the prefix cache is shared by app sessions
-        self.packs: tuple = ()  # taught tasks of this view (with_tasks)
         self._base = None
 
     # -------------------------------------------------------------------- taught tasks
