@@ -23,6 +23,7 @@ import torch
 from brainkit.models.checkpoint import (load_decoder_model, load_preprocess_config, load_tokenizer_model,
                                         preprocess_config)
 from brainkit.models.spectral import band_power_features
+from brainkit._logging import logger
 from brainkit.errors import BrainkitError
 from brainkit.preprocess import Windows, evenly_spaced, preprocess, sliding_windows
 from brainkit.tasks import TASK_IDS, free_prompt, get_task
@@ -129,7 +130,41 @@ def readout_inputs(decoder, windows: Windows, task: str, batch_size: int = 64):
     features = window_readout(windows, batch_size)
     if task in decoder.config.sequence_tasks and len(features):
         features = sequence_features(features, windows.starts_s)
+    channels = task_channels(decoder, task)
+    if channels and montage_present(windows.sensors.names, channels, task):
+        features = torch.cat([features, window_montage(windows, channels, task, batch_size)], 1)
     return features
+
+
+def montage_present(names, channels, task: str) -> bool:
+    """Whether a recording has all of a taught task's channels; when not, its head on the regions
+    alone answers (logged)."""
+    from brainkit.models.readout import channel_index
+
+    try:
+        channel_index(names, channels, task)
+    except BrainkitError as err:
+        logger.warning("%s; it is answered from the scalp regions alone", err)
+        return False
+    return True
+
+
+def task_channels(decoder, task: str) -> tuple:
+    """The channels a taught task's head also reads as they were recorded (its montage, see
+    :func:`brainkit.models.readout.montage_features`); empty for every other task."""
+    return tuple(getattr(decoder, "task_channels", {}).get(task, ()))
+
+
+@torch.no_grad()
+def window_montage(windows: Windows, channels, task: str = "this task", batch_size: int = 64) -> torch.Tensor:
+    """:func:`~brainkit.models.readout.montage_features` of every window, in batches, (N, F_m)."""
+    from brainkit.models.readout import montage_features, montage_width
+
+    names, scale = windows.sensors.names, np.asarray(windows.scale)
+    parts = [montage_features(torch.from_numpy(windows.x[i:i + batch_size]), windows.sfreq,
+                              scale if scale.ndim == 1 else scale[i:i + batch_size], names, channels, task)
+             for i in range(0, len(windows), batch_size)]
+    return torch.cat(parts) if parts else torch.zeros(0, montage_width(channels))
 
 
 def answer_log_probabilities(decoder, latents, bandpower, scale, sensors, task: str,

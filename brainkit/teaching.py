@@ -245,6 +245,7 @@ def readout_map(model, scene: Scene, recording, task: str, max_windows: int = MA
     from brainkit.explain.readout import readout_contributions
     from brainkit.inference import readout_inputs
     from brainkit.models.readout import REGIONS, region_weights
+    from brainkit.models.taskpack import head_for
     from brainkit.preprocess import evenly_spaced, preprocess, sliding_windows
 
     task, decoder = get_task(task), model.decoder
@@ -257,15 +258,19 @@ def readout_map(model, scene: Scene, recording, task: str, max_windows: int = MA
         windows = sliding_windows(done, task.window_s)
         windows = windows.select(evenly_spaced(len(windows), max_windows))
         rows.append(readout_inputs(decoder, windows, task.id).mean(0).numpy())
-    head = decoder.readout_heads[task.id]
+    head = head_for(decoder.readout_heads[task.id], len(rows[0]))
     logits = head.weight.detach().double().numpy() @ rows[0] + head.bias.detach().double().numpy()
     answer = int(np.argmax(logits))
     contributions = readout_contributions(decoder, rows[0], task.id, answer, rows[1])
-    per_region = np.zeros(len(REGIONS))
-    for region, _, c in contributions:
-        per_region[REGIONS.index(region)] += c
     s = recording.sensors
-    channel = per_region @ region_weights(s.pos, s.has_position)  # (C,)
+    per_region, own = np.zeros(len(REGIONS)), np.zeros(len(s.names))
+    names = [n.lower() for n in s.names]
+    for region, _, c in contributions:  # a region, or a taught task's own channel
+        if region in REGIONS:
+            per_region[REGIONS.index(region)] += c
+        else:
+            own[names.index(region.lower())] += c
+    channel = per_region @ region_weights(s.pos, s.has_position) + own  # (C,)
     return {"task": task.id, "answer": task.answers[answer], "channel": channel,
             "total": float(per_region.sum()), "contributions": contributions}
 

@@ -80,8 +80,10 @@ st.subheader(f"{task.id}: how well it learned")
 st.plotly_chart(learning_curve_figure(report, len(pack.task.answers)), key="teach_curve")
 st.dataframe(comparison_rows(report), hide_index=True, key="teach_comparison")
 reading = report["lm_head_agreement"]
-st.caption(f"Cross-validated with brainkit's read-out head (no language model). The language model "
-           f"gives the head's answer on {100 * reading['agreement']:.0f}% of {reading['n_windows']} "
-           f"training windows. Taught in {sum(report['seconds'].values()):.0f} s.")
+kept = ("also reads these recordings' own channels; on a recording without them it answers from the "
+        "scalp regions" if pack.channels else "reads the scalp regions, on any layout")
+st.caption(f"Cross-validated with brainkit's read-out head (no language model). The task's head {kept}. "
+           f"The language model gives the head's answer on {100 * reading['agreement']:.0f}% of "
+           f"{reading['n_windows']} training windows. Taught in {sum(report['seconds'].values()):.0f} s.")
 st.success(f"{task.id} is now on Decode, Explain and Task correlations (for you only).")
 st.page_link("pages/4_Decode.py", label="Decode with it", icon=":material/psychology:")

@@ -192,11 +192,28 @@ def taught(tiny_model, samples_dir):
     return bk, teach(bk, task, sets, reading_steps=3), sets
 
 
+@pytest.fixture(scope="module")
+def taught_montage(taught):
+    """A pack of the same task whose head also reads the sample's channels (fitted directly)."""
+    from brainkit.training.teach import fit_pack, montage_of
+
+    bk, pack, sets = taught
+    with taught_tasks([pack.task]):
+        montage, _ = fit_pack(bk, pack.task, sets, reading_steps=0, channels=montage_of(sets))
+    return bk, montage, sets
+
+
 def test_teaching_reports_cross_validation_beside_the_classical_methods(taught):
     _, pack, _ = taught
     cv = pack.report["cross_validation"]
     assert cv["unit"] == "contiguous block" and cv["n_folds"] == 5
-    assert set(cv["methods"]) == {"brainkit (read-out head)", "band power + logistic regression", "CSP + LDA"}
+    montage = "brainkit (read-out head + the recordings' channels)"
+    assert set(cv["methods"]) == {"brainkit (read-out head)", montage, "band power + logistic regression",
+                                  "CSP + LDA"}
+    # one montage: the head that also reads its channels is kept only where it scored higher
+    keeps = cv["methods"][montage]["mean"] > cv["methods"]["brainkit (read-out head)"]["mean"]
+    assert pack.channels == (tuple(taught[2][0].windows.sensors.names) if keeps else ())
+    assert pack.report["head"] == (montage if keeps else "brainkit (read-out head)")
     # the simulated recording's closed eyes raise posterior alpha: the head learns it out of fold
     assert cv["methods"]["brainkit (read-out head)"]["mean"] > 0.9
     assert list(cv["curve"])[:2] == ["10", "20"] and pack.report["class_counts"] == {"open": 42, "closed": 42}
@@ -235,6 +252,68 @@ def test_the_view_decides_the_task_by_the_packs_head(taught):
     expected = softmax_logits(pack.logits(features.numpy()))
     assert np.allclose(conn.aux_logits.softmax(-1).numpy(), expected, atol=1e-5)
     assert ((expected.argmax(1) == 1) == (windows.labels == "closed")).mean() > 0.9
+
+
+def _without_first_channel(windows):
+    from dataclasses import replace
+
+    keep = np.arange(1, windows.x.shape[1])
+    return replace(windows, x=windows.x[:, keep], sensors=windows.sensors.pick(keep),
+                   scale=np.asarray(windows.scale)[..., keep])
+
+
+def test_a_recording_without_the_packs_channels_is_answered_by_its_regions(taught_montage, caplog):
+    """The montage head where every taught channel is there; the regions-only head (logged) where
+    one is missing; the taught channels are found whatever their case."""
+    import torch
+
+    from brainkit.inference import readout_inputs
+    from brainkit.models.readout import N_FEATURES, montage_width, softmax_logits
+
+    bk, pack, sets = taught_montage
+    assert len(pack.channels) == len(sets[0].windows.sensors.names) and pack.portable is not None
+    view = bk.with_tasks([pack])
+    windows = sets[0].windows
+    upper = replace_names(windows, [n.upper() for n in windows.sensors.names])
+    assert readout_inputs(view.decoder, upper, "eyes_sim").shape[1] == N_FEATURES + montage_width(pack.channels)
+    fewer = _without_first_channel(windows)
+    with view.taught():
+        features = readout_inputs(view.decoder, fewer, "eyes_sim")
+        assert features.shape[1] == N_FEATURES and "answered from the scalp regions alone" in caplog.text
+        latents, bp, scale = view.features(fewer)
+        with torch.no_grad():
+            conn = view.decoder.connect(latents, bp, scale, fewer.sensors, "eyes_sim", readout=features)
+    weight, bias = pack.portable
+    expected = softmax_logits(features.numpy().astype(np.float64) @ weight.T + bias)
+    assert np.allclose(conn.aux_logits.softmax(-1).numpy(), expected, atol=1e-5)
+    assert ((expected.argmax(1) == 1) == (fewer.labels == "closed")).mean() > 0.8
+    assert view.predict(fewer, "eyes_sim").probabilities.shape == (len(fewer), 2)
+
+
+def replace_names(windows, names):
+    from dataclasses import replace
+
+    return replace(windows, sensors=replace(windows.sensors, names=list(names)))
+
+
+def test_a_pack_naming_channels_without_its_portable_head_is_refused(taught_montage, tmp_path):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from brainkit.models.taskpack import load_pack, save_pack
+
+    bk, pack, sets = taught_montage
+    save_pack(pack, tmp_path / "pack")
+    loaded = load_pack(tmp_path / "pack", bk.base)
+    assert loaded.channels == pack.channels
+    windows = sets[0].windows
+    assert np.array_equal(bk.with_tasks([pack]).predict(windows, "eyes_sim").probabilities,
+                          bk.with_tasks([loaded]).predict(windows, "eyes_sim").probabilities)
+    weights = tmp_path / "pack" / "model.safetensors"
+    state = {k: v for k, v in load_file(str(weights)).items() if not k.startswith("readout_portable")}
+    save_file({k: torch.as_tensor(v) for k, v in state.items()}, str(weights))
+    with pytest.raises(BrainkitError, match="holds no portable head"):
+        load_pack(tmp_path / "pack", bk.base)
 
 
 def test_the_base_model_is_unchanged_by_a_view(taught):
@@ -360,6 +439,9 @@ def test_teach_eyes_on_a_4_channel_montage_of_real_data(data_dir, tmp_path):
                           config=bk.preprocess_config)
     pack = teach(bk, taught_task("eyes_muse", ["open", "closed"], 4.0), sets)
     cv = pack.report["cross_validation"]
+    montage = "brainkit (read-out head + the recordings' channels)"
+    assert cv["methods"][montage]["mean"] > cv["methods"]["brainkit (read-out head)"]["mean"]
+    assert pack.channels == tuple(sets[0].windows.sensors.names) and len(pack.channels) == 4
     assert cv["methods"]["brainkit (read-out head)"]["mean"] > 0.8
     assert pack.report["lm_head_agreement"]["agreement"] >= 0.9
     save_pack(pack, tmp_path / "pack")

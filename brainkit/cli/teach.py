@@ -27,6 +27,8 @@ def add_teach_parser(sub, model_options) -> None:
                    help="the manifest's windows start at stimuli (adds xDAWN + tangent space)")
     p.add_argument("--caption", help="one sentence on the task (steers the model's routing)")
     p.add_argument("--out", required=True, help="the task pack folder to write")
+    p.add_argument("--portable", action="store_true",
+                   help="read the scalp regions only (any layout), not also the recordings' own channels")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (blocks) at most")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--reading-steps", type=int, default=24,
@@ -107,11 +109,11 @@ def cmd_teach(args) -> int:
         logger.info("teach %s: %s %d/%d", task.id, stage, done, total)
 
     pack = teach(bk, task, sets, k=args.folds, seed=args.seed, reading_steps=args.reading_steps,
-                 progress=progress)
+                 progress=progress, portable=args.portable)
     save_pack(pack, args.out)
     cv = pack.report["cross_validation"]
     summary = {"out": str(Path(args.out)), "task": task.id, "answers": list(task.answers),
-               "window_s": task.window_s, "class_counts": counts, "warnings": pack.report["warnings"],
+               "window_s": task.window_s, "channels": list(pack.channels), "class_counts": counts, "warnings": pack.report["warnings"],
                "folds": f"{cv['n_folds']} by {cv['unit']}",
                "balanced_accuracy": {k: v["mean"] for k, v in cv["methods"].items()},
                "learning_curve": cv["curve"], "lm_head_agreement": pack.report["lm_head_agreement"],

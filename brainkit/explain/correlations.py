@@ -156,8 +156,7 @@ def _task_topography(bk, windows, task, seed, n_windows, n_steps, batch_size, co
     with model_lock(bk), explaining(bk.tokenizer, bk.decoder):
         for i in range(0, len(sub), batch_size):
             x = torch.from_numpy(np.ascontiguousarray(sub.x[i:i + batch_size], dtype=np.float32))
-            rows = None if context is None else RecordingContext(context.features, context.starts_s,
-                                                                 idx[i:i + batch_size])
+            rows = None if context is None else context.at(idx[i:i + batch_size])
             scale = sub.scale if np.ndim(sub.scale) == 1 else sub.scale[i:i + batch_size]
             model = AnswerModel(bk.tokenizer, bk.decoder, sub.sensors, scale, task, sub.sfreq,
                                 temperature_of(bk, task), anchor=x, context=rows)

@@ -37,8 +37,10 @@ import torch
 
 from brainkit.errors import BrainkitError
 from brainkit.explain.context import tile
-from brainkit.models.readout import (CONTEXT_HALF_WIDTHS, FEATURE_NAMES, REGIONS, readout_features,
-                                     sequence_features)
+from brainkit.inference import montage_present, task_channels, window_montage
+from brainkit.models.readout import (CONTEXT_HALF_WIDTHS, FEATURE_NAMES, REGIONS, montage_features,
+                                     montage_names, montage_width, readout_features, sequence_features)
+from brainkit.models.taskpack import head_for
 
 #: features held at the anchor's values (see the module docstring)
 HELD_FEATURES = ("edge_hz", "alpha_peak_hz")
@@ -51,11 +53,16 @@ READOUT_STEPS_PER_PIECE = 8
 BATCH = 64  #: windows per read-out pass
 
 
-def feature_names(decoder, task: str) -> list[tuple[str, str]]:
+def feature_names(decoder, task: str, width: int | None = None) -> list[tuple[str, str]]:
     """(region, feature) of every column of the task's read-out vector, (F,) or (k F,) for a
     sequence task (:func:`~brainkit.models.readout.sequence_features`: the window's own features
-    where they are kept, its z-scores over the night, their moving averages over its neighbours)."""
+    where they are kept, its z-scores over the night, their moving averages over its neighbours).
+    A taught task's channels follow the regions as (channel, feature) where the inputs have them
+    (``width``: the inputs' columns, default all)."""
     base = [(r, f) for r in REGIONS for f in FEATURE_NAMES]
+    channels = task_channels(decoder, task)
+    if channels:
+        return base + montage_names(channels) if width in (None, len(base) + montage_width(channels)) else base
     n_parts = decoder.readout_heads[task].in_features // len(base)
     if n_parts == 1:
         return base
@@ -90,12 +97,18 @@ class RecordingContext:
     features: torch.Tensor
     starts_s: np.ndarray
     index: np.ndarray
+    windows: object = None  #: the recording's windows (a taught task's channels are read from them)
 
     @classmethod
     def of(cls, windows, rows) -> RecordingContext:
         """The context of ``windows`` (one recording, at the task's window length) for ``rows``."""
         return cls(window_readout(windows), np.asarray(windows.starts_s, dtype=float),
-                   np.atleast_1d(np.asarray(rows, dtype=int)))
+                   np.atleast_1d(np.asarray(rows, dtype=int)), windows)
+
+    def at(self, rows) -> RecordingContext:
+        """The same recording, other explained rows."""
+        return RecordingContext(self.features, self.starts_s, np.atleast_1d(np.asarray(rows, dtype=int)),
+                                self.windows)
 
     def rows(self, features: torch.Tensor) -> torch.Tensor:
         """Sequence features of the explained rows, each rebuilt with its live ``features``.
@@ -135,9 +148,11 @@ class ReadoutPath:
     """
 
     def __init__(self, decoder, task, sensors, sfreq, anchor=None, anchor_scale=None, context=None):
-        self.sensors, self.sfreq = sensors, sfreq
+        self.sensors, self.sfreq, self.task = sensors, sfreq, task
         self.sequence = task in decoder.config.sequence_tasks
-        held = [f in HELD_FEATURES for _ in REGIONS for f in FEATURE_NAMES]
+        channels = task_channels(decoder, task)
+        self.channels = channels if channels and montage_present(sensors.names, channels, task) else ()
+        held = [f in HELD_FEATURES for _ in REGIONS for f in FEATURE_NAMES] + [False] * montage_width(self.channels)
         self.mask, self.held = torch.tensor(held), None
         if anchor is not None:
             with torch.no_grad():
@@ -154,7 +169,10 @@ class ReadoutPath:
         """In float64: the floors lie at gains whose squares underflow float32 (1e-20 ** 2)."""
         s = self.sensors
         scale = torch.as_tensor(np.asarray(scale), dtype=torch.float64)
-        return readout_features(x.double(), self.sfreq, s.pos, s.has_position, scale).to(x.dtype)  # (B, F)
+        f = readout_features(x.double(), self.sfreq, s.pos, s.has_position, scale)  # (B, F)
+        if self.channels:
+            f = torch.cat([f, montage_features(x.double(), self.sfreq, scale, s.names, self.channels, self.task)], 1)
+        return f.to(x.dtype)
 
     def __call__(self, x, scale) -> torch.Tensor:
         f = self.features(x, scale)
@@ -170,14 +188,18 @@ def readout_rows(decoder, task: str, context: RecordingContext) -> torch.Tensor 
         return None
     if task in decoder.config.sequence_tasks:
         return context.all_rows()
-    return context.features[torch.as_tensor(context.index)]
+    rows = context.features[torch.as_tensor(context.index)]
+    channels, w = task_channels(decoder, task), context.windows
+    if channels and w is not None and montage_present(w.sensors.names, channels, task):
+        rows = torch.cat([rows, window_montage(w.select(context.index), channels, task).to(rows.dtype)], 1)
+    return rows
 
 
 def reference_row(decoder, task: str, context: RecordingContext, index: int | None = None):
     """What :func:`readout_contributions` measures from: the read-out inputs (F',) of window
     ``index`` of the context's recording, or their mean over the recording's windows (None)."""
     rows = np.arange(len(context.features)) if index is None else np.array([index])
-    inputs = readout_rows(decoder, task, RecordingContext(context.features, context.starts_s, rows))
+    inputs = readout_rows(decoder, task, context.at(rows))
     return inputs.mean(0)
 
 
@@ -209,13 +231,13 @@ def readout_contributions(decoder, readout_row, task: str, answer: int | None = 
     if task not in decoder.readout_heads:
         raise BrainkitError(f"task {task} is not decided by the read-out "
                             f"(read-out tasks: {', '.join(decoder.readout_heads) or 'none'})")
-    head = decoder.readout_heads[task]
-    w = head.weight.detach().double().numpy()  # (A, F')
     f = np.asarray(torch.as_tensor(readout_row).detach().double().reshape(-1))
+    head = head_for(decoder.readout_heads[task], len(f))
+    w = head.weight.detach().double().numpy()  # (A, F')
     if answer is None:
         answer = int(np.argmax(w @ f + head.bias.detach().double().numpy()))
     ref = np.zeros_like(f) if reference is None else np.asarray(reference, dtype=np.float64).reshape(-1)
     c = (w[answer] - w.mean(0)) * (f - ref)  # (F',)
-    names = feature_names(decoder, task)
+    names = feature_names(decoder, task, len(f))
     order = np.argsort(-np.abs(c), kind="stable")
     return [(names[j][0], names[j][1], float(c[j])) for j in order]

@@ -232,6 +232,52 @@ def readout_features(x: torch.Tensor, sfreq: float, pos, has_position, scale) ->
     return torch.cat(parts, -1).flatten(1)  # (N, R * n_features)
 
 
+# --------------------------------------------------------------------- a taught task's montage
+def montage_names(channels) -> list[tuple[str, str]]:
+    """(channel, feature) of every column of :func:`montage_features`."""
+    from brainkit.models.spectral import BANDS_HZ as CHANNEL_BANDS_HZ
+
+    kinds = [f"log_power_{lo:g}-{hi:g}_hz" for lo, hi in CHANNEL_BANDS_HZ] + ["log_scale"]
+    return [(ch, k) for ch in channels for k in kinds]
+
+
+def montage_width(channels) -> int:
+    """Columns :func:`montage_features` adds for ``channels``."""
+    return len(montage_names(channels))
+
+
+def channel_index(names, channels, task: str = "this task") -> list[int]:
+    """Where each of ``channels`` is among a recording's channel ``names`` (case-insensitive).
+
+    Raises
+    ------
+    BrainkitError
+        When the recording lacks one of them.
+    """
+    from brainkit.errors import BrainkitError
+
+    where = {str(n).lower(): i for i, n in enumerate(names)}
+    missing = [ch for ch in channels if ch.lower() not in where]
+    if missing:
+        raise BrainkitError(f"{task} was taught on the channels {', '.join(channels)}; this recording "
+                            f"lacks {', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}")
+    return [where[ch.lower()] for ch in channels]
+
+
+def montage_features(x: torch.Tensor, sfreq: float, scale, names, channels, task: str = "this task"):
+    """The taught task's own channels, as they were recorded: each channel's log band powers and
+    log robust scale (:func:`brainkit.models.spectral.channel_features`, the features of the
+    band-power baseline), (N, len(channels) * 8). Bound to one montage and one amplifier's gain,
+    unlike :func:`readout_features`; differentiable in ``x``."""
+    from brainkit.models.spectral import BANDS_HZ as CHANNEL_BANDS_HZ
+    from brainkit.models.spectral import band_power_features, channel_features
+
+    idx = channel_index(names, channels, task)
+    scale = torch.as_tensor(np.asarray(scale), dtype=x.dtype, device=x.device)[..., idx]
+    bandpower = band_power_features(x[:, idx], sfreq, CHANNEL_BANDS_HZ)
+    return channel_features(bandpower, scale).flatten(1)
+
+
 def sequence_features(features: torch.Tensor, starts_s) -> torch.Tensor:
     """Each epoch relative to its recording, with the context of its neighbours.
 

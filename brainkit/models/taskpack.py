@@ -5,7 +5,12 @@ A pack is a folder::
     task.json           the task (id, caption, answers, window), the base checkpoint's identity,
                         and the quality report of the teaching (cross-validation, learning curve)
     model.safetensors   readout.weight (A, F), readout.bias (A,): the read-out head on the
-                        region-pooled spectral features (:mod:`brainkit.models.readout`);
+                        region-pooled spectral features (:mod:`brainkit.models.readout`),
+                        followed, for a pack taught on one montage, by its channels' own
+                        band powers (``channels`` in task.json,
+                        :func:`brainkit.models.readout.montage_features`); such a pack also
+                        holds readout_portable.weight (A, F) and .bias (A,), the head on
+                        the regions alone, for recordings without those channels;
                         answer_prototypes (A, H_lm): the answer anchor's vectors;
                         caption_embedding (H_lm,): the language model's embedding of the caption
 
@@ -28,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn as nn
 
 from brainkit.errors import BrainkitError
 from brainkit.tasks import Task, taught_task
@@ -55,6 +62,10 @@ class TaskPack:
         ``decoder_sha256`` and ``lm_sha256`` of the model the pack was taught on.
     report : dict
         What teaching measured (cross-validation, learning curve, agreement); may be empty.
+    channels : tuple of str
+        The montage the head also reads channel by channel (empty: the regions only, any layout).
+    portable : tuple of (ndarray (A, F_regions), ndarray (A,)), optional
+        With ``channels``: the head on the regions alone, for recordings that lack them.
     """
 
     task: Task
@@ -64,6 +75,8 @@ class TaskPack:
     caption_embedding: np.ndarray
     base: dict
     report: dict = field(default_factory=dict)
+    channels: tuple = ()
+    portable: tuple | None = None
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         """The head's answer logits (N, A) of read-out features (N, F)."""
@@ -93,7 +106,6 @@ def base_identity(checkpoint=None, decoder=None) -> dict:
 
 def save_pack(pack: TaskPack, out) -> Path:
     """Write a pack folder (``task.json`` + ``model.safetensors``); returns the folder."""
-    import torch
     from safetensors.torch import save_file
 
     out = Path(out)
@@ -102,9 +114,12 @@ def save_pack(pack: TaskPack, out) -> Path:
     meta = {"format": PACK_FORMAT, "version": PACK_VERSION, "id": t.id, "caption": t.caption,
             "answers": list(t.answers), "window_s": t.window_s, "offset_s": t.offset_s,
             "event_locked": t.event_locked, "n_features": int(pack.weight.shape[1]),
+            "channels": list(pack.channels),
             "base": pack.base, "report": pack.report}
     tensors = {"readout.weight": pack.weight, "readout.bias": pack.bias,
                "answer_prototypes": pack.prototypes, "caption_embedding": pack.caption_embedding}
+    if pack.channels:
+        tensors["readout_portable.weight"], tensors["readout_portable.bias"] = pack.portable
     save_file({k: torch.as_tensor(np.ascontiguousarray(v), dtype=torch.float32) for k, v in tensors.items()},
               str(out / "model.safetensors"), metadata={"format": PACK_FORMAT, "id": t.id})
     (out / "task.json").write_text(json.dumps(meta, indent=2, default=float))
@@ -151,8 +166,20 @@ def load_pack(folder, base: dict | None = None) -> TaskPack:
     if w.shape[0] != A or b.shape != (A,) or protos.shape[0] != A or protos.shape[1] != caption.shape[0]:
         raise BrainkitError(f"task pack {folder}: tensor shapes {w.shape}, {b.shape}, {protos.shape}, "
                             f"{caption.shape} do not fit {A} answers")
+    channels = meta.get("channels") or []
+    if not isinstance(channels, list) or not all(isinstance(c, str) and c for c in channels):
+        raise BrainkitError(f"task pack {folder}: 'channels' in task.json is not a list of channel names")
+    portable = None
+    if channels:
+        if "readout_portable.weight" not in tensors or "readout_portable.bias" not in tensors:
+            raise BrainkitError(f"task pack {folder} names channels but holds no portable head")
+        portable = (tensors["readout_portable.weight"].astype(np.float64),
+                    tensors["readout_portable.bias"].astype(np.float64))
+        if portable[0].shape[0] != A or portable[1].shape != (A,):
+            raise BrainkitError(f"task pack {folder}: the portable head's shapes {portable[0].shape}, "
+                                f"{portable[1].shape} do not fit {A} answers")
     pack = TaskPack(task, w.astype(np.float64), b.astype(np.float64), protos, caption,
-                    dict(meta.get("base") or {}), dict(meta.get("report") or {}))
+                    dict(meta.get("base") or {}), dict(meta.get("report") or {}), tuple(channels), portable)
     if base is not None:
         check_base(pack, base, folder)
     return pack
@@ -170,6 +197,37 @@ def check_base(pack: TaskPack, base: dict, where="") -> None:
                             "teach it again with this one")
 
 
+def _linear(weight, bias) -> nn.Linear:
+    head = nn.Linear(weight.shape[1], weight.shape[0])
+    with torch.no_grad():
+        head.weight.copy_(torch.as_tensor(weight, dtype=head.weight.dtype))
+        head.bias.copy_(torch.as_tensor(bias, dtype=head.bias.dtype))
+    return head.requires_grad_(False)
+
+
+class MontageHead(nn.Module):
+    """A taught task's head: on the regions and its channels where the recording has them
+    (``montage``), on the regions alone where it does not (``portable``); chosen by the width of
+    the read-out inputs (:func:`brainkit.inference.readout_inputs`)."""
+
+    def __init__(self, montage: nn.Linear, portable: nn.Linear):
+        super().__init__()
+        self.montage, self.portable = montage, portable
+
+    def for_width(self, width: int) -> nn.Linear:
+        """The linear head that reads inputs of ``width`` columns."""
+        return self.montage if width == self.montage.in_features else self.portable
+
+    def forward(self, features):
+        return self.for_width(features.shape[-1])(features)
+
+
+def head_for(head, width: int):
+    """The linear head of a read-out head for inputs of ``width`` columns (a taught task's
+    :class:`MontageHead` holds two; any other head is itself)."""
+    return head.for_width(width) if hasattr(head, "for_width") else head
+
+
 def decoder_with_packs(decoder, packs):
     """A view of ``decoder`` that also decides the tasks of ``packs`` by their read-out.
 
@@ -182,9 +240,6 @@ def decoder_with_packs(decoder, packs):
     BrainkitError
         When a pack's features or widths do not fit the decoder, or two packs share an id.
     """
-    import torch
-    import torch.nn as nn
-
     from brainkit.models import readout
 
     packs = list(packs)
@@ -195,10 +250,12 @@ def decoder_with_packs(decoder, packs):
         raise BrainkitError(f"task packs with the same id, or an id the model already has: {', '.join(ids)}")
     lm_hidden = decoder.config.lm_hidden
     for p in packs:
-        if p.weight.shape[1] != readout.N_FEATURES or p.prototypes.shape[1] != lm_hidden:
+        width = readout.N_FEATURES + readout.montage_width(p.channels)
+        portable_ok = not p.channels or (p.portable is not None and p.portable[0].shape[1] == readout.N_FEATURES)
+        if p.weight.shape[1] != width or p.prototypes.shape[1] != lm_hidden or not portable_ok:
             raise BrainkitError(f"task pack {p.task.id} does not fit this decoder ({p.weight.shape[1]} "
                                 f"features, width {p.prototypes.shape[1]}; expected "
-                                f"{readout.N_FEATURES}, {lm_hidden})")
+                                f"{width}, {lm_hidden})")
     config = decoder.config.__class__.from_dict(decoder.config.to_dict())
     config.task_ids = [*decoder.config.task_ids, *ids]
     config.task_answers = {**decoder.config.task_answers, **{p.task.id: list(p.task.answers) for p in packs}}
@@ -207,14 +264,13 @@ def decoder_with_packs(decoder, packs):
     view._modules, view._parameters, view._buffers = (dict(decoder._modules), dict(decoder._parameters),
                                                       dict(decoder._buffers))
     view.config = config
+    view.task_channels = {**getattr(decoder, "task_channels", {}),
+                          **{p.task.id: tuple(p.channels) for p in packs if p.channels}}
     heads = nn.ModuleDict(dict(decoder.readout_heads))
     prototypes = nn.ParameterDict(dict(decoder.answer_prototypes))
     for p in packs:
-        head = nn.Linear(p.weight.shape[1], len(p.task.answers))
-        with torch.no_grad():
-            head.weight.copy_(torch.as_tensor(p.weight, dtype=head.weight.dtype))
-            head.bias.copy_(torch.as_tensor(p.bias, dtype=head.bias.dtype))
-        heads[p.task.id] = head.requires_grad_(False)
+        head = _linear(p.weight, p.bias)
+        heads[p.task.id] = MontageHead(head, _linear(*p.portable)) if p.channels else head
         prototypes[p.task.id] = nn.Parameter(torch.as_tensor(p.prototypes, dtype=torch.float32),
                                              requires_grad=False)
     view._modules["readout_heads"], view._modules["answer_prototypes"] = heads, prototypes

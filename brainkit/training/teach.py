@@ -2,9 +2,14 @@
 
 The base model stays frozen. What is learned is what a built-in read-out task has of its own:
 
-1. the task's **read-out head**, a class-balanced logistic regression of the 171 region-pooled,
-   gain-invariant spectral features of every window (:func:`brainkit.models.readout.fit_head`,
-   closed form, a second);
+1. the task's **read-out head**, a class-balanced logistic regression of the 207 region-pooled,
+   gain-invariant spectral and waveform features of every window
+   (:func:`brainkit.models.readout.fit_head`, a second). When every teaching recording has the
+   same channels (one montage, as a clinic's or a lab's recordings do), the head also reads each
+   of those channels as recorded (log band powers and scale,
+   :func:`brainkit.models.readout.montage_features`: what the band-power method reads) when that
+   scores better in the cross-validation below, and the regions-only head is kept beside it for
+   recordings without those channels (``portable``: the regions-only head only);
 2. its **answer prototypes**, the answer anchor's vectors: initialised from the language model's
    embeddings of the answer words and tuned a few steps so that the language model's answer
    follows the head (distillation, as :func:`brainkit.training.readout.tune_reading` does for the
@@ -45,6 +50,7 @@ LEARNING_CURVE = (10, 20, 50)
 #: the answer prototypes' tuning stops after this many batches in a row answered as the head does
 EARLY_STOP = 4
 HEAD = "brainkit (read-out head)"
+MONTAGE = "brainkit (read-out head + the recordings' channels)"
 
 
 def _select(s: LabelledSet, rows, subject=None) -> LabelledSet:
@@ -107,14 +113,34 @@ def teach_splits(sets, task: Task, k: int = 5, seed: int = 0):
     return blocks, splits, "contiguous block"
 
 
-def head_method(cache: dict):
+def montage_of(sets) -> tuple:
+    """The channel names every set shares in the same order (one montage), else ()."""
+    layouts = {tuple(n.lower() for n in s.windows.sensors.names) for s in sets}
+    return tuple(sets[0].windows.sensors.names) if len(layouts) == 1 else ()
+
+
+def head_features(cache: dict, s: LabelledSet, channels=()) -> np.ndarray:
+    """The read-out inputs of a set's windows (regions, then ``channels``' own features), each
+    part computed once (``cache``)."""
+    from brainkit.inference import window_montage
+
+    if id(s) not in cache:
+        cache[id(s)] = (s, window_readout(s.windows).numpy())
+    parts = [cache[id(s)][1]]
+    if channels:
+        key = (id(s), tuple(channels))
+        if key not in cache:
+            cache[key] = (s, window_montage(s.windows, channels).numpy())
+        parts.append(cache[key][1])
+    return np.concatenate(parts, 1)
+
+
+def head_method(cache: dict, channels=()):
     """brainkit's read-out head (no language model) as ``fit_predict(train, test, task)``;
-    features are computed once per set (``cache``: id of the set -> features)."""
+    features are computed once per set (``cache``), with ``channels``' own features after the
+    regions' when given."""
     def features(sets):
-        for s in sets:
-            if id(s) not in cache:
-                cache[id(s)] = (s, window_readout(s.windows).numpy())
-        return np.concatenate([cache[id(s)][1] for s in sets])
+        return np.concatenate([head_features(cache, s, channels) for s in sets])
 
     def fit_predict(train, test, task):
         task = get_task(task)
@@ -158,7 +184,8 @@ def limited(method, n_per_class: int | None, seed: int):
     return fit_predict
 
 
-def cross_validate(task: Task, sets, k: int = 5, seed: int = 0, curve=LEARNING_CURVE, progress=None) -> dict:
+def cross_validate(task: Task, sets, k: int = 5, seed: int = 0, curve=LEARNING_CURVE, progress=None,
+                   channels=()) -> dict:
     """brainkit's read-out head beside the classical methods, in the same folds, on the same labels.
 
     Returns
@@ -167,10 +194,13 @@ def cross_validate(task: Task, sets, k: int = 5, seed: int = 0, curve=LEARNING_C
         ``unit``, ``n_folds``, ``methods`` (name -> balanced accuracy mean/std/folds over folds
         with all training windows), ``curve`` (windows per class -> name -> balanced accuracy;
         the points above the training windows available are left out), ``train_per_class``
-        (training windows per class in the folds, smallest), ``out_of_fold`` (the head's).
+        (training windows per class in the folds, smallest), ``out_of_fold`` (the regions-only head's).
+        With ``channels``, the head that also reads them is scored beside the regions-only one.
     """
     blocks, splits, unit = teach_splits(sets, task, k, seed)
-    methods = {HEAD: head_method({}), **classical_methods(task, blocks)}
+    cache: dict = {}
+    methods = {HEAD: head_method(cache), **({MONTAGE: head_method(cache, channels)} if channels else {}),
+               **classical_methods(task, blocks)}
     per_class = min(min(np.bincount(labels_of([blocks[i] for i in sp.train], task),
                                     minlength=len(task.answers))) for sp in splits)
     points = [n for n in curve if n < per_class] + [None]
@@ -190,7 +220,7 @@ def cross_validate(task: Task, sets, k: int = 5, seed: int = 0, curve=LEARNING_C
 
 
 def fit_pack(bk, task: Task, sets, reading_steps: int = 24, batch_size: int = 8, lr: float = 1e-2,
-             reading_windows: int = 64, seed: int = 0, progress=None) -> tuple[TaskPack, dict]:
+             reading_windows: int = 64, seed: int = 0, progress=None, channels=()) -> tuple[TaskPack, dict]:
     """The task pack fitted on all labelled windows, and how well the language model follows it.
 
     The answer prototypes start at the answer words' embeddings; only when the language model's
@@ -210,14 +240,17 @@ def fit_pack(bk, task: Task, sets, reading_steps: int = 24, batch_size: int = 8,
     from brainkit.preprocess import evenly_spaced
 
     A = len(task.answers)
-    features = [window_readout(s.windows) for s in sets]
+    cache: dict = {}
+    features = [torch.from_numpy(head_features(cache, s, channels)) for s in sets]
     y = labels_of(sets, task)
     weight, bias = fit_head(torch.cat(features).numpy(), y, A)
+    portable = fit_head(np.concatenate([head_features(cache, s) for s in sets]), y, A) if channels else None
     model, tok = bk.decoder.lm
     root = getattr(bk, "_root_decoder", bk.decoder)
     with torch.no_grad():
         caption = embed_text(model, tok, task.caption).float().numpy()
-    pack = TaskPack(task, weight, bias, np.zeros((A, root.config.lm_hidden), np.float32), caption, bk.base)
+    pack = TaskPack(task, weight, bias, np.zeros((A, root.config.lm_hidden), np.float32), caption, bk.base,
+                    channels=tuple(channels), portable=portable)
     view = decoder_with_packs(root, [pack])
     proto = view.answer_prototypes[task.id]
     batches = []  # per set: latents, band powers, scale, sensors, read-out features of some windows
@@ -271,8 +304,13 @@ def fit_pack(bk, task: Task, sets, reading_steps: int = 24, batch_size: int = 8,
 
 
 def teach(bk, task: Task, sets, k: int = 5, seed: int = 0, reading_steps: int = 24, curve=LEARNING_CURVE,
-          progress=None) -> TaskPack:
+          progress=None, portable: bool = False) -> TaskPack:
     """Cross-validate, then fit the pack on every window; the report is in ``pack.report``.
+
+    When the recordings share one montage (and not ``portable``), a head that also reads their
+    channels is cross-validated beside the regions-only head; the pack keeps it only when its
+    balanced accuracy is higher (``report["head"]``; a choice made on the same folds that score
+    it, so its figure is slightly optimistic).
 
     Raises
     ------
@@ -288,13 +326,18 @@ def teach(bk, task: Task, sets, k: int = 5, seed: int = 0, reading_steps: int = 
     missing = [a for a in task.answers if a not in counts]
     if missing or len(counts) < 2:
         raise BrainkitError(f"every label needs windows: {', '.join(missing) or 'a second class'} has none")
+    channels = () if portable else montage_of(sets)
     t0 = time.perf_counter()
     cv = cross_validate(task, sets, k, seed, curve, progress=(
-        None if progress is None else lambda _t, name, i, n: progress(f"cross-validating {name}", i, n)))
+        None if progress is None else lambda _t, name, i, n: progress(f"cross-validating {name}", i, n)),
+        channels=channels)
+    scores = {name: cv["methods"][name]["mean"] for name in (HEAD, MONTAGE) if name in cv["methods"]}
+    if channels and not scores[MONTAGE] > scores[HEAD]:  # ties: the head that reads any layout
+        channels = ()
     t1 = time.perf_counter()
-    pack, reading = fit_pack(bk, task, sets, reading_steps, seed=seed, progress=progress)
+    pack, reading = fit_pack(bk, task, sets, reading_steps, seed=seed, progress=progress, channels=channels)
     t2 = time.perf_counter()
-    pack.report = {"class_counts": counts, "warnings": count_warnings(counts), "cross_validation": cv,
+    pack.report = {"head": MONTAGE if channels else HEAD, "channels": list(channels), "class_counts": counts, "warnings": count_warnings(counts), "cross_validation": cv,
                    "lm_head_agreement": reading,
                    "seconds": {"cross_validation": t1 - t0, "fit": t2 - t1}}
     return pack
