@@ -192,6 +192,9 @@ def test_tokenize_pads_a_real_meg_recording_cut_to_0p3_s(tiny, data_dir, tmp_pat
     (["decode", "sample_data/eyes_open_closed.edf", "--task", "dreaming"], "unknown task"),
     (["evaluate", "--manifest", "no/such.csv"], "does not exist"),
     (["tokenize", "sample_data/eyes_open_closed.edf", "--checkpoint", "no/such/dir"], "checkpoint"),
+    (["fit-readout", "--anchor-temperature", "sleep_stage=sharp"], "expected TASK=T"),
+    (["fit-readout", "--anchor-temperature", "dreaming=0.1"], "TASK must be a task id"),
+    (["fit-readout", "--anchor-temperature", "sleep_stage=0"], "T above 0"),
 ])
 def test_bad_arguments_give_one_line(tiny, args, match):
     res = run(*args, *(model_args(tiny) if args[0] != "tokenize" else []))

@@ -87,6 +87,24 @@ def test_answer_anchor_is_the_aux_mixture_of_answer_prototypes(decoder, inputs):
     assert conn.query_attention.shape[1] == conn.soft_tokens.shape[1]
 
 
+def test_an_anchor_temperature_sharpens_the_mixture_of_one_task_only(decoder, inputs):
+    """``anchor_temperatures[task] = T``: the anchor is softmax(aux / T) @ prototypes for that task
+    (near T = 0 the most likely answer's prototype), the other tasks unchanged."""
+    decoder.eval()
+    with torch.no_grad():
+        before = decoder.connect(*inputs, "sleep_stage").soft_tokens[:, -1]
+        decoder.config.anchor_temperatures = {"eyes": 1e-4}
+        try:
+            conn = decoder.connect(*inputs, "eyes")
+            sleep = decoder.connect(*inputs, "sleep_stage").soft_tokens[:, -1]
+        finally:
+            decoder.config.anchor_temperatures = {}
+    chosen = decoder.answer_prototypes["eyes"][conn.aux_logits.argmax(-1)]
+    torch.testing.assert_close(conn.soft_tokens[:, -1], chosen)
+    assert not torch.allclose(chosen, conn.aux_logits.softmax(-1) @ decoder.answer_prototypes["eyes"])
+    torch.testing.assert_close(sleep, before)
+
+
 def test_option_scores_match_teacher_forcing(decoder, inputs):
     """The batched, cached option scoring equals scoring each answer in one plain forward pass."""
     from brainkit.tasks import build_prompt

