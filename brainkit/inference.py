@@ -130,41 +130,43 @@ def readout_inputs(decoder, windows: Windows, task: str, batch_size: int = 64):
     features = window_readout(windows, batch_size)
     if task in decoder.config.sequence_tasks and len(features):
         features = sequence_features(features, windows.starts_s)
-    channels = task_channels(decoder, task)
-    if channels and montage_present(windows.sensors.names, channels, task):
-        features = torch.cat([features, window_montage(windows, channels, task, batch_size)], 1)
+    montage = task_montage(decoder, task)
+    if montage and montage_present(windows.sensors.names, montage, task):
+        features = torch.cat([features, window_montage(windows, montage, task, batch_size)], 1)
     return features
 
 
-def montage_present(names, channels, task: str) -> bool:
-    """Whether a recording has all of a taught task's channels; when not, its head on the regions
-    alone answers (logged)."""
+def montage_present(names, montage, task: str) -> bool:
+    """Whether a recording has all of a taught task's channels (``montage``, a
+    :class:`~brainkit.models.readout.Montage`); when not, its head on the regions alone answers
+    (logged)."""
     from brainkit.models.readout import channel_index
 
     try:
-        channel_index(names, channels, task)
+        channel_index(names, montage.channels, task)
     except BrainkitError as err:
         logger.warning("%s; it is answered from the scalp regions alone", err)
         return False
     return True
 
 
-def task_channels(decoder, task: str) -> tuple:
-    """The channels a taught task's head also reads as they were recorded (its montage, see
-    :func:`brainkit.models.readout.montage_features`); empty for every other task."""
-    return tuple(getattr(decoder, "task_channels", {}).get(task, ()))
+def task_montage(decoder, task: str):
+    """The :class:`~brainkit.models.readout.Montage` a taught task's head also reads (its
+    channels as they were recorded, and its spatial filters); empty (false) for every other task."""
+    from brainkit.models.readout import Montage
+
+    return getattr(decoder, "task_montages", {}).get(task) or Montage()
 
 
 @torch.no_grad()
-def window_montage(windows: Windows, channels, task: str = "this task", batch_size: int = 64) -> torch.Tensor:
-    """:func:`~brainkit.models.readout.montage_features` of every window, in batches, (N, F_m)."""
-    from brainkit.models.readout import montage_features, montage_width
-
+def window_montage(windows: Windows, montage, task: str = "this task", batch_size: int = 64) -> torch.Tensor:
+    """:meth:`Montage.features <brainkit.models.readout.Montage.features>` of every window, in
+    batches, (N, montage.width)."""
     names, scale = windows.sensors.names, np.asarray(windows.scale)
-    parts = [montage_features(torch.from_numpy(windows.x[i:i + batch_size]), windows.sfreq,
-                              scale if scale.ndim == 1 else scale[i:i + batch_size], names, channels, task)
+    parts = [montage.features(torch.from_numpy(windows.x[i:i + batch_size]), windows.sfreq,
+                              scale if scale.ndim == 1 else scale[i:i + batch_size], names, task)
              for i in range(0, len(windows), batch_size)]
-    return torch.cat(parts) if parts else torch.zeros(0, montage_width(channels))
+    return torch.cat(parts) if parts else torch.zeros(0, montage.width)
 
 
 def answer_log_probabilities(decoder, latents, bandpower, scale, sensors, task: str,

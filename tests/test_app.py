@@ -507,13 +507,16 @@ def test_teach_page_teaches_a_task_that_only_its_user_decodes(model_env):
     at.button(key="teach").click().run()
     assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
     curve = _figures(at)[0]
-    assert [t["name"] for t in curve["data"]] == ["brainkit (read-out head)",
-                                                  "brainkit (read-out head + the recordings' channels)",
-                                                  "band power + logistic regression", "CSP + LDA"]
+    assert [t["name"] for t in curve["data"]] == [
+        "brainkit (read-out head)", "brainkit (read-out head + the recordings' channels)",
+        "brainkit (the recordings' channels)", "brainkit (spatial filters of the recordings' channels)",
+        "brainkit (head chosen inside each training part)", "band power + logistic regression", "CSP + LDA"]
     smallest = at.session_state["taught"]["eyes_sim"].report["cross_validation"]["train_per_class"]
     assert 10 < smallest < 21 and [int(x) for x in curve["data"][0]["x"]] == [10, smallest]  # then all
     comparison = at.dataframe[0].value
     assert list(comparison["method"]) == [t["name"] for t in curve["data"]]
+    report = at.session_state["taught"]["eyes_sim"].report
+    assert list(comparison["method"][comparison["in the pack"]]) == [report["head"]]
     assert comparison["balanced accuracy (%)"].iloc[0] > 90  # posterior alpha, simulated: learned out of fold
     assert "eyes_sim" in at.session_state["taught"] and "for you only" in at.success[0].value
     _assert_decode_page(at, "eyes_sim")

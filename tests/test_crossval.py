@@ -59,6 +59,39 @@ def test_crossval_scores_a_method_in_every_fold():
     assert "| eyes |" in cv.markdown({"tasks": {"eyes": out}})
 
 
+def test_methods_are_scored_at_other_gains_in_the_same_folds():
+    """A method that reads the absolute amplitude fails at another gain; one that does not, does
+    not change; the model's own method is left out of the gains (its answers follow its head)."""
+    rng = np.random.default_rng(2)
+    sets = [_set(f"s{i}", lab, rng=rng) for i in range(10) for lab in ("open", "closed")]
+    for s in sets:  # closed eyes recorded louder
+        s.windows.scale[:] = 3e-5 if s.windows.labels[0] == "closed" else 1e-5
+
+    def by_amplitude(train, test, task):
+        return np.array([[0.0, 1.0] if s.windows.scale[0] > 2e-5 else [1.0, 0.0] for s in test
+                         for _ in s.windows.labels])
+
+    def by_label(train, test, task):
+        return np.array([[1.0, 0.0] if lab == "open" else [0.0, 1.0] for s in test for lab in s.windows.labels])
+
+    out = cv.crossval_task("eyes", sets, {"amplitude": by_amplitude, "brainkit": by_label}, k=5,
+                           gains=(0.25, 4.0), gain_methods=["amplitude"])
+    amplitude = out["methods"]["amplitude"]
+    assert amplitude["balanced_accuracy"]["mean"] == 1.0
+    assert amplitude["gain"]["x4"]["changed"] == 0.5 and amplitude["gain"]["x4"]["balanced_accuracy"]["mean"] == 0.5
+    assert amplitude["gain"]["x0.25"]["changed"] == 0.5
+    assert "gain" not in out["methods"]["brainkit"]
+    text = cv.markdown({"tasks": {"eyes": out}})
+    assert "| eyes | amplitude | 100.0 ± 0.0 | 50.0 ± 0.0 / 50.0 | 50.0 ± 0.0 / 50.0 |" in text
+
+
+def test_fold_gains_must_be_positive(capsys):
+    from brainkit.cli import main
+
+    assert main(["crossval", "--baselines-only", "--fold-gains", "0.25", "0"]) == 2
+    assert "--fold-gains must be positive" in capsys.readouterr().err
+
+
 def test_gain_shift_only_scales():
     s = _set("s", "open", channels=("Cz", "Pz"))
     g = shifts.gain(s.windows, 4.0)

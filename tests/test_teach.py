@@ -195,30 +195,132 @@ def taught(tiny_model, samples_dir):
 @pytest.fixture(scope="module")
 def taught_montage(taught):
     """A pack of the same task whose head also reads the sample's channels (fitted directly)."""
-    from brainkit.training.teach import fit_pack, montage_of
+    from brainkit.training.teach import FAMILIES, MONTAGE, fit_pack
 
     bk, pack, sets = taught
+    family = next(f for f in FAMILIES if f.name == MONTAGE)
     with taught_tasks([pack.task]):
-        montage, _ = fit_pack(bk, pack.task, sets, reading_steps=0, channels=montage_of(sets))
+        montage, _ = fit_pack(bk, pack.task, sets, reading_steps=0, family=family)
     return bk, montage, sets
 
 
 def test_teaching_reports_cross_validation_beside_the_classical_methods(taught):
     _, pack, _ = taught
+    from brainkit.training import teach as t
+
     cv = pack.report["cross_validation"]
     assert cv["unit"] == "contiguous block" and cv["n_folds"] == 5
-    montage = "brainkit (read-out head + the recordings' channels)"
-    assert set(cv["methods"]) == {"brainkit (read-out head)", montage, "band power + logistic regression",
-                                  "CSP + LDA"}
-    # one montage: the head that also reads its channels is kept only where it scored higher
-    keeps = cv["methods"][montage]["mean"] > cv["methods"]["brainkit (read-out head)"]["mean"]
-    assert pack.channels == (tuple(taught[2][0].windows.sensors.names) if keeps else ())
-    assert pack.report["head"] == (montage if keeps else "brainkit (read-out head)")
+    # one montage, two classes, not event-locked: every family but the evoked one, and the
+    # family chosen inside each training part
+    families = [t.HEAD, t.MONTAGE, t.CHANNELS, t.SPATIAL]
+    assert list(cv["methods"]) == [*families, t.CHOSEN, "band power + logistic regression", "CSP + LDA"]
+    assert len(cv["chosen_in_folds"]) == 5 and set(cv["chosen_in_folds"]) <= set(families)
+    # the pack keeps the family with the highest mean (ties: the earlier, more portable one)
+    means = [cv["methods"][name]["mean"] for name in families]
+    kept = families[int(np.argmax(means))]
+    assert pack.report["head"] == kept
+    assert pack.channels == (() if kept == t.HEAD else tuple(taught[2][0].windows.sensors.names))
+    assert (pack.montage.n_filters == 4) == (kept == t.SPATIAL)
     # the simulated recording's closed eyes raise posterior alpha: the head learns it out of fold
     assert cv["methods"]["brainkit (read-out head)"]["mean"] > 0.9
     assert list(cv["curve"])[:2] == ["10", "20"] and pack.report["class_counts"] == {"open": 42, "closed": 42}
     reading = pack.report["lm_head_agreement"]
     assert 0 <= reading["steps"] <= 3 and reading["n_windows"] == 64
+
+
+def _evoked_recording(seed: int = 0, n_events: int = 120, sfreq: float = 128.0):
+    """Eight scalp channels of white background below 40 Hz (20 µV) with a cue every 1.5 s, each
+    followed by a 15-µV positive wave over the parietal channels: 0.3 s after a ``target`` cue,
+    0.5 s after a ``standard`` one. Both classes have the same spectrum; only the time course
+    tells them apart."""
+    import mne
+
+    from brainkit.io.recording import recording_from_raw
+
+    rng = np.random.default_rng(seed)
+    names = ["Fz", "C3", "Cz", "C4", "P3", "Pz", "P4", "Oz"]
+    n = int((n_events * 1.5 + 3) * sfreq)
+    spectrum = rng.normal(size=(8, n // 2 + 1)) + 1j * rng.normal(size=(8, n // 2 + 1))
+    freqs = np.fft.rfftfreq(n, 1 / sfreq)
+    data = np.fft.irfft(spectrum * (freqs < 40), n=n)
+    data *= 20e-6 / data.std(1, keepdims=True)
+    onsets = 1.0 + 1.5 * np.arange(n_events)
+    labels = rng.permutation(np.repeat(["target", "standard"], n_events // 2))
+    t = np.arange(int(0.8 * sfreq)) / sfreq
+    weights = np.array([0.1, 0.3, 0.5, 0.3, 0.8, 1.0, 0.8, 0.5])[:, None]
+    for onset, label in zip(onsets, labels):
+        peak = 0.3 if label == "target" else 0.5
+        i = int(onset * sfreq)
+        data[:, i:i + len(t)] += weights * 15e-6 * np.exp(-0.5 * ((t - peak) / 0.06) ** 2)
+    raw = mne.io.RawArray(data, mne.create_info(names, sfreq, "eeg"), verbose="error")
+    raw.set_montage("standard_1020")
+    raw.set_annotations(mne.Annotations(onsets, [0.0] * n_events, labels))
+    return recording_from_raw(raw, "evoked")
+
+
+def test_an_evoked_response_is_learned_by_the_evoked_filters(tiny_model, tmp_path):
+    import torch
+
+    from brainkit.data.labelled import recording_sets
+    from brainkit.inference import Brainkit, readout_inputs
+    from brainkit.models.readout import N_FEATURES
+    from brainkit.models.taskpack import load_pack, save_pack
+    from brainkit.training import teach as t
+
+    bk = Brainkit(tiny_model[0], lm_path=tiny_model[1])
+    sets = recording_sets([_evoked_recording()], {"target": "target", "standard": "standard"}, 0.8,
+                          config=bk.preprocess_config)
+    task = taught_task("oddball", ["standard", "target"], 0.8, event_locked=True)
+    pack = t.teach(bk, task, sets, reading_steps=0, curve=())
+    methods = pack.report["cross_validation"]["methods"]
+    assert methods[t.EVOKED]["mean"] > 0.85  # the time course carries the answer...
+    assert methods[t.EVOKED]["mean"] > methods[t.HEAD]["mean"] + 0.1  # ...which spectra do not
+    assert pack.report["head"] == t.EVOKED and pack.montage.evoked.shape == (8, 8)
+    assert methods[t.CHOSEN]["mean"] > 0.8  # chosen inside each training part too
+    save_pack(pack, tmp_path / "pack")
+    loaded = load_pack(tmp_path / "pack", bk.base)
+    np.testing.assert_allclose(loaded.montage.evoked_times_s, pack.montage.evoked_times_s, atol=1e-6)
+    view = bk.with_tasks([loaded])
+    inputs = readout_inputs(view.decoder, sets[0].windows, "oddball")
+    assert inputs.shape[1] == N_FEATURES + loaded.montage.width
+    with taught_tasks([task]), torch.no_grad():  # the saved head on the inputs of the inference path
+        head = view.decoder.readout_heads["oddball"](inputs.float()).softmax(-1).numpy()
+    assert balanced_accuracy(sets[0].windows.labels, head, task.answers) > 0.85  # in sample
+
+
+def balanced_accuracy(labels, proba, answers) -> float:
+    y = np.array([answers.index(a) for a in labels])
+    return float(np.mean([(proba.argmax(1)[y == k] == k).mean() for k in range(len(answers))]))
+
+
+def test_band_limiting_is_the_classical_zero_phase_filter():
+    import torch
+    from scipy.signal import butter, sosfiltfilt
+
+    from brainkit.models.readout import band_limited
+
+    x = np.random.default_rng(0).normal(size=(3, 2, 500))
+    sos = butter(4, [8.0, 30.0], btype="band", fs=125.0, output="sos")
+    np.testing.assert_allclose(band_limited(torch.from_numpy(x), 125.0).numpy(), sosfiltfilt(sos, x, axis=-1),
+                               atol=1e-9)
+    with pytest.raises(ValueError, match="longer than"):
+        band_limited(torch.zeros(1, 1, 5000), 256.0)
+
+
+def test_the_lda_head_is_sklearns_lda_as_one_linear_map():
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    from brainkit.models.readout import fit_lda_head, softmax_logits
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(90, 5))
+    for y in ((x[:, 0] > 0).astype(int), np.digitize(x[:, 1], [-0.5, 0.5])):
+        k = len(np.unique(y))
+        for shrinkage in (False, True):
+            w, b = fit_lda_head(x, y, k, shrinkage)
+            lda = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto" if shrinkage else None,
+                                             priors=np.full(k, 1 / k)).fit(x, y)
+            np.testing.assert_allclose(softmax_logits(x @ w.T + b), lda.predict_proba(x), atol=1e-9)
 
 
 def test_a_pack_round_trips_with_identical_probabilities(taught, tmp_path):
@@ -268,14 +370,14 @@ def test_a_recording_without_the_packs_channels_is_answered_by_its_regions(taugh
     import torch
 
     from brainkit.inference import readout_inputs
-    from brainkit.models.readout import N_FEATURES, montage_width, softmax_logits
+    from brainkit.models.readout import N_FEATURES, softmax_logits
 
     bk, pack, sets = taught_montage
     assert len(pack.channels) == len(sets[0].windows.sensors.names) and pack.portable is not None
     view = bk.with_tasks([pack])
     windows = sets[0].windows
     upper = replace_names(windows, [n.upper() for n in windows.sensors.names])
-    assert readout_inputs(view.decoder, upper, "eyes_sim").shape[1] == N_FEATURES + montage_width(pack.channels)
+    assert readout_inputs(view.decoder, upper, "eyes_sim").shape[1] == N_FEATURES + pack.montage.width
     fewer = _without_first_channel(windows)
     with view.taught():
         features = readout_inputs(view.decoder, fewer, "eyes_sim")
@@ -443,6 +545,8 @@ def test_teach_eyes_on_a_4_channel_montage_of_real_data(data_dir, tmp_path):
     assert cv["methods"][montage]["mean"] > cv["methods"]["brainkit (read-out head)"]["mean"]
     assert pack.channels == tuple(sets[0].windows.sensors.names) and len(pack.channels) == 4
     assert cv["methods"]["brainkit (read-out head)"]["mean"] > 0.8
+    # the kept head is at or above the classical methods fitted on the same folds
+    assert cv["methods"][pack.report["head"]]["mean"] >= cv["methods"]["band power + logistic regression"]["mean"]
     assert pack.report["lm_head_agreement"]["agreement"] >= 0.9
     save_pack(pack, tmp_path / "pack")
     loaded = load_pack(tmp_path / "pack", bk.base)

@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-lm", action="store_true",
                    help="brainkit's read-out head without the language model (fast; no 'brainkit' column)")
     p.add_argument("--baselines-only", action="store_true", help="no brainkit model (fast)")
+    p.add_argument("--fold-gains", type=float, nargs="+", default=[], metavar="G",
+                   help="also score every method but the language model on its test windows at these "
+                        "gains (another amplifier), e.g. 0.25 4")
     p.add_argument("--out", help="write the whole result (JSON)")
     p.add_argument("--markdown", help="write the tables (Markdown) here")
     p.set_defaults(func=cmd_crossval)

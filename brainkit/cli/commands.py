@@ -192,11 +192,13 @@ def cmd_crossval(args) -> int:
     from brainkit.evaluation.crossval import crossval, markdown, shift_table
     from brainkit.training.readout import agreement, head_method, readout_method
 
+    if any(not g > 0 for g in args.fold_gains):
+        raise BrainkitError(f"--fold-gains must be positive, not {' '.join(f'{g:g}' for g in args.fold_gains)}")
     bk = None if args.baselines_only else _model(args)
     extra = {} if bk is None else {"read-out head": head_method(bk.decoder)}
     lm = bk is not None and not args.no_lm
     result = crossval(args.task, args.data, args.folds, args.seed,
-                      brainkit=readout_method(bk) if lm else None, extra=extra)
+                      brainkit=readout_method(bk) if lm else None, extra=extra, gains=args.fold_gains)
     if bk is not None:
         result["agreement"] = agreement(result)
         if args.shifts:

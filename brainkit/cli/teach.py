@@ -113,8 +113,9 @@ def cmd_teach(args) -> int:
     save_pack(pack, args.out)
     cv = pack.report["cross_validation"]
     summary = {"out": str(Path(args.out)), "task": task.id, "answers": list(task.answers),
-               "window_s": task.window_s, "channels": list(pack.channels), "class_counts": counts, "warnings": pack.report["warnings"],
-               "folds": f"{cv['n_folds']} by {cv['unit']}",
+               "window_s": task.window_s, "head": pack.report["head"], "channels": list(pack.channels),
+               "class_counts": counts, "warnings": pack.report["warnings"],
+               "folds": f"{cv['n_folds']} by {cv['unit']}", "chosen_in_folds": cv.get("chosen_in_folds", []),
                "balanced_accuracy": {k: v["mean"] for k, v in cv["methods"].items()},
                "learning_curve": cv["curve"], "lm_head_agreement": pack.report["lm_head_agreement"],
                "seconds": pack.report["seconds"]}

@@ -77,8 +77,17 @@ def _summary(per_fold: list[float]) -> dict:
             "std": float(np.std(values)) if values else None, "folds": per_fold}
 
 
+def _gained(sets, g: float):
+    """The sets as another amplifier with gain ``g`` would have recorded them."""
+    from dataclasses import replace
+
+    from brainkit.evaluation.shifts import gain
+
+    return [replace(s, windows=gain(s.windows, g)) for s in sets]
+
+
 def crossval_task(task: str, sets, methods: dict, k: int = 5, seed: int = 0, progress=None,
-                  keep=(), splits=None) -> dict:
+                  keep=(), splits=None, gains=(), gain_methods=None) -> dict:
     """Balanced accuracy of every method in every fold of one task.
 
     Parameters
@@ -91,6 +100,13 @@ def crossval_task(task: str, sets, methods: dict, k: int = 5, seed: int = 0, pro
         Methods whose out-of-fold probabilities are returned too (``out_of_fold``).
     splits : (list of Split, str), optional
         Folds and their unit's name to use instead of :func:`folds` (taught tasks).
+    gains : sequence of float
+        Also score the test windows as recorded with these gains (another amplifier), the method
+        fitted on the same training windows: ``gain`` -> ``{"x<g>": {"balanced_accuracy",
+        "changed"}}`` per method (``changed``: the fraction of test answers that differ from the
+        unshifted ones, pooled over folds).
+    gain_methods : collection of str, optional
+        The methods scored under ``gains`` (default all).
 
     Returns
     -------
@@ -104,6 +120,8 @@ def crossval_task(task: str, sets, methods: dict, k: int = 5, seed: int = 0, pro
               "n_groups": len(set(grouping(sets)[0])), "methods": {}}
     for name, fit_predict in methods.items():
         per_fold, probas, labels = [], [], []
+        shifted = [g for g in gains if gain_methods is None or name in gain_methods]
+        gain_folds, changed = {g: [] for g in shifted}, {g: [] for g in shifted}
         for i, split in enumerate(splits):
             train = [sets[j] for j in split.train]
             test = [sets[j] for j in split.test]
@@ -116,6 +134,10 @@ def crossval_task(task: str, sets, methods: dict, k: int = 5, seed: int = 0, pro
             probas.append(proba)
             labels.append(y)
             per_fold.append(classification_metrics(y, proba, answers)["balanced_accuracy"])
+            for g in shifted:
+                other = np.asarray(fit_predict(train, _gained(test, g), task))
+                gain_folds[g].append(classification_metrics(y, other, answers)["balanced_accuracy"])
+                changed[g].append(other.argmax(1) != proba.argmax(1))
             logger.info("crossval %s %s fold %d/%d: balanced accuracy %.3f", task, name, i + 1,
                         len(splits), per_fold[-1])
             if progress is not None:
@@ -123,6 +145,10 @@ def crossval_task(task: str, sets, methods: dict, k: int = 5, seed: int = 0, pro
         pooled = (classification_metrics(np.concatenate(labels), np.concatenate(probas), answers)
                   if probas else None)
         result["methods"][name] = {"balanced_accuracy": _summary(per_fold), "pooled": pooled}
+        if shifted and probas:
+            result["methods"][name]["gain"] = {
+                f"x{g:g}": {"balanced_accuracy": _summary(gain_folds[g]),
+                            "changed": float(np.concatenate(changed[g]).mean())} for g in shifted}
         if name in keep and probas:  # out-of-fold predictions, for calibration and agreement
             result["methods"][name]["out_of_fold"] = {
                 "labels": np.concatenate(labels).tolist(),
@@ -141,12 +167,14 @@ def baseline_methods(task: str, data_dir=None) -> dict:
 
 
 def crossval(tasks=None, data_dir=None, k: int = 5, seed: int = 0, brainkit=None, progress=None,
-             extra=None) -> dict:
+             extra=None, gains=()) -> dict:
     """``brainkit crossval``: every task's folds, brainkit (when given) and the baselines.
 
     ``brainkit`` is brainkit's ``fit_predict`` (:func:`brainkit.training.readout.readout_method`);
     ``extra`` more named methods (e.g. brainkit's read-out head without the language model).
-    Out-of-fold probabilities are kept for those.
+    Out-of-fold probabilities are kept for those. With ``gains``, every method but ``brainkit``
+    (whose answers follow its head's) is also scored on its test windows at those gains
+    (:func:`crossval_task`).
     """
     from brainkit.data.corpora import load_task
     from brainkit.tasks import TASK_IDS
@@ -158,7 +186,8 @@ def crossval(tasks=None, data_dir=None, k: int = 5, seed: int = 0, brainkit=None
         methods.update(extra or {})
         methods.update(baseline_methods(task, data_dir))
         out["tasks"][task] = crossval_task(task, sets, methods, k, seed, progress,
-                                           keep=["brainkit", *(extra or {})])
+                                           keep=["brainkit", *(extra or {})], gains=gains,
+                                           gain_methods=[m for m in methods if m != "brainkit"])
     return out
 
 
@@ -203,6 +232,18 @@ def markdown(result: dict) -> str:
         for task, a in result["agreement"].items():
             text += (f"| {task} | {100 * a['agreement']:.1f} % of {a['n']} | {100 * a['language_model']:.1f}"
                      f" | {100 * a['read_out_head']:.1f} |\n")
+    gained = [(task, name, m["gain"]) for task, r in result["tasks"].items()
+              for name, m in r["methods"].items() if m.get("gain")]
+    if gained:
+        gains = list(gained[0][2])
+        text += ("\nAnother amplifier, in the same folds: each method fitted on the training windows, "
+                 "its test windows at another gain. Balanced accuracy (%) / answers changed (%)\n\n"
+                 "| task | method | as recorded | " + " | ".join(gains) + " |\n|---|---|---|"
+                 + "---|" * len(gains) + "\n")
+        for task, name, g in gained:
+            cells = [f"{_cell(g[x]['balanced_accuracy'])} / {100 * g[x]['changed']:.1f}" for x in gains]
+            text += (f"| {task} | {name} | {_cell(result['tasks'][task]['methods'][name]['balanced_accuracy'])} | "
+                     + " | ".join(cells) + " |\n")
     if result.get("shifts"):
         shifts = [s for s in next(iter(result["shifts"].values())) if s != "none"]
         text += ("\nShift tests: balanced accuracy (%) / answers changed (%)\n\n| task | none | "

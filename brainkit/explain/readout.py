@@ -37,9 +37,9 @@ import torch
 
 from brainkit.errors import BrainkitError
 from brainkit.explain.context import tile
-from brainkit.inference import montage_present, task_channels, window_montage
-from brainkit.models.readout import (CONTEXT_HALF_WIDTHS, FEATURE_NAMES, REGIONS, montage_features,
-                                     montage_names, montage_width, readout_features, sequence_features)
+from brainkit.inference import montage_present, task_montage, window_montage
+from brainkit.models.readout import (CONTEXT_HALF_WIDTHS, FEATURE_NAMES, REGIONS, Montage, readout_features,
+                                     sequence_features)
 from brainkit.models.taskpack import head_for
 
 #: features held at the anchor's values (see the module docstring)
@@ -60,9 +60,9 @@ def feature_names(decoder, task: str, width: int | None = None) -> list[tuple[st
     A taught task's channels follow the regions as (channel, feature) where the inputs have them
     (``width``: the inputs' columns, default all)."""
     base = [(r, f) for r in REGIONS for f in FEATURE_NAMES]
-    channels = task_channels(decoder, task)
-    if channels:
-        return base + montage_names(channels) if width in (None, len(base) + montage_width(channels)) else base
+    montage = task_montage(decoder, task)
+    if montage:
+        return base + montage.names() if width in (None, len(base) + montage.width) else base
     n_parts = decoder.readout_heads[task].in_features // len(base)
     if n_parts == 1:
         return base
@@ -150,9 +150,9 @@ class ReadoutPath:
     def __init__(self, decoder, task, sensors, sfreq, anchor=None, anchor_scale=None, context=None):
         self.sensors, self.sfreq, self.task = sensors, sfreq, task
         self.sequence = task in decoder.config.sequence_tasks
-        channels = task_channels(decoder, task)
-        self.channels = channels if channels and montage_present(sensors.names, channels, task) else ()
-        held = [f in HELD_FEATURES for _ in REGIONS for f in FEATURE_NAMES] + [False] * montage_width(self.channels)
+        montage = task_montage(decoder, task)
+        self.montage = montage if montage and montage_present(sensors.names, montage, task) else Montage()
+        held = [f in HELD_FEATURES for _ in REGIONS for f in FEATURE_NAMES] + [False] * self.montage.width
         self.mask, self.held = torch.tensor(held), None
         if anchor is not None:
             with torch.no_grad():
@@ -170,8 +170,8 @@ class ReadoutPath:
         s = self.sensors
         scale = torch.as_tensor(np.asarray(scale), dtype=torch.float64)
         f = readout_features(x.double(), self.sfreq, s.pos, s.has_position, scale)  # (B, F)
-        if self.channels:
-            f = torch.cat([f, montage_features(x.double(), self.sfreq, scale, s.names, self.channels, self.task)], 1)
+        if self.montage:
+            f = torch.cat([f, self.montage.features(x.double(), self.sfreq, scale, s.names, self.task)], 1)
         return f.to(x.dtype)
 
     def __call__(self, x, scale) -> torch.Tensor:
@@ -189,9 +189,9 @@ def readout_rows(decoder, task: str, context: RecordingContext) -> torch.Tensor 
     if task in decoder.config.sequence_tasks:
         return context.all_rows()
     rows = context.features[torch.as_tensor(context.index)]
-    channels, w = task_channels(decoder, task), context.windows
-    if channels and w is not None and montage_present(w.sensors.names, channels, task):
-        rows = torch.cat([rows, window_montage(w.select(context.index), channels, task).to(rows.dtype)], 1)
+    montage, w = task_montage(decoder, task), context.windows
+    if montage and w is not None and montage_present(w.sensors.names, montage, task):
+        rows = torch.cat([rows, window_montage(w.select(context.index), montage, task).to(rows.dtype)], 1)
     return rows
 
 

@@ -8,9 +8,13 @@ A pack is a folder::
                         region-pooled spectral features (:mod:`brainkit.models.readout`),
                         followed, for a pack taught on one montage, by its channels' own
                         band powers (``channels`` in task.json,
-                        :func:`brainkit.models.readout.montage_features`); such a pack also
+                        :class:`brainkit.models.readout.Montage`); such a pack also
                         holds readout_portable.weight (A, F) and .bias (A,), the head on
-                        the regions alone, for recordings without those channels;
+                        the regions alone, for recordings without those channels, and may
+                        hold spatial_filters (K, n_channels) and evoked_filters
+                        (K_e, n_channels) with evoked_times_s (P,): filters of those
+                        channels fitted to the labels, read after the channels' features
+                        (:class:`brainkit.models.readout.Montage`);
                         answer_prototypes (A, H_lm): the answer anchor's vectors;
                         caption_embedding (H_lm,): the language model's embedding of the caption
 
@@ -37,6 +41,7 @@ import torch
 import torch.nn as nn
 
 from brainkit.errors import BrainkitError
+from brainkit.models.readout import Montage
 from brainkit.tasks import Task, taught_task
 
 PACK_FORMAT = "brainkit-task-pack"
@@ -62,10 +67,11 @@ class TaskPack:
         ``decoder_sha256`` and ``lm_sha256`` of the model the pack was taught on.
     report : dict
         What teaching measured (cross-validation, learning curve, agreement); may be empty.
-    channels : tuple of str
-        The montage the head also reads channel by channel (empty: the regions only, any layout).
+    montage : Montage
+        What the head also reads of the teaching recordings' own channels
+        (:class:`~brainkit.models.readout.Montage`; empty: the regions only, any layout).
     portable : tuple of (ndarray (A, F_regions), ndarray (A,)), optional
-        With ``channels``: the head on the regions alone, for recordings that lack them.
+        With a montage: the head on the regions alone, for recordings that lack its channels.
     """
 
     task: Task
@@ -75,8 +81,13 @@ class TaskPack:
     caption_embedding: np.ndarray
     base: dict
     report: dict = field(default_factory=dict)
-    channels: tuple = ()
+    montage: Montage = field(default_factory=Montage)
     portable: tuple | None = None
+
+    @property
+    def channels(self) -> tuple:
+        """The montage's channels (empty: the regions only)."""
+        return self.montage.channels
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         """The head's answer logits (N, A) of read-out features (N, F)."""
@@ -120,6 +131,11 @@ def save_pack(pack: TaskPack, out) -> Path:
                "answer_prototypes": pack.prototypes, "caption_embedding": pack.caption_embedding}
     if pack.channels:
         tensors["readout_portable.weight"], tensors["readout_portable.bias"] = pack.portable
+        m = pack.montage
+        for name, value in (("spatial_filters", m.filters), ("evoked_filters", m.evoked),
+                            ("evoked_times_s", m.evoked_times_s)):
+            if value is not None:
+                tensors[name] = value
     save_file({k: torch.as_tensor(np.ascontiguousarray(v), dtype=torch.float32) for k, v in tensors.items()},
               str(out / "model.safetensors"), metadata={"format": PACK_FORMAT, "id": t.id})
     (out / "task.json").write_text(json.dumps(meta, indent=2, default=float))
@@ -178,8 +194,16 @@ def load_pack(folder, base: dict | None = None) -> TaskPack:
         if portable[0].shape[0] != A or portable[1].shape != (A,):
             raise BrainkitError(f"task pack {folder}: the portable head's shapes {portable[0].shape}, "
                                 f"{portable[1].shape} do not fit {A} answers")
+    filters = {name: tensors.get(name) for name in ("spatial_filters", "evoked_filters", "evoked_times_s")}
+    if any(v is not None for v in filters.values()) and not channels:
+        raise BrainkitError(f"task pack {folder} holds filters but names no channels")
+    try:
+        montage = Montage(tuple(channels), filters["spatial_filters"], filters["evoked_filters"],
+                          filters["evoked_times_s"])
+    except ValueError as err:
+        raise BrainkitError(f"task pack {folder}: {err}") from None
     pack = TaskPack(task, w.astype(np.float64), b.astype(np.float64), protos, caption,
-                    dict(meta.get("base") or {}), dict(meta.get("report") or {}), tuple(channels), portable)
+                    dict(meta.get("base") or {}), dict(meta.get("report") or {}), montage, portable)
     if base is not None:
         check_base(pack, base, folder)
     return pack
@@ -250,7 +274,7 @@ def decoder_with_packs(decoder, packs):
         raise BrainkitError(f"task packs with the same id, or an id the model already has: {', '.join(ids)}")
     lm_hidden = decoder.config.lm_hidden
     for p in packs:
-        width = readout.N_FEATURES + readout.montage_width(p.channels)
+        width = readout.N_FEATURES + p.montage.width
         portable_ok = not p.channels or (p.portable is not None and p.portable[0].shape[1] == readout.N_FEATURES)
         if p.weight.shape[1] != width or p.prototypes.shape[1] != lm_hidden or not portable_ok:
             raise BrainkitError(f"task pack {p.task.id} does not fit this decoder ({p.weight.shape[1]} "
@@ -264,8 +288,8 @@ def decoder_with_packs(decoder, packs):
     view._modules, view._parameters, view._buffers = (dict(decoder._modules), dict(decoder._parameters),
                                                       dict(decoder._buffers))
     view.config = config
-    view.task_channels = {**getattr(decoder, "task_channels", {}),
-                          **{p.task.id: tuple(p.channels) for p in packs if p.channels}}
+    view.task_montages = {**getattr(decoder, "task_montages", {}),
+                          **{p.task.id: p.montage for p in packs if p.channels}}
     heads = nn.ModuleDict(dict(decoder.readout_heads))
     prototypes = nn.ParameterDict(dict(decoder.answer_prototypes))
     for p in packs:

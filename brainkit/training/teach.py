@@ -2,14 +2,16 @@
 
 The base model stays frozen. What is learned is what a built-in read-out task has of its own:
 
-1. the task's **read-out head**, a class-balanced logistic regression of the 207 region-pooled,
-   gain-invariant spectral and waveform features of every window
-   (:func:`brainkit.models.readout.fit_head`, a second). When every teaching recording has the
-   same channels (one montage, as a clinic's or a lab's recordings do), the head also reads each
-   of those channels as recorded (log band powers and scale,
-   :func:`brainkit.models.readout.montage_features`: what the band-power method reads) when that
-   scores better in the cross-validation below, and the regions-only head is kept beside it for
-   recordings without those channels (``portable``: the regions-only head only);
+1. the task's **read-out head**, chosen among the families the data allows (:data:`FAMILIES`,
+   :func:`families_for`): a class-balanced logistic regression of the 207 region-pooled,
+   gain-invariant spectral and waveform features (any layout); when every teaching recording
+   has the same channels (one montage, as a clinic's or a lab's recordings do), the same on the
+   regions and each of those channels as recorded (log band powers and scale: what the
+   band-power method reads); and, for two classes, shrinkage LDA of the log 8-30 Hz power of
+   common spatial patterns of those channels (:func:`fit_spatial_filters`), what a
+   lateralised motor rhythm needs. The family with the highest cross-validated accuracy is
+   kept; a pack bound to a montage also holds the regions-only head, which answers recordings
+   without those channels (``portable``: the regions-only head only);
 2. its **answer prototypes**, the answer anchor's vectors: initialised from the language model's
    embeddings of the answer words and tuned a few steps so that the language model's answer
    follows the head (distillation, as :func:`brainkit.training.readout.tune_reading` does for the
@@ -23,14 +25,15 @@ windows do not overlap across blocks (:func:`contiguous_blocks`). In the same fo
 labels, the classical methods of :mod:`brainkit.evaluation.baselines` that apply: band power +
 logistic regression always, CSP + LDA for two classes, xDAWN + tangent space for event-locked
 windows. A learning curve repeats this with 10, 20 and 50 training windows per class. The
-cross-validation scores brainkit's read-out head without the language model (its answers follow
-the head; their agreement on the training windows is reported).
+cross-validation scores brainkit's heads without the language model (its answers follow the
+head; their agreement on the training windows is reported), each family and the family chosen
+inside each training part (:data:`CHOSEN`, nested: the figure to compare).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -40,8 +43,10 @@ from brainkit.data.corpora import LabelledSet
 from brainkit.errors import BrainkitError
 from brainkit.evaluation.baselines import bandpower_logreg, csp_lda, labels_of, xdawn_tangent
 from brainkit.evaluation.crossval import Split, crossval_task, folds
-from brainkit.inference import answer_log_probabilities, window_readout
-from brainkit.models.readout import fit_head, softmax_logits
+from brainkit.evaluation.metrics import classification_metrics
+from brainkit.inference import answer_log_probabilities, window_montage, window_readout
+from brainkit.models.readout import (EVOKED_BAND_HZ, MAX_FILTERED_SAMPLES, N_FEATURES, SPATIAL_BAND_HZ, Montage, band_limited,
+                                     channel_index, evoked_times, fit_head, fit_lda_head, softmax_logits)
 from brainkit.models.taskpack import TaskPack, decoder_with_packs
 from brainkit.tasks import Task, get_task, taught_tasks
 
@@ -51,6 +56,10 @@ LEARNING_CURVE = (10, 20, 50)
 EARLY_STOP = 4
 HEAD = "brainkit (read-out head)"
 MONTAGE = "brainkit (read-out head + the recordings' channels)"
+CHANNELS = "brainkit (the recordings' channels)"
+SPATIAL = "brainkit (spatial filters of the recordings' channels)"
+EVOKED = "brainkit (evoked response of the recordings' channels)"
+CHOSEN = "brainkit (head chosen inside each training part)"
 
 
 def _select(s: LabelledSet, rows, subject=None) -> LabelledSet:
@@ -119,33 +128,193 @@ def montage_of(sets) -> tuple:
     return tuple(sets[0].windows.sensors.names) if len(layouts) == 1 else ()
 
 
-def head_features(cache: dict, s: LabelledSet, channels=()) -> np.ndarray:
-    """The read-out inputs of a set's windows (regions, then ``channels``' own features), each
-    part computed once (``cache``)."""
-    from brainkit.inference import window_montage
+@dataclass(frozen=True)
+class Family:
+    """One kind of taught head: the read-out inputs it fits, and how.
 
-    if id(s) not in cache:
-        cache[id(s)] = (s, window_readout(s.windows).numpy())
-    parts = [cache[id(s)][1]]
-    if channels:
-        key = (id(s), tuple(channels))
-        if key not in cache:
-            cache[key] = (s, window_montage(s.windows, channels).numpy())
-        parts.append(cache[key][1])
-    return np.concatenate(parts, 1)
+    A head's inputs are laid out as [regions | the montage's channels | its spatial filters |
+    its evoked filters] (:func:`layout_of`, :func:`brainkit.inference.readout_inputs`); a family
+    fits some of these blocks and holds zero weights on the others, so that every family
+    answers through the same path.
+    """
+
+    name: str
+    regions: bool = True  #: the 207 region features (any layout)
+    channels: bool = False  #: each channel's log band powers and scale (one montage)
+    filters: bool = False  #: log 8-30 Hz power of common spatial patterns (one montage, two classes)
+    evoked: bool = False  #: 1-20 Hz time course of xDAWN filters (one montage, event-locked windows)
+    lda: bool = False  #: LDA instead of logistic regression...
+    shrinkage: bool = False  #: ...with a Ledoit-Wolf covariance
+
+    @property
+    def portable(self) -> bool:
+        return not (self.channels or self.filters or self.evoked)
 
 
-def head_method(cache: dict, channels=()):
-    """brainkit's read-out head (no language model) as ``fit_predict(train, test, task)``;
-    features are computed once per set (``cache``), with ``channels``' own features after the
-    regions' when given."""
-    def features(sets):
-        return np.concatenate([head_features(cache, s, channels) for s in sets])
+FAMILIES = (Family(HEAD), Family(MONTAGE, channels=True), Family(CHANNELS, regions=False, channels=True),
+            Family(SPATIAL, regions=False, filters=True, lda=True),
+            Family(EVOKED, regions=False, evoked=True, lda=True, shrinkage=True))
+N_SPATIAL_FILTERS = 4  #: common spatial patterns kept (the two most discriminative of each end)
+N_EVOKED_FILTERS = 4  #: xDAWN filters per class
 
+
+def families_for(task: Task, sets, portable: bool = False) -> tuple:
+    """The families a taught task's data allows: the regions always; the recordings' channels when
+    they share one montage (and not ``portable``); with two or more channels, spatial patterns for
+    two classes (as the classical CSP + LDA) and evoked filters for event-locked windows (as
+    xDAWN), both in windows of at most :data:`~brainkit.models.readout.MAX_FILTERED_SAMPLES`."""
+    montage = () if portable else montage_of(sets)
+    short = max(s.windows.x.shape[-1] for s in sets) <= MAX_FILTERED_SAMPLES
+
+    def allowed(f: Family) -> bool:
+        if f.portable:
+            return True
+        if not montage:
+            return False
+        if (f.filters or f.evoked) and not short:
+            return False
+        if f.filters:
+            return len(task.answers) == 2 and len(montage) >= 2
+        if f.evoked:
+            return task.event_locked and len(montage) >= 2
+        return True
+
+    return tuple(f for f in FAMILIES if allowed(f))
+
+
+def fit_spatial_filters(x: np.ndarray, labels: np.ndarray, n: int = N_SPATIAL_FILTERS) -> np.ndarray:
+    """Common spatial patterns (MNE's, Ledoit-Wolf covariances) of band-limited windows
+    ``x`` (N, C, T) (:func:`brainkit.models.readout.band_limited`); the ``n`` filters (n, C)."""
+    import mne
+    from mne.decoding import CSP
+
+    with mne.use_log_level("error"):  # CSP reports its covariance ranks otherwise
+        csp = CSP(n_components=min(n, x.shape[1]), reg="ledoit_wolf", log=True).fit(x, labels)
+    return csp.filters_[:csp.n_components]
+
+
+def fit_evoked_filters(x: np.ndarray, labels: np.ndarray, n: int = N_EVOKED_FILTERS) -> np.ndarray:
+    """xDAWN spatial filters (pyRiemann's) of band-limited event-locked windows ``x`` (N, C, T):
+    ``n`` per class, (n * classes, C)."""
+    from pyriemann.spatialfilters import Xdawn
+
+    return Xdawn(nfilter=min(n, x.shape[1])).fit(x, labels).filters_
+
+
+class HeadInputs:
+    """Every set's read-out inputs by block, each computed once: the regions, the montage's
+    channels, and the montage's band-limited signals (for filters fitted later, fold by fold)."""
+
+    BANDS = {"spatial_band": SPATIAL_BAND_HZ, "evoked_band": EVOKED_BAND_HZ}
+
+    def __init__(self, channels=()):
+        self.montage, self._cache = Montage(channels), {}
+
+    def _get(self, kind: str, s: LabelledSet):
+        key = (kind, id(s))
+        if key not in self._cache:
+            w = s.windows
+            if kind == "regions":
+                value = window_readout(w).numpy()
+            elif kind == "channels":
+                value = window_montage(w, self.montage).numpy()
+            else:  # the montage's channels, band-limited for filters
+                idx = channel_index(w.sensors.names, self.montage.channels)
+                with torch.no_grad():
+                    value = band_limited(torch.from_numpy(np.ascontiguousarray(w.x[:, idx], np.float64)),
+                                         w.sfreq, self.BANDS[kind]).numpy()
+            self._cache[key] = (s, value)  # the set is held so that its id stays unique
+        return self._cache[key][1]
+
+    def _band(self, kind: str, sets) -> np.ndarray:
+        return np.concatenate([self._get(kind, s) for s in sets])
+
+    def inputs(self, blocks, sets, montage=None) -> np.ndarray:
+        """``sets``' windows' inputs of the named ``blocks`` (``regions``, ``channels``,
+        ``filters``, ``evoked``; the last two with ``montage``'s filters) side by side, (N, width)."""
+        out = []
+        for block in blocks:
+            if block == "filters":
+                filtered = np.einsum("kc,nct->nkt", montage.filters, self._band("spatial_band", sets))
+                out.append(np.log((filtered ** 2).mean(-1) + 1e-20))
+            elif block == "evoked":
+                sfreq = sets[0].windows.sfreq
+                filtered = np.einsum("kc,nct->nkt", montage.evoked, self._band("evoked_band", sets))
+                index = np.clip(np.round(montage.evoked_times_s * sfreq).astype(int), 0, filtered.shape[-1] - 1)
+                out.append(filtered[..., index].reshape(len(filtered), -1))
+            else:
+                out.append(np.concatenate([self._get(block, s) for s in sets]))
+        return np.concatenate(out, 1)
+
+    def fit(self, family: Family, sets, task: Task):
+        """``family``'s head fitted on ``sets``: ``(weight, bias, montage)``, the weight spread
+        over the whole layout of the montage's inputs (:func:`layout_of`; zero on the blocks the
+        family does not fit)."""
+        y = labels_of(sets, task)
+        montage = Montage()
+        if not family.portable:
+            w = sets[0].windows
+            montage = Montage(
+                self.montage.channels,
+                fit_spatial_filters(self._band("spatial_band", sets), y) if family.filters else None,
+                fit_evoked_filters(self._band("evoked_band", sets), y) if family.evoked else None,
+                evoked_times(w.x.shape[-1] / w.sfreq, w.sfreq) if family.evoked else None)
+        layout = layout_of(family)
+        fitted = [block for block in layout if getattr(family, block)]
+        x = self.inputs(fitted, sets, montage)
+        weight, bias = (fit_lda_head(x, y, len(task.answers), family.shrinkage) if family.lda
+                        else fit_head(x, y, len(task.answers)))
+        widths = {"regions": N_FEATURES, "channels": montage.channels_only().width,
+                  "filters": montage.n_filters, "evoked": montage.n_evoked}
+        full = np.zeros((len(weight), sum(widths[block] for block in layout)))
+        start, col = 0, 0
+        for block in layout:
+            if block in fitted:
+                full[:, start:start + widths[block]] = weight[:, col:col + widths[block]]
+                col += widths[block]
+            start += widths[block]
+        return full, bias, montage
+
+    def method(self, family: Family):
+        """``family``'s head (no language model) as ``fit_predict(train, test, task)``."""
+        def fit_predict(train, test, task):
+            weight, bias, montage = self.fit(family, train, get_task(task))
+            return softmax_logits(self.inputs(layout_of(family), test, montage) @ weight.T + bias)
+
+        return fit_predict
+
+
+def layout_of(family: Family) -> list[str]:
+    """The blocks of a family's head inputs, in order: the regions, and for a family bound to a
+    montage its channels, then the filters it fits."""
+    if family.portable:
+        return ["regions"]
+    return ["regions", "channels"] + (["filters"] if family.filters else []) + (["evoked"] if family.evoked else [])
+
+
+def chosen_method(inputs: HeadInputs, families, k: int, seed: int, choices: list):
+    """brainkit as a user gets it: the family chosen by cross-validation inside the training part
+    only (:func:`teach_splits` of the training sets), then fitted on all of it; ``choices``
+    collects each choice. With too few training windows for inner folds, the first family."""
     def fit_predict(train, test, task):
-        task = get_task(task)
-        weight, bias = fit_head(features(train), labels_of(train, task), len(task.answers))
-        return softmax_logits(features(test) @ weight.T + bias)
+        t = get_task(task)
+        best = families[0]
+        if len(families) > 1:
+            try:
+                blocks, splits, _ = teach_splits(train, t, k, seed)
+            except BrainkitError:
+                splits = []
+            scores = []
+            for family in families:
+                fp, per_fold = inputs.method(family), []
+                for sp in splits:
+                    tr, te = [blocks[i] for i in sp.train], [blocks[i] for i in sp.test]
+                    per_fold.append(classification_metrics(labels_of(te, t), fp(tr, te, task),
+                                                           t.answers)["balanced_accuracy"])
+                scores.append(np.mean(per_fold) if per_fold else -1.0)
+            best = families[int(np.argmax(scores))]  # ties: the earlier (more portable) family
+        choices.append(best.name)
+        return inputs.method(best)(train, test, task)
 
     return fit_predict
 
@@ -185,8 +354,12 @@ def limited(method, n_per_class: int | None, seed: int):
 
 
 def cross_validate(task: Task, sets, k: int = 5, seed: int = 0, curve=LEARNING_CURVE, progress=None,
-                   channels=()) -> dict:
-    """brainkit's read-out head beside the classical methods, in the same folds, on the same labels.
+                   families=FAMILIES[:1]) -> dict:
+    """brainkit's taught heads beside the classical methods, in the same folds, on the same labels.
+
+    Every family of ``families`` is scored, and, with more than one, :data:`CHOSEN`: the family
+    chosen inside each training part (:func:`chosen_method`), which is what a user of the pack
+    gets and the figure to compare with the classical methods.
 
     Returns
     -------
@@ -194,33 +367,39 @@ def cross_validate(task: Task, sets, k: int = 5, seed: int = 0, curve=LEARNING_C
         ``unit``, ``n_folds``, ``methods`` (name -> balanced accuracy mean/std/folds over folds
         with all training windows), ``curve`` (windows per class -> name -> balanced accuracy;
         the points above the training windows available are left out), ``train_per_class``
-        (training windows per class in the folds, smallest), ``out_of_fold`` (the regions-only head's).
-        With ``channels``, the head that also reads them is scored beside the regions-only one.
+        (training windows per class in the folds, smallest), ``chosen_in_folds`` (the family
+        chosen in each fold), ``out_of_fold`` (the chosen head's, else the regions head's).
     """
     blocks, splits, unit = teach_splits(sets, task, k, seed)
-    cache: dict = {}
-    methods = {HEAD: head_method(cache), **({MONTAGE: head_method(cache, channels)} if channels else {}),
-               **classical_methods(task, blocks)}
+    inputs = HeadInputs(montage_of(sets) if any(not f.portable for f in families) else ())
     per_class = min(min(np.bincount(labels_of([blocks[i] for i in sp.train], task),
                                     minlength=len(task.answers))) for sp in splits)
     points = [n for n in curve if n < per_class] + [None]
     out = {"unit": unit, "n_folds": len(splits), "train_per_class": int(per_class), "curve": {}}
+    scored = CHOSEN if len(families) > 1 else families[0].name
     with taught_tasks([task]):
         for n in points:
+            choices: list = []
+            methods = {f.name: inputs.method(f) for f in families}
+            if len(families) > 1:
+                methods[CHOSEN] = chosen_method(inputs, families, k, seed, choices)
+            methods.update(classical_methods(task, blocks))
             named = {name: limited(m, n, seed) for name, m in methods.items()}
-            r = crossval_task(task.id, blocks, named, k, seed, keep=[HEAD] if n is None else [],
+            r = crossval_task(task.id, blocks, named, k, seed, keep=[scored] if n is None else [],
                               progress=progress, splits=(splits, unit))
             scores = {name: r["methods"][name]["balanced_accuracy"] for name in named}
             if n is None:
                 out["methods"] = scores
-                out["out_of_fold"] = r["methods"][HEAD].get("out_of_fold")
+                out["out_of_fold"] = r["methods"][scored].get("out_of_fold")
                 out["n_windows"] = r["n_windows"]
+                out["chosen_in_folds"] = choices
             out["curve"][str(n or per_class)] = {name: s["mean"] for name, s in scores.items()}
     return out
 
 
 def fit_pack(bk, task: Task, sets, reading_steps: int = 24, batch_size: int = 8, lr: float = 1e-2,
-             reading_windows: int = 64, seed: int = 0, progress=None, channels=()) -> tuple[TaskPack, dict]:
+             reading_windows: int = 64, seed: int = 0, progress=None, family: Family = FAMILIES[0]
+             ) -> tuple[TaskPack, dict]:
     """The task pack fitted on all labelled windows, and how well the language model follows it.
 
     The answer prototypes start at the answer words' embeddings; only when the language model's
@@ -240,17 +419,17 @@ def fit_pack(bk, task: Task, sets, reading_steps: int = 24, batch_size: int = 8,
     from brainkit.preprocess import evenly_spaced
 
     A = len(task.answers)
-    cache: dict = {}
-    features = [torch.from_numpy(head_features(cache, s, channels)) for s in sets]
+    inputs = HeadInputs(() if family.portable else montage_of(sets))
     y = labels_of(sets, task)
-    weight, bias = fit_head(torch.cat(features).numpy(), y, A)
-    portable = fit_head(np.concatenate([head_features(cache, s) for s in sets]), y, A) if channels else None
+    weight, bias, montage = inputs.fit(family, sets, task)
+    features = [torch.from_numpy(inputs.inputs(layout_of(family), [s], montage)).float() for s in sets]
+    portable = fit_head(inputs.inputs(["regions"], sets), y, A) if montage else None
     model, tok = bk.decoder.lm
     root = getattr(bk, "_root_decoder", bk.decoder)
     with torch.no_grad():
         caption = embed_text(model, tok, task.caption).float().numpy()
     pack = TaskPack(task, weight, bias, np.zeros((A, root.config.lm_hidden), np.float32), caption, bk.base,
-                    channels=tuple(channels), portable=portable)
+                    montage=montage, portable=portable)
     view = decoder_with_packs(root, [pack])
     proto = view.answer_prototypes[task.id]
     batches = []  # per set: latents, band powers, scale, sensors, read-out features of some windows
@@ -307,10 +486,11 @@ def teach(bk, task: Task, sets, k: int = 5, seed: int = 0, reading_steps: int = 
           progress=None, portable: bool = False) -> TaskPack:
     """Cross-validate, then fit the pack on every window; the report is in ``pack.report``.
 
-    When the recordings share one montage (and not ``portable``), a head that also reads their
-    channels is cross-validated beside the regions-only head; the pack keeps it only when its
-    balanced accuracy is higher (``report["head"]``; a choice made on the same folds that score
-    it, so its figure is slightly optimistic).
+    Every family the data allows (:func:`families_for`) is cross-validated; the pack keeps the
+    one with the highest mean balanced accuracy (``report["head"]``; ties go to the more portable
+    family). That choice is made on the folds that score it, so its own figure is optimistic;
+    ``cross_validation["methods"][CHOSEN]`` is the honest one (the choice made inside each
+    training part).
 
     Raises
     ------
@@ -326,18 +506,19 @@ def teach(bk, task: Task, sets, k: int = 5, seed: int = 0, reading_steps: int = 
     missing = [a for a in task.answers if a not in counts]
     if missing or len(counts) < 2:
         raise BrainkitError(f"every label needs windows: {', '.join(missing) or 'a second class'} has none")
-    channels = () if portable else montage_of(sets)
+    families = families_for(task, sets, portable)
     t0 = time.perf_counter()
     cv = cross_validate(task, sets, k, seed, curve, progress=(
         None if progress is None else lambda _t, name, i, n: progress(f"cross-validating {name}", i, n)),
-        channels=channels)
-    scores = {name: cv["methods"][name]["mean"] for name in (HEAD, MONTAGE) if name in cv["methods"]}
-    if channels and not scores[MONTAGE] > scores[HEAD]:  # ties: the head that reads any layout
-        channels = ()
+        families=families)
+    means = [cv["methods"][f.name]["mean"] for f in families]
+    family = families[int(np.argmax(means))]  # ties: the earlier, more portable family
     t1 = time.perf_counter()
-    pack, reading = fit_pack(bk, task, sets, reading_steps, seed=seed, progress=progress, channels=channels)
+    pack, reading = fit_pack(bk, task, sets, reading_steps, seed=seed, progress=progress, family=family)
     t2 = time.perf_counter()
-    pack.report = {"head": MONTAGE if channels else HEAD, "channels": list(channels), "class_counts": counts, "warnings": count_warnings(counts), "cross_validation": cv,
+    pack.report = {"head": family.name, "channels": list(pack.channels), "spatial_filters": pack.montage.n_filters,
+                   "evoked_columns": pack.montage.n_evoked,
+                   "class_counts": counts, "warnings": count_warnings(counts), "cross_validation": cv,
                    "lm_head_agreement": reading,
                    "seconds": {"cross_validation": t1 - t0, "fit": t2 - t1}}
     return pack

@@ -7,7 +7,8 @@ from brainkit.viz.figures import plotly_go, title_font
 
 def comparison_rows(report: dict) -> list[dict]:
     """One row per method: balanced accuracy over the folds (mean, spread) with every training
-    window, and at each learning-curve point (windows per class), in percent.
+    window, and at each learning-curve point (windows per class), in percent; ``in the pack`` marks
+    the head the pack keeps.
 
     Parameters
     ----------
@@ -17,7 +18,7 @@ def comparison_rows(report: dict) -> list[dict]:
     cv = report["cross_validation"]
     rows = []
     for name, stats in cv["methods"].items():
-        row = {"method": name,
+        row = {"method": name, "in the pack": name == report.get("head"),
                "balanced accuracy (%)": None if stats["mean"] is None else round(100 * stats["mean"], 1),
                "± (std over folds)": None if stats["std"] is None else round(100 * stats["std"], 1)}
         for n, scores in cv["curve"].items():
@@ -28,7 +29,8 @@ def comparison_rows(report: dict) -> list[dict]:
 
 
 def learning_curve_figure(report: dict, n_answers: int = 2):
-    """Balanced accuracy against training windows per class, one line per method, chance dashed.
+    """Balanced accuracy against training windows per class, one line per method (brainkit's
+    solid, the kept head's thicker; the classical methods' dotted), chance dashed.
 
     Returns
     -------
@@ -43,7 +45,9 @@ def learning_curve_figure(report: dict, n_answers: int = 2):
     for name in cv["methods"]:
         fig.add_trace(go.Scatter(x=[int(n) for n in points],
                                  y=[None if cv["curve"][n].get(name) is None else 100 * cv["curve"][n][name]
-                                    for n in points], mode="lines+markers", name=name))
+                                    for n in points], mode="lines+markers", name=name,
+                                 line={"width": 4 if name == report.get("head") else 2,
+                                       "dash": "solid" if name.startswith("brainkit") else "dot"}))
     fig.add_hline(y=100 / n_answers, line_dash="dash", annotation_text="chance")
     fig.update_layout(title=title_font(f"Learning curve ({cv['n_folds']} folds by {cv['unit']})"),
                       xaxis_title="training windows per class", xaxis_tickvals=[int(n) for n in points],
