@@ -365,7 +365,7 @@ FILTER_ORDER = 4  #: Butterworth order of the bands a montage's filters read
 MAX_FILTERED_SAMPLES = 4096  #: the longest window a montage's filters read (16 s at 256 Hz)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=4)
 def _band_operator(n: int, sfreq: float, band_hz: tuple) -> np.ndarray:
     """The (n, n) matrix of ``scipy.signal.sosfiltfilt`` with a Butterworth band-pass: the filter
     is linear, so its response to every unit impulse is the whole filter."""
