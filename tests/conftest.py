@@ -22,6 +22,19 @@ DESIGN_TASKS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """``brainkit.cli.main`` run in the test process adds a stderr handler (bound to pytest's
+    captured stream, closed after the test): take it away after every test, so that no later
+    test's log line goes to a closed stream."""
+    from brainkit._logging import logger
+
+    handlers, level = list(logger.handlers), logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """``../shared/data``; tests that use it skip when it is absent (a user's fresh machine)."""

@@ -22,18 +22,6 @@ from brainkit.tasks import TASK_IDS, get_task, task_ids, taught_task, taught_tas
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    """``brainkit.cli.main`` in this process adds a stderr handler (to pytest's captured stream):
-    take it away after each test."""
-    from brainkit._logging import logger
-
-    handlers, level = list(logger.handlers), logger.level
-    yield
-    logger.handlers[:] = handlers
-    logger.setLevel(level)
-
-
 EYES_MAP = {"eyes open": "open", "eyes closed": "closed"}
 
 

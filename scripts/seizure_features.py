@@ -1,0 +1,118 @@
+"""The model card's seizure ablation: gain-invariant features tried beside the read-out, and band
+power without its amplitude, in the cross-validation folds of ``brainkit crossval``.
+
+    python scripts/seizure_features.py [--data ../shared/data]
+
+Prints balanced accuracy (mean, std over folds, %) of brainkit's read-out head (the shipped
+features, its logistic regression refitted in each fold) with each candidate feature appended,
+then with all of them, and of band power + logistic regression as recorded and with relative band
+powers only (no amplitude). Candidates, per window and channel (averaged over channels; Bonn has
+one): autocorrelation peak and trough at 40-500 ms (rhythmicity), the variability and range of the
+0.5-s RMS envelope, zero crossings and extrema per second, Teager energy per variance, Katz's
+fractal dimension, permutation entropy (order 4, two delays) and the log relative power in 4-Hz
+bins from 1 to 45 Hz. Nothing here is shipped.
+"""
+
+import argparse
+
+import numpy as np
+
+
+def candidates(x: np.ndarray, sfreq: float) -> dict:
+    """Candidate features of windows ``x`` (N, C, T), each (N, C); all free of the gain."""
+    from scipy.signal import welch
+
+    z = x - x.mean(-1, keepdims=True)
+    z = z / (z.std(-1, keepdims=True) + 1e-12)
+    T = z.shape[-1]
+    out = {}
+    spectrum = np.fft.rfft(z, n=2 * T, axis=-1)
+    acf = np.fft.irfft(np.abs(spectrum) ** 2, axis=-1)[..., :T] / T
+    lags = slice(int(sfreq / 25), int(sfreq / 2))
+    out["acf_peak"], out["acf_trough"] = acf[..., lags].max(-1), acf[..., lags].min(-1)
+    seg = int(0.5 * sfreq)
+    n = T // seg
+    rms = np.sqrt((z[..., :n * seg].reshape(*z.shape[:-1], n, seg) ** 2).mean(-1)) + 1e-9
+    out["envelope_cv"] = rms.std(-1) / rms.mean(-1)
+    out["envelope_log_range"] = np.log(rms.max(-1) / rms.min(-1))
+    d = np.diff(z, axis=-1)
+    out["zero_crossings"] = (np.diff(np.sign(z), axis=-1) != 0).mean(-1) * sfreq
+    out["extrema"] = (np.diff(np.sign(d), axis=-1) != 0).mean(-1) * sfreq
+    out["teager"] = np.log(np.abs((z[..., 1:-1] ** 2 - z[..., :-2] * z[..., 2:]).mean(-1)) + 1e-9)
+    length, spread = np.abs(d).sum(-1), np.abs(z - z[..., :1]).max(-1)
+    out["katz"] = np.log10(T - 1) / (np.log10(T - 1) + np.log10(spread / length + 1e-12))
+    for delay in (1, max(1, int(sfreq / 40))):
+        order = 4
+        span = T - (order - 1) * delay
+        embedded = np.stack([z[..., i * delay:i * delay + span] for i in range(order)], -1)
+        codes = (np.argsort(embedded, -1) * order ** np.arange(order)).sum(-1)
+        entropy = np.zeros(z.shape[:-1])
+        for index in np.ndindex(*z.shape[:-1]):
+            _, counts = np.unique(codes[index], return_counts=True)
+            p = counts / counts.sum()
+            entropy[index] = -(p * np.log(p)).sum() / np.log(24)
+        out[f"permutation_entropy_{delay}"] = entropy
+    freqs, power = welch(z, fs=sfreq, nperseg=int(2 * sfreq), axis=-1)
+    total = power[..., (freqs >= 1) & (freqs < 45)].sum(-1)
+    for lo in range(1, 45, 4):
+        band = power[..., (freqs >= lo) & (freqs < lo + 4)].sum(-1)
+        out[f"log_relative_{lo}_{lo + 4}_hz"] = np.log(band / total + 1e-6)
+    return out
+
+
+def main() -> None:
+    from brainkit.data.corpora import load_task
+    from brainkit.evaluation.baselines import _logreg, channel_feature_array, labels_of
+    from brainkit.evaluation.crossval import folds
+    from brainkit.evaluation.metrics import classification_metrics
+    from brainkit.inference import window_readout
+    from brainkit.models.readout import fit_head, softmax_logits
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None)
+    args = parser.parse_args()
+    task = "seizure"
+    sets = load_task(task, args.data)
+    splits, _ = folds(sets, task)
+    answers = ["normal", "seizure"]
+    readout = [window_readout(s.windows).numpy() for s in sets]
+    extra = [{k: v.mean(1) for k, v in candidates(s.windows.x.astype(np.float64), s.windows.sfreq).items()}
+             for s in sets]
+
+    def score(features, fit) -> str:
+        accuracy = []
+        for split in splits:
+            train, test = [sets[j] for j in split.train], [sets[j] for j in split.test]
+            x_train = np.concatenate([features(j) for j in split.train])
+            x_test = np.concatenate([features(j) for j in split.test])
+            proba = fit(x_train, labels_of(train, task), x_test)
+            accuracy.append(classification_metrics(labels_of(test, task), proba, answers)["balanced_accuracy"])
+        return f"{100 * np.mean(accuracy):.1f} ± {100 * np.std(accuracy):.1f}"
+
+    def head(x_train, y, x_test):
+        weight, bias = fit_head(x_train, y, 2)
+        return softmax_logits(x_test @ weight.T + bias)
+
+    def logreg(x_train, y, x_test):
+        return _logreg().fit(x_train, y).predict_proba(x_test)
+
+    names = list(extra[0])
+    print("read-out head", score(lambda j: readout[j], head))
+    for name in names:
+        print(f"  + {name}", score(lambda j: np.concatenate([readout[j], extra[j][name][:, None]], 1), head))
+    print("  + all", score(lambda j: np.concatenate([readout[j], np.stack([extra[j][n] for n in names], 1)], 1),
+                           head))
+
+    def band_power(j, amplitude=True):
+        s = sets[j]
+        f = channel_feature_array(s.windows.x, s.windows.sfreq, s.windows.scale)  # log powers, log scale
+        if not amplitude:
+            f = f[..., :-1] - np.log(np.exp(f[..., :-1]).sum(-1, keepdims=True))
+        return np.concatenate([f.mean(1), f.std(1)], -1)
+
+    print("band power + logistic regression", score(band_power, logreg))
+    print("  relative band powers only", score(lambda j: band_power(j, False), logreg))
+
+
+if __name__ == "__main__":
+    main()
