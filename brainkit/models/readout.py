@@ -336,21 +336,24 @@ class Montage:
         x = x[:, idx]
         out = [channel_features(band_power_features(x, sfreq, CHANNEL_BANDS_HZ), scale).flatten(1)]
         if self.n_filters:
-            filters = torch.as_tensor(self.filters, dtype=x.dtype, device=x.device)
-            out.append(spatial_log_power(x, sfreq, filters))
+            out.append(self.spatial_columns(band_limited(x, sfreq, SPATIAL_BAND_HZ)))
         if self.evoked is not None:
-            evoked = torch.as_tensor(self.evoked, dtype=x.dtype, device=x.device)
-            out.append(evoked_course(x, sfreq, evoked, self.evoked_times_s))
+            out.append(self.evoked_columns(band_limited(x, sfreq, EVOKED_BAND_HZ), sfreq))
         return torch.cat(out, 1)
 
+    def spatial_columns(self, band: torch.Tensor) -> torch.Tensor:
+        """Log mean power of each spatial filter of the montage's channels already band-limited to
+        :data:`SPATIAL_BAND_HZ` (:func:`band_limited`): ``band`` (N, C, T) -> (N, K)."""
+        filters = torch.as_tensor(self.filters, dtype=band.dtype, device=band.device)
+        return torch.log(torch.einsum("kc,nct->nkt", filters, band).pow(2).mean(-1) + 1e-20)
 
-def evoked_course(x: torch.Tensor, sfreq: float, filters: torch.Tensor, times_s) -> torch.Tensor:
-    """The :data:`EVOKED_BAND_HZ` time course of each evoked filter at ``times_s`` (P,) from the
-    window's start: ``x`` (N, C, T), ``filters`` (K, C) -> (N, K * P), filter-major."""
-    index = torch.as_tensor(np.clip(np.round(np.asarray(times_s) * sfreq), 0, x.shape[-1] - 1).astype(int),
-                            device=x.device)
-    course = torch.einsum("kc,nct->nkt", filters, band_limited(x, sfreq, EVOKED_BAND_HZ))
-    return course[..., index].flatten(1)
+    def evoked_columns(self, band: torch.Tensor, sfreq: float) -> torch.Tensor:
+        """Each evoked filter's time course at ``evoked_times_s`` of the montage's channels already
+        band-limited to :data:`EVOKED_BAND_HZ`: ``band`` (N, C, T) -> (N, K_e * P), filter-major."""
+        index = np.clip(np.round(self.evoked_times_s * sfreq), 0, band.shape[-1] - 1).astype(int)
+        filters = torch.as_tensor(self.evoked, dtype=band.dtype, device=band.device)
+        course = torch.einsum("kc,nct->nkt", filters, band)
+        return course[..., torch.as_tensor(index, device=band.device)].flatten(1)
 
 
 def evoked_times(window_s: float, sfreq: float) -> np.ndarray:
@@ -387,13 +390,6 @@ def band_limited(x: torch.Tensor, sfreq: float, band_hz=SPATIAL_BAND_HZ) -> torc
     operator = torch.as_tensor(_band_operator(T, float(sfreq), tuple(float(f) for f in band_hz)),
                                dtype=x.dtype, device=x.device)
     return x @ operator
-
-
-def spatial_log_power(x: torch.Tensor, sfreq: float, filters: torch.Tensor) -> torch.Tensor:
-    """Log mean power of each spatial filter's :data:`SPATIAL_BAND_HZ` signal: ``x`` (N, C, T),
-    ``filters`` (K, C) -> (N, K)."""
-    filtered = torch.einsum("kc,nct->nkt", filters, band_limited(x, sfreq))
-    return torch.log(filtered.pow(2).mean(-1) + 1e-20)
 
 
 def channel_index(names, channels, task: str = "this task") -> list[int]:

@@ -7,10 +7,11 @@ The base model stays frozen. What is learned is what a built-in read-out task ha
    gain-invariant spectral and waveform features (any layout); when every teaching recording
    has the same channels (one montage, as a clinic's or a lab's recordings do), the same on the
    regions and each of those channels as recorded (log band powers and scale: what the
-   band-power method reads); and, for two classes, shrinkage LDA of the log 8-30 Hz power of
-   common spatial patterns of those channels (:func:`fit_spatial_filters`), what a
-   lateralised motor rhythm needs. The family with the highest cross-validated accuracy is
-   kept; a pack bound to a montage also holds the regions-only head, which answers recordings
+   band-power method reads), or those channels alone; for two classes, LDA of the log 8-30 Hz
+   power of common spatial patterns of those channels (:func:`fit_spatial_filters`), what a
+   lateralised motor rhythm needs; and for event-locked windows, shrinkage LDA of the 1-20 Hz
+   time course of xDAWN filters (:func:`fit_evoked_filters`), what an evoked response needs.
+   The family with the highest cross-validated accuracy is kept; a pack bound to a montage also holds the regions-only head, which answers recordings
    without those channels (``portable``: the regions-only head only);
 2. its **answer prototypes**, the answer anchor's vectors: initialised from the language model's
    embeddings of the answer words and tuned a few steps so that the language model's answer
@@ -234,14 +235,11 @@ class HeadInputs:
         ``filters``, ``evoked``; the last two with ``montage``'s filters) side by side, (N, width)."""
         out = []
         for block in blocks:
-            if block == "filters":
-                filtered = np.einsum("kc,nct->nkt", montage.filters, self._band("spatial_band", sets))
-                out.append(np.log((filtered ** 2).mean(-1) + 1e-20))
+            if block == "filters":  # the columns Montage.features computes, from the cached bands
+                out.append(montage.spatial_columns(torch.from_numpy(self._band("spatial_band", sets))).numpy())
             elif block == "evoked":
-                sfreq = sets[0].windows.sfreq
-                filtered = np.einsum("kc,nct->nkt", montage.evoked, self._band("evoked_band", sets))
-                index = np.clip(np.round(montage.evoked_times_s * sfreq).astype(int), 0, filtered.shape[-1] - 1)
-                out.append(filtered[..., index].reshape(len(filtered), -1))
+                band = torch.from_numpy(self._band("evoked_band", sets))
+                out.append(montage.evoked_columns(band, sets[0].windows.sfreq).numpy())
             else:
                 out.append(np.concatenate([self._get(block, s) for s in sets]))
         return np.concatenate(out, 1)
