@@ -8,7 +8,7 @@ from brainkit import BrainkitError
 from brainkit.data.labelled import class_counts, count_warnings, recording_sets
 from brainkit.io import read_recording
 from brainkit.tasks import taught_task
-from brainkit.training.teach import CHOSEN, teach
+from brainkit.training.teach import teach
 from brainkit.viz.teach import comparison_rows, learning_curve_figure
 from pages._model import brainkit_or_stop, taught_packs
 from pages._session import recording_or_stop, results, upload_key
@@ -82,10 +82,8 @@ st.dataframe(comparison_rows(report), hide_index=True, key="teach_comparison")
 reading = report["lm_head_agreement"]
 where = ("on a recording without its channels it answers from the scalp regions" if pack.channels
          else "it reads the scalp regions, on any layout")
-fair = ("; that choice is made on the folds that score it, so its figure is optimistic: the row "
-        f"*{CHOSEN}* is the fair one to compare" if CHOSEN in report["cross_validation"]["methods"] else "")
-st.caption(f"Cross-validated without the language model. The pack keeps **{report['head']}**, the "
-           f"highest mean ({where}){fair}. "
+st.caption(f"Cross-validated without the language model. The pack keeps **{report['head']}** ({where}); "
+           "it is chosen by what the recordings allow, not by these scores, so its row is the one to compare. "
            f"The language model gives the head's answer on {100 * reading['agreement']:.0f}% of "
            f"{reading['n_windows']} training windows. Taught in {sum(report['seconds'].values()):.0f} s.")
 st.success(f"{task.id} is now on Decode, Explain and Task correlations (for you only).")

@@ -508,9 +508,10 @@ def test_teach_page_teaches_a_task_that_only_its_user_decodes(model_env):
     assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
     curve = _figures(at)[0]
     assert [t["name"] for t in curve["data"]] == [
-        "brainkit (read-out head)", "brainkit (read-out head + the recordings' channels)",
-        "brainkit (the recordings' channels)", "brainkit (spatial filters of the recordings' channels)",
-        "brainkit (head chosen inside each training part)", "band power + logistic regression", "CSP + LDA"]
+        "brainkit (read-out head)", "brainkit (the recordings' channels)",
+        "brainkit (spatial filters of the recordings' channels)",
+        "brainkit (the readings of the recordings' channels combined)", "band power + logistic regression",
+        "CSP + LDA"]
     smallest = at.session_state["taught"]["eyes_sim"].report["cross_validation"]["train_per_class"]
     assert 10 < smallest < 21 and [int(x) for x in curve["data"][0]["x"]] == [10, smallest]  # then all
     comparison = at.dataframe[0].value

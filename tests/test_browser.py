@@ -625,8 +625,8 @@ def test_teach_page_teaches_a_task_used_on_decode(server, browser):
     _settle(page)
     _assert_no_errors(page, "Teach")
     curve = _assert_plots_have_data(page, 1, "Teach")[0]  # the learning curve
-    # brainkit's four heads and the one chosen inside each training part, band power + LR, CSP + LDA
-    assert curve["traces"] == 7
+    # brainkit's three readings and the kept head combining two of them, band power + LR, CSP + LDA
+    assert curve["traces"] == 6
     assert "balanced accuracy (%)" in page.locator('[data-testid="stMain"]').inner_text()
     _screenshot(page, "sample_7_teach.png")
     page.evaluate("""() => {  // the README's shot starts at the result: curve and comparison

@@ -180,40 +180,44 @@ def taught(tiny_model, samples_dir):
     return bk, teach(bk, task, sets, reading_steps=3), sets
 
 
-@pytest.fixture(scope="module")
-def taught_montage(taught):
-    """A pack of the same task whose head also reads the sample's channels (fitted directly)."""
-    from brainkit.training.teach import FAMILIES, MONTAGE, fit_pack
-
-    bk, pack, sets = taught
-    family = next(f for f in FAMILIES if f.name == MONTAGE)
-    with taught_tasks([pack.task]):
-        montage, _ = fit_pack(bk, pack.task, sets, reading_steps=0, family=family)
-    return bk, montage, sets
-
-
 def test_teaching_reports_cross_validation_beside_the_classical_methods(taught):
     _, pack, _ = taught
     from brainkit.training import teach as t
 
     cv = pack.report["cross_validation"]
     assert cv["unit"] == "contiguous block" and cv["n_folds"] == 5
-    # one montage, two classes, not event-locked: every family but the evoked one, and the
-    # family chosen inside each training part
-    families = [t.HEAD, t.MONTAGE, t.CHANNELS, t.SPATIAL]
-    assert list(cv["methods"]) == [*families, t.CHOSEN, "band power + logistic regression", "CSP + LDA"]
-    assert len(cv["chosen_in_folds"]) == 5 and set(cv["chosen_in_folds"]) <= set(families)
-    # the pack keeps the family with the highest mean (ties: the earlier, more portable one)
-    means = [cv["methods"][name]["mean"] for name in families]
-    kept = families[int(np.argmax(means))]
-    assert pack.report["head"] == kept
-    assert pack.channels == (() if kept == t.HEAD else tuple(taught[2][0].windows.sensors.names))
-    assert (pack.montage.n_filters == 4) == (kept == t.SPATIAL)
+    # one montage, two classes, not event-locked: every reading but the evoked one alone, then
+    # the kept head, which combines the readings of the channels (fixed before any fold is scored)
+    assert list(cv["methods"]) == [t.HEAD, t.CHANNELS, t.SPATIAL, t.COMBINED,
+                                   "band power + logistic regression", "CSP + LDA"]
+    assert pack.report["head"] == cv["head"] == t.COMBINED
+    assert pack.channels == tuple(taught[2][0].windows.sensors.names)
+    assert pack.montage.n_filters == 4 and pack.montage.evoked is None
     # the simulated recording's closed eyes raise posterior alpha: the head learns it out of fold
     assert cv["methods"]["brainkit (read-out head)"]["mean"] > 0.9
     assert list(cv["curve"])[:2] == ["10", "20"] and pack.report["class_counts"] == {"open": 42, "closed": 42}
     reading = pack.report["lm_head_agreement"]
     assert 0 <= reading["steps"] <= 3 and reading["n_windows"] == 64
+
+
+def test_the_kept_head_sums_the_logits_of_the_readings_it_combines(taught):
+    from brainkit.training import teach as t
+
+    _, pack, sets = taught
+    families = t.families_for(pack.task, sets)
+    kept = t.kept_family(families)
+    assert [m.name for m in kept.members] == [t.CHANNELS, t.SPATIAL]
+    assert t.kept_family(t.families_for(pack.task, sets, portable=True)).name == t.HEAD
+    inputs = t.HeadInputs(t.montage_of(sets))
+    weight, bias, montage = inputs.fit(kept, sets, pack.task)
+    np.testing.assert_allclose(weight, pack.weight, rtol=1e-5, atol=1e-6)  # what the pack holds
+    total = 0.0
+    for member in kept.members:
+        w, b, m = inputs.fit(member, sets, pack.task)
+        total = total + inputs.inputs(t.layout_of(member), sets, m) @ w.T + b
+    combined = inputs.inputs(t.layout_of(kept), sets, montage) @ weight.T + bias
+    np.testing.assert_allclose(combined, total, rtol=1e-6, atol=1e-6)
+    assert np.abs(total).max() > 1.0  # logits, not a sum of zeros
 
 
 def _evoked_recording(seed: int = 0, n_events: int = 120, sfreq: float = 128.0):
@@ -263,8 +267,8 @@ def test_an_evoked_response_is_learned_by_the_evoked_filters(tiny_model, tmp_pat
     methods = pack.report["cross_validation"]["methods"]
     assert methods[t.EVOKED]["mean"] > 0.85  # the time course carries the answer...
     assert methods[t.EVOKED]["mean"] > methods[t.HEAD]["mean"] + 0.1  # ...which spectra do not
-    assert pack.report["head"] == t.EVOKED and pack.montage.evoked.shape == (8, 8)
-    assert methods[t.CHOSEN]["mean"] > 0.8  # chosen inside each training part too
+    assert pack.report["head"] == t.COMBINED and pack.montage.evoked.shape == (8, 8)
+    assert methods[t.COMBINED]["mean"] > 0.85  # the other readings do not drown it in the product
     save_pack(pack, tmp_path / "pack")
     loaded = load_pack(tmp_path / "pack", bk.base)
     np.testing.assert_allclose(loaded.montage.evoked_times_s, pack.montage.evoked_times_s, atol=1e-6)
@@ -352,7 +356,7 @@ def _without_first_channel(windows):
                    scale=np.asarray(windows.scale)[..., keep])
 
 
-def test_a_recording_without_the_packs_channels_is_answered_by_its_regions(taught_montage, caplog):
+def test_a_recording_without_the_packs_channels_is_answered_by_its_regions(taught, caplog):
     """The montage head where every taught channel is there; the regions-only head (logged) where
     one is missing; the taught channels are found whatever their case."""
     import torch
@@ -360,7 +364,7 @@ def test_a_recording_without_the_packs_channels_is_answered_by_its_regions(taugh
     from brainkit.inference import readout_inputs
     from brainkit.models.readout import N_FEATURES, softmax_logits
 
-    bk, pack, sets = taught_montage
+    bk, pack, sets = taught
     assert len(pack.channels) == len(sets[0].windows.sensors.names) and pack.portable is not None
     view = bk.with_tasks([pack])
     windows = sets[0].windows
@@ -386,13 +390,13 @@ def replace_names(windows, names):
     return replace(windows, sensors=replace(windows.sensors, names=list(names)))
 
 
-def test_a_pack_naming_channels_without_its_portable_head_is_refused(taught_montage, tmp_path):
+def test_a_pack_naming_channels_without_its_portable_head_is_refused(taught, tmp_path):
     import torch
     from safetensors.torch import load_file, save_file
 
     from brainkit.models.taskpack import load_pack, save_pack
 
-    bk, pack, sets = taught_montage
+    bk, pack, sets = taught
     save_pack(pack, tmp_path / "pack")
     loaded = load_pack(tmp_path / "pack", bk.base)
     assert loaded.channels == pack.channels
@@ -529,11 +533,11 @@ def test_teach_eyes_on_a_4_channel_montage_of_real_data(data_dir, tmp_path):
                           config=bk.preprocess_config)
     pack = teach(bk, taught_task("eyes_muse", ["open", "closed"], 4.0), sets)
     cv = pack.report["cross_validation"]
-    montage = "brainkit (read-out head + the recordings' channels)"
-    assert cv["methods"][montage]["mean"] > cv["methods"]["brainkit (read-out head)"]["mean"]
+    channels = "brainkit (the recordings' channels)"
+    assert cv["methods"][channels]["mean"] > cv["methods"]["brainkit (read-out head)"]["mean"]
     assert pack.channels == tuple(sets[0].windows.sensors.names) and len(pack.channels) == 4
     assert cv["methods"]["brainkit (read-out head)"]["mean"] > 0.8
-    # the kept head is at or above the classical methods fitted on the same folds
+    # the kept head is at or above the classical method fitted on the same folds
     assert cv["methods"][pack.report["head"]]["mean"] >= cv["methods"]["band power + logistic regression"]["mean"]
     assert pack.report["lm_head_agreement"]["agreement"] >= 0.9
     save_pack(pack, tmp_path / "pack")

@@ -115,7 +115,7 @@ def cmd_teach(args) -> int:
     summary = {"out": str(Path(args.out)), "task": task.id, "answers": list(task.answers),
                "window_s": task.window_s, "head": pack.report["head"], "channels": list(pack.channels),
                "class_counts": counts, "warnings": pack.report["warnings"],
-               "folds": f"{cv['n_folds']} by {cv['unit']}", "chosen_in_folds": cv.get("chosen_in_folds", []),
+               "folds": f"{cv['n_folds']} by {cv['unit']}",
                "balanced_accuracy": {k: v["mean"] for k, v in cv["methods"].items()},
                "learning_curve": cv["curve"], "lm_head_agreement": pack.report["lm_head_agreement"],
                "seconds": pack.report["seconds"]}
