@@ -499,6 +499,20 @@ def test_teach_errors_are_one_line(tiny_model, samples_dir, tmp_path, extra, mat
     assert not (tmp_path / "pack").exists()
 
 
+def test_a_manifest_of_text_without_its_rate_says_where_to_give_it(tiny_model, tmp_path, capsys):
+    from brainkit.cli import main
+
+    np.savetxt(tmp_path / "segment.txt", np.random.default_rng(0).normal(size=1000) * 50, fmt="%d")
+    manifest = tmp_path / "train.csv"
+    manifest.write_text("path,task,label,start_s,duration_s,subject\n"
+                        "segment.txt,spikes,yes,0,2,a\nsegment.txt,spikes,no,2,2,a\n")
+    code = main(["teach", "--manifest", str(manifest), "--out", str(tmp_path / "pack"),
+                 "--checkpoint", str(tiny_model[0]), "--lm", str(tiny_model[1])])
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("brainkit teach:")]
+    assert code == 2 and len(lines) == 1 and "a manifest's sfreq column" in lines[0], lines
+    assert not (tmp_path / "pack").exists()
+
+
 def test_a_pack_for_another_checkpoint_is_refused_by_decode(taught, tmp_path, capsys):
     from brainkit.cli import main
     from brainkit.models.taskpack import save_pack

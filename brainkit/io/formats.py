@@ -23,6 +23,8 @@ import numpy as np
 
 from brainkit.errors import BrainkitError
 
+#: how a reader of a file without a sampling rate is given one (the end of its error)
+GIVE_RATE = "give the sampling rate (a manifest's sfreq column, --sfreq on the command line, or sfreq=...)"
 _TIME_COLUMN = re.compile(r"^(timestamps?|time|times|time_?s|time_?ms|t|sample_?time|unix_?time)$",
                           re.IGNORECASE)
 _MARKER_COLUMN = re.compile(r"marker|event|trigger|stim", re.IGNORECASE)
@@ -51,8 +53,7 @@ def rate_from_timestamps(t: np.ndarray, warnings: list[str]) -> float:
     t = np.asarray(t, dtype=np.float64)
     t = t[np.isfinite(t)]
     if t.size < 2 or t[-1] <= t[0]:
-        raise BrainkitError("the timestamp column does not increase: pass the sampling rate "
-                            "explicitly (sfreq=..., or --sfreq on the command line)")
+        raise BrainkitError(f"the timestamp column does not increase: {GIVE_RATE}")
     rate = (t.size - 1) / (t[-1] - t[0])
     if rate < 1.0:  # timestamps in milliseconds
         rate *= 1000.0
@@ -131,8 +132,7 @@ def read_table(path: Path, sfreq: float | None = None):
 
     if sfreq is None:
         if not time_cols:
-            raise BrainkitError(f"{path.name} has no timestamp column: pass the sampling rate "
-                                "explicitly (sfreq=..., or --sfreq on the command line)")
+            raise BrainkitError(f"{path.name} has no timestamp column: {GIVE_RATE}")
         sfreq = rate_from_timestamps(pd.to_numeric(table[time_cols[0]], errors="coerce").to_numpy(),
                                      warnings)
     data = table[channel_cols].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64).T
@@ -164,8 +164,7 @@ def read_single_column(path: Path, sfreq: float | None = None):
 
     warnings: list[str] = []
     if sfreq is None:
-        raise BrainkitError(f"{path.name} is single-column text, which carries no sampling rate: "
-                            "pass it explicitly (sfreq=..., or --sfreq on the command line)")
+        raise BrainkitError(f"{path.name} is single-column text, which carries no sampling rate: {GIVE_RATE}")
     with open(path, "r", encoding="utf-8", errors="replace") as f:
         first = f.readline().strip()
     name, skip = "EEG", 0
@@ -198,7 +197,7 @@ def read_npz(path: Path, sfreq: float | None = None):
     data = np.atleast_2d(data).astype(np.float64)
     rate = sfreq or _npz_rate(arrays, path)
     if rate is None:
-        raise BrainkitError(f"{path.name} has no rate ('sf' or 'sfreq'): pass it explicitly")
+        raise BrainkitError(f"{path.name} has no rate ('sf' or 'sfreq'): {GIVE_RATE}")
     names = arrays.get("chan", arrays.get("ch_names"))
     names = [str(n) for n in names] if names is not None else [f"ch{i + 1}" for i in range(len(data))]
     if len(names) != len(data):
