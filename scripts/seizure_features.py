@@ -6,7 +6,10 @@ power without its amplitude, in the cross-validation folds of ``brainkit crossva
 Prints balanced accuracy (mean, std over folds, %) of brainkit's read-out head (the shipped
 features, its logistic regression refitted in each fold) with each candidate feature appended,
 then with all of them, and of band power + logistic regression as recorded and with relative band
-powers only (no amplitude). Candidates, per window and channel (averaged over channels; Bonn has
+powers only (no amplitude); then nonlinear classifiers (scikit-learn's gradient boosting, random
+forest, a one-hidden-layer perceptron) on the read-out and on the read-out with every candidate;
+last, the windows each method gets wrong per Bonn set (A, B healthy scalp; C, D interictal; E
+ictal). Candidates, per window and channel (averaged over channels; Bonn has
 one): autocorrelation peak and trough at 40-500 ms (rhythmicity), the variability and range of the
 0.5-s RMS envelope, zero crossings and extrema per second, Teager energy per variance, Katz's
 fractal dimension, permutation entropy (order 4, two delays) and the log relative power in 4-Hz
@@ -112,6 +115,37 @@ def main() -> None:
 
     print("band power + logistic regression", score(band_power, logreg))
     print("  relative band powers only", score(lambda j: band_power(j, False), logreg))
+
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    nonlinear = {
+        "gradient boosting": lambda: HistGradientBoostingClassifier(class_weight="balanced", random_state=0),
+        "random forest": lambda: RandomForestClassifier(300, class_weight="balanced", random_state=0),
+        "perceptron (64 units)": lambda: make_pipeline(
+            StandardScaler(), MLPClassifier((64,), alpha=1e-2, max_iter=500, random_state=0))}
+    every = lambda j: np.concatenate([readout[j], np.stack([extra[j][n] for n in names], 1)], 1)  # noqa: E731
+    for name, make in nonlinear.items():
+        fit = lambda a, y, b, make=make: make().fit(a, y).predict_proba(b)  # noqa: E731
+        print(name, "on the read-out", score(lambda j: readout[j], fit), "+ all", score(every, fit))
+
+    def errors(features, fit) -> str:
+        wrong: dict = {}
+        for split in splits:
+            x_train = np.concatenate([features(j) for j in split.train])
+            proba = fit(x_train, labels_of([sets[j] for j in split.train], task),
+                        np.concatenate([features(j) for j in split.test]))
+            y = labels_of([sets[j] for j in split.test], task)
+            bonn_set = np.concatenate([[sets[j].source.split("/")[1][0]] * len(sets[j].windows)
+                                       for j in split.test])
+            for k in np.unique(bonn_set):
+                wrong[k] = wrong.get(k, 0) + int((proba.argmax(1) != y)[bonn_set == k].sum())
+        return ", ".join(f"{k} {v}" for k, v in sorted(wrong.items()))
+
+    print("windows wrong per Bonn set (of 500 each): read-out head", errors(lambda j: readout[j], head),
+          "| band power", errors(band_power, logreg))
 
 
 if __name__ == "__main__":
