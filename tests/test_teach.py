@@ -214,8 +214,8 @@ def test_the_kept_head_sums_the_logits_of_the_readings_it_combines(taught):
     total = 0.0
     for member in kept.members:
         w, b, m = inputs.fit(member, sets, pack.task)
-        total = total + inputs.inputs(t.layout_of(member), sets, m) @ w.T + b
-    combined = inputs.inputs(t.layout_of(kept), sets, montage) @ weight.T + bias
+        total = total + inputs.inputs(member.layout, sets, m) @ w.T + b
+    combined = inputs.inputs(kept.layout, sets, montage) @ weight.T + bias
     np.testing.assert_allclose(combined, total, rtol=1e-6, atol=1e-6)
     assert np.abs(total).max() > 1.0  # logits, not a sum of zeros
 

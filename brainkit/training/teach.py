@@ -137,7 +137,7 @@ class Family:
     """One kind of taught head: the read-out inputs it fits, and how.
 
     A head's inputs are laid out as [regions | the montage's channels | its spatial filters |
-    its evoked filters] (:func:`layout_of`, :func:`brainkit.inference.readout_inputs`); a family
+    its evoked filters] (:attr:`layout`, :func:`brainkit.inference.readout_inputs`); a family
     fits some of these blocks and holds zero weights on the others, so that every family
     answers through the same path. A family with ``members`` fits each of them on its own
     blocks and sums their logits (a product of experts); its flags are the members' union.
@@ -155,6 +155,14 @@ class Family:
     @property
     def portable(self) -> bool:
         return not (self.channels or self.filters or self.evoked)
+
+    @property
+    def layout(self) -> list[str]:
+        """The blocks of the head's inputs, in order: the regions, and for a family bound to a
+        montage its channels, then the filters it fits."""
+        if self.portable:
+            return ["regions"]
+        return ["regions", "channels"] + (["filters"] if self.filters else []) + (["evoked"] if self.evoked else [])
 
 
 FAMILIES = (Family(HEAD), Family(CHANNELS, regions=False, channels=True),
@@ -264,7 +272,7 @@ class HeadInputs:
 
     def fit(self, family: Family, sets, task: Task):
         """``family``'s head fitted on ``sets``: ``(weight, bias, montage)``, the weight spread
-        over the whole layout of the montage's inputs (:func:`layout_of`; zero on the blocks the
+        over the whole layout of the montage's inputs (:attr:`Family.layout`; zero on the blocks the
         family does not fit); a family with members sums theirs."""
         y = labels_of(sets, task)
         montage = Montage()
@@ -275,7 +283,7 @@ class HeadInputs:
                 fit_spatial_filters(self._band("spatial_band", sets), y) if family.filters else None,
                 fit_evoked_filters(self._band("evoked_band", sets), y) if family.evoked else None,
                 evoked_times(w.x.shape[-1] / w.sfreq, w.sfreq) if family.evoked else None)
-        layout = layout_of(family)
+        layout = family.layout
         widths = {"regions": N_FEATURES, "channels": montage.channels_only().width,
                   "filters": montage.n_filters, "evoked": montage.n_evoked}
         starts = dict(zip(layout, np.cumsum([0] + [widths[block] for block in layout])))
@@ -296,17 +304,9 @@ class HeadInputs:
         """``family``'s head (no language model) as ``fit_predict(train, test, task)``."""
         def fit_predict(train, test, task):
             weight, bias, montage = self.fit(family, train, get_task(task))
-            return softmax_logits(self.inputs(layout_of(family), test, montage) @ weight.T + bias)
+            return softmax_logits(self.inputs(family.layout, test, montage) @ weight.T + bias)
 
         return fit_predict
-
-
-def layout_of(family: Family) -> list[str]:
-    """The blocks of a family's head inputs, in order: the regions, and for a family bound to a
-    montage its channels, then the filters it fits."""
-    if family.portable:
-        return ["regions"]
-    return ["regions", "channels"] + (["filters"] if family.filters else []) + (["evoked"] if family.evoked else [])
 
 
 def classical_methods(task: Task, sets) -> dict:
@@ -408,7 +408,7 @@ def fit_pack(bk, task: Task, sets, reading_steps: int = 24, batch_size: int = 8,
     inputs = HeadInputs(() if family.portable else montage_of(sets))
     y = labels_of(sets, task)
     weight, bias, montage = inputs.fit(family, sets, task)
-    features = [torch.from_numpy(inputs.inputs(layout_of(family), [s], montage)).float() for s in sets]
+    features = [torch.from_numpy(inputs.inputs(family.layout, [s], montage)).float() for s in sets]
     portable = fit_head(inputs.inputs(["regions"], sets), y, A) if montage else None
     model, tok = bk.decoder.lm
     root = getattr(bk, "_root_decoder", bk.decoder)
