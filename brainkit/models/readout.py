@@ -477,17 +477,17 @@ def fit_head(features: np.ndarray, labels: np.ndarray, n_answers: int, C: float 
     return weight, bias
 
 
-def fit_lda_head(features: np.ndarray, labels: np.ndarray, n_answers: int, shrinkage: bool = False):
-    """Linear discriminant analysis (equal priors) as one linear map: the classifier of common
-    spatial patterns, and with Ledoit-Wolf ``shrinkage`` of evoked time courses (many features,
-    few windows; on the few spatial-pattern features shrinkage lowered cross-validated accuracy on
-    motor execution, 78.0 -> 69.3 %); same returns as :func:`fit_head`."""
+def fit_lda_head(features: np.ndarray, labels: np.ndarray, n_answers: int):
+    """Linear discriminant analysis (equal priors, Ledoit-Wolf shrinkage of the covariance) as one
+    linear map: the classifier of a taught task's spatial-pattern and evoked readings. Shrinkage
+    keeps its logits from overconfidence on few windows, which matters where the readings' logits
+    are summed (on the spatial patterns alone it lowered cross-validated accuracy on motor
+    execution, 78.0 -> 69.3 %; README); same returns as :func:`fit_head`."""
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
     features = np.asarray(features, dtype=np.float64)
     classes = np.unique(labels)
-    model = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto" if shrinkage else None,
-                                       priors=np.full(len(classes), 1.0 / len(classes)))
+    model = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto", priors=np.full(len(classes), 1.0 / len(classes)))
     model.fit(features, labels)
     coef, intercept = model.coef_, model.intercept_
     if len(classes) == 2:  # one discriminant -> two logits, [-z / 2, z / 2]

@@ -6,11 +6,10 @@ The base model stays frozen. What is learned is what a built-in read-out task ha
    :func:`families_for`): always the 207 region-pooled, gain-invariant spectral and waveform
    features (class-balanced logistic regression; any layout); and when every teaching recording
    has the same channels (one montage, as a clinic's or a lab's recordings do) those channels,
-   in up to three readings, each fitted as the classical method that reads them is: their log
-   band powers and scale (logistic regression, as band power), for two classes the log 8-30 Hz
-   power of common spatial patterns (LDA, as CSP; :func:`fit_spatial_filters`), and for
-   event-locked windows the 1-20 Hz time course of xDAWN filters (shrinkage LDA;
-   :func:`fit_evoked_filters`). With a montage the pack keeps **the readings of its channels
+   in up to three readings: their log band powers and scale (logistic regression, as band
+   power), for two classes the log 8-30 Hz power of common spatial patterns (as CSP;
+   :func:`fit_spatial_filters`), and for event-locked windows the 1-20 Hz time course of xDAWN
+   filters (:func:`fit_evoked_filters`), both by LDA with a Ledoit-Wolf covariance. With a montage the pack keeps **the readings of its channels
    combined** (:func:`kept_family`): their logits summed, a product of experts, so that a reading
    that separates the classes confidently decides and one that does not adds little. The choice
    is fixed before any fold is scored (no family is picked by its cross-validated score), so the
@@ -148,8 +147,7 @@ class Family:
     channels: bool = False  #: each channel's log band powers and scale (one montage)
     filters: bool = False  #: log 8-30 Hz power of common spatial patterns (one montage, two classes)
     evoked: bool = False  #: 1-20 Hz time course of xDAWN filters (one montage, event-locked windows)
-    lda: bool = False  #: LDA instead of logistic regression...
-    shrinkage: bool = False  #: ...with a Ledoit-Wolf covariance
+    lda: bool = False  #: shrinkage LDA instead of logistic regression
     members: tuple = ()  #: families whose logits this one sums
 
     @property
@@ -167,7 +165,7 @@ class Family:
 
 FAMILIES = (Family(HEAD), Family(CHANNELS, regions=False, channels=True),
             Family(SPATIAL, regions=False, filters=True, lda=True),
-            Family(EVOKED, regions=False, evoked=True, lda=True, shrinkage=True))
+            Family(EVOKED, regions=False, evoked=True, lda=True))
 N_SPATIAL_FILTERS = 4  #: common spatial patterns kept (the two most discriminative of each end)
 N_EVOKED_FILTERS = 4  #: xDAWN filters per class
 
@@ -291,7 +289,7 @@ class HeadInputs:
         for member in family.members or (family,):
             fitted = [block for block in layout if getattr(member, block)]
             x = self.inputs(fitted, sets, montage)
-            weight, b = (fit_lda_head(x, y, len(task.answers), member.shrinkage) if member.lda
+            weight, b = (fit_lda_head(x, y, len(task.answers)) if member.lda
                          else fit_head(x, y, len(task.answers)))
             col = 0
             for block in fitted:
