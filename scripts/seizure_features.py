@@ -82,15 +82,29 @@ def main() -> None:
     extra = [{k: v.mean(1) for k, v in candidates(s.windows.x.astype(np.float64), s.windows.sfreq).items()}
              for s in sets]
 
-    def score(features, fit) -> str:
-        accuracy = []
+    bonn_set = [s.source.split("/")[1][0] for s in sets]  # A-E
+
+    def out_of_fold(features, fit) -> tuple[list, list]:
+        """Balanced accuracy per fold, and the Bonn set of every test window answered wrongly."""
+        accuracy, wrong = [], []
         for split in splits:
             train, test = [sets[j] for j in split.train], [sets[j] for j in split.test]
             x_train = np.concatenate([features(j) for j in split.train])
             x_test = np.concatenate([features(j) for j in split.test])
-            proba = fit(x_train, labels_of(train, task), x_test)
-            accuracy.append(classification_metrics(labels_of(test, task), proba, answers)["balanced_accuracy"])
+            proba, y = fit(x_train, labels_of(train, task), x_test), labels_of(test, task)
+            accuracy.append(classification_metrics(y, proba, answers)["balanced_accuracy"])
+            where = np.concatenate([[bonn_set[j]] * len(sets[j].windows) for j in split.test])
+            wrong.extend(where[proba.argmax(1) != y])
+        return accuracy, wrong
+
+    def summary(accuracy) -> str:
         return f"{100 * np.mean(accuracy):.1f} ± {100 * np.std(accuracy):.1f}"
+
+    def per_set(wrong) -> str:
+        return ", ".join(f"{k} {wrong.count(k)}" for k in sorted(set(bonn_set)))
+
+    def score(features, fit) -> str:
+        return summary(out_of_fold(features, fit)[0])
 
     def head(x_train, y, x_test):
         weight, bias = fit_head(x_train, y, 2)
@@ -100,11 +114,12 @@ def main() -> None:
         return _logreg().fit(x_train, y).predict_proba(x_test)
 
     names = list(extra[0])
-    print("read-out head", score(lambda j: readout[j], head))
+    every = lambda j: np.concatenate([readout[j], np.stack([extra[j][n] for n in names], 1)], 1)  # noqa: E731
+    head_run = out_of_fold(lambda j: readout[j], head)
+    print("read-out head", summary(head_run[0]))
     for name in names:
         print(f"  + {name}", score(lambda j: np.concatenate([readout[j], extra[j][name][:, None]], 1), head))
-    print("  + all", score(lambda j: np.concatenate([readout[j], np.stack([extra[j][n] for n in names], 1)], 1),
-                           head))
+    print("  + all", score(every, head))
 
     def band_power(j, amplitude=True):
         s = sets[j]
@@ -113,7 +128,8 @@ def main() -> None:
             f = f[..., :-1] - np.log(np.exp(f[..., :-1]).sum(-1, keepdims=True))
         return np.concatenate([f.mean(1), f.std(1)], -1)
 
-    print("band power + logistic regression", score(band_power, logreg))
+    band_run = out_of_fold(band_power, logreg)
+    print("band power + logistic regression", summary(band_run[0]))
     print("  relative band powers only", score(lambda j: band_power(j, False), logreg))
 
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
@@ -126,26 +142,12 @@ def main() -> None:
         "random forest": lambda: RandomForestClassifier(300, class_weight="balanced", random_state=0),
         "perceptron (64 units)": lambda: make_pipeline(
             StandardScaler(), MLPClassifier((64,), alpha=1e-2, max_iter=500, random_state=0))}
-    every = lambda j: np.concatenate([readout[j], np.stack([extra[j][n] for n in names], 1)], 1)  # noqa: E731
     for name, make in nonlinear.items():
         fit = lambda a, y, b, make=make: make().fit(a, y).predict_proba(b)  # noqa: E731
         print(name, "on the read-out", score(lambda j: readout[j], fit), "+ all", score(every, fit))
 
-    def errors(features, fit) -> str:
-        wrong: dict = {}
-        for split in splits:
-            x_train = np.concatenate([features(j) for j in split.train])
-            proba = fit(x_train, labels_of([sets[j] for j in split.train], task),
-                        np.concatenate([features(j) for j in split.test]))
-            y = labels_of([sets[j] for j in split.test], task)
-            bonn_set = np.concatenate([[sets[j].source.split("/")[1][0]] * len(sets[j].windows)
-                                       for j in split.test])
-            for k in np.unique(bonn_set):
-                wrong[k] = wrong.get(k, 0) + int((proba.argmax(1) != y)[bonn_set == k].sum())
-        return ", ".join(f"{k} {v}" for k, v in sorted(wrong.items()))
-
-    print("windows wrong per Bonn set (of 500 each): read-out head", errors(lambda j: readout[j], head),
-          "| band power", errors(band_power, logreg))
+    print("windows wrong per Bonn set (of 500 each): read-out head", per_set(head_run[1]),
+          "| band power", per_set(band_run[1]))
 
 
 if __name__ == "__main__":

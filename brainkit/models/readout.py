@@ -487,7 +487,8 @@ def fit_lda_head(features: np.ndarray, labels: np.ndarray, n_answers: int):
 
     features = np.asarray(features, dtype=np.float64)
     classes = np.unique(labels)
-    model = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto", priors=np.full(len(classes), 1.0 / len(classes)))
+    model = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto",
+                                       priors=np.full(len(classes), 1.0 / len(classes)))
     model.fit(features, labels)
     coef, intercept = model.coef_, model.intercept_
     if len(classes) == 2:  # one discriminant -> two logits, [-z / 2, z / 2]

@@ -9,9 +9,9 @@ The base model stays frozen. What is learned is what a built-in read-out task ha
    in up to three readings: their log band powers and scale (logistic regression, as band
    power), for two classes the log 8-30 Hz power of common spatial patterns (as CSP;
    :func:`fit_spatial_filters`), and for event-locked windows the 1-20 Hz time course of xDAWN
-   filters (:func:`fit_evoked_filters`), both by LDA with a Ledoit-Wolf covariance. With a montage the pack keeps **the readings of its channels
-   combined** (:func:`kept_family`): their logits summed, a product of experts, so that a reading
-   that separates the classes confidently decides and one that does not adds little. The choice
+   filters (:func:`fit_evoked_filters`), both by LDA with a Ledoit-Wolf covariance. With a
+   montage the pack keeps **the readings of its channels combined** (:func:`kept_family`): their
+   logits summed, a product of experts, so that a reading that separates the classes confidently decides and one that does not adds little. The choice
    is fixed before any fold is scored (no family is picked by its cross-validated score), so the
    kept head's cross-validated figure is the one to compare. Without a montage it keeps the
    regions head; a pack bound to a montage also holds the regions head, which answers
@@ -199,7 +199,8 @@ def kept_family(families) -> Family:
     combined (their logits summed), else the regions head. Fixed by what the data allows, never
     by a cross-validated score. The regions are left out of the combination: pooled from the
     same channels, they add a second, noisier reading of the same evidence (measured on README's
-    three demos: with them 86.3 / 62.2 / 100.0 %, without 86.3 / 65.4 / 100.0 %)."""
+    three demos, the spatial LDA then unshrunk: with them 86.3 / 62.2 / 100.0 %, without
+    86.3 / 65.4 / 100.0 %)."""
     readings = tuple(f for f in families if not f.portable)
     if len(readings) <= 1:
         return readings[0] if readings else families[0]
