@@ -79,11 +79,13 @@ report = pack.report
 st.subheader(f"{task.id}: how well it learned")
 st.plotly_chart(learning_curve_figure(report, len(pack.task.answers)), key="teach_curve")
 st.dataframe(comparison_rows(report), hide_index=True, key="teach_comparison")
-reading = report["lm_head_agreement"]
+reading, cv = report["lm_head_agreement"], report["cross_validation"]
 where = ("on a recording without its channels it answers from the scalp regions" if pack.channels
          else "it reads the scalp regions, on any layout")
 st.caption(f"Cross-validated without the language model. The pack keeps **{report['head']}** ({where}); "
            "it is chosen by what the recordings allow, not by these scores, so its row is the one to compare. "
+           + (f"A learning-curve point is the mean (±: standard deviation) over {cv['draws']} random draws of "
+              "that many training windows per class. " if "draws" in cv else "") +
            f"The language model gives the head's answer on {100 * reading['agreement']:.0f}% of "
            f"{reading['n_windows']} training windows. Taught in {sum(report['seconds'].values()):.0f} s.")
 st.success(f"{task.id} is now on Decode, Explain and Task correlations (for you only).")

@@ -102,9 +102,10 @@ def table(packs) -> str:
         counts = ", ".join(f"{k} {v}" for k, v in meta["report"]["class_counts"].items())
         for name, stats in cv["methods"].items():
             cells = []
-            for n in ("10", "20", "50"):
+            for n in ("10", "20", "50"):  # mean ± std over random draws of the training windows
                 v = cv["curve"].get(n, {}).get(name)
-                cells.append("-" if v is None else f"{100 * v:.1f}")
+                std = cv.get("curve_std", {}).get(n, {}).get(name)
+                cells.append("-" if v is None else f"{100 * v:.1f}" + ("" if std is None else f" ± {100 * std:.1f}"))
             cells.append(f"{100 * stats['mean']:.1f} ± {100 * stats['std']:.1f} ({cv['train_per_class']})")
             lines.append(f"| {meta['id']} | {cv['n_folds']} by {cv['unit']} | {counts} | {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -516,6 +516,9 @@ def test_teach_page_teaches_a_task_that_only_its_user_decodes(model_env):
     assert 10 < smallest < 21 and [int(x) for x in curve["data"][0]["x"]] == [10, smallest]  # then all
     comparison = at.dataframe[0].value
     assert list(comparison["method"]) == [t["name"] for t in curve["data"]]
+    # the 10-per-class point is a mean over random draws of the windows: its spread is shown
+    assert all(t["error_y"]["visible"] and len(t["error_y"]["array"]) == 2 for t in curve["data"])
+    assert "10 per class ±" in comparison.columns
     report = at.session_state["taught"]["eyes_sim"].report
     assert list(comparison["method"][comparison["in the pack"]]) == [report["head"]]
     assert comparison["balanced accuracy (%)"].iloc[0] > 90  # posterior alpha, simulated: learned out of fold

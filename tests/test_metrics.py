@@ -45,3 +45,16 @@ def test_bandpower_baseline_on_real_data(data_dir):
     result = run_baselines(data_dir, tasks=["seizure", "workload"])["bandpower_logreg"]
     assert result["seizure"]["n"] == 500 and result["seizure"]["balanced_accuracy"] > 0.9
     assert result["workload"]["n"] == 290 and result["workload"]["balanced_accuracy"] > 0.65
+
+
+def test_balanced_accuracy_is_sklearns():
+    from sklearn.metrics import balanced_accuracy_score
+
+    from brainkit.evaluation.metrics import balanced_accuracy
+
+    rng = np.random.default_rng(0)
+    for n_classes in (2, 3, 5):
+        y = rng.integers(0, n_classes, 40)
+        pred = np.where(rng.random(40) < 0.6, y, rng.integers(0, n_classes + 1, 40))  # a class not in y too
+        assert balanced_accuracy(y, pred) == pytest.approx(balanced_accuracy_score(y, pred), abs=1e-12)
+    assert balanced_accuracy([0, 0, 1, 1], [0, 1, 1, 1]) == 0.75

@@ -101,19 +101,26 @@ def test_recordings_with_both_classes_are_left_out_one_by_one():
     assert sorted(sp.test for sp in splits) == [[0], [1], [2]]
 
 
-def test_limited_training_keeps_n_windows_per_class():
-    from brainkit.training.teach import limited
+def test_a_draw_keeps_n_windows_per_class_the_same_for_every_method():
+    from brainkit.training.teach import Subsample
 
-    seen = {}
+    seen = []
 
     def method(train, test, task):
-        seen["labels"] = np.concatenate([s.windows.labels for s in train])
+        seen.append(np.concatenate([s.windows.starts_s for s in train]))
         return np.zeros((1, 2))
 
     sets = [_set(np.arange(0, 120, 4.0), ["left", "right"] * 15, "R3")]
     with taught_tasks([taught_task("motor_exec", ["left", "right"], 4.0)]):
-        limited(method, 4, 0)(sets, sets, "motor_exec")
-    assert sorted(seen["labels"]) == ["left"] * 4 + ["right"] * 4
+        draw = Subsample(4, 0)
+        draw.method(method)(sets, sets, "motor_exec")
+        draw.method(method)(sets, sets, "motor_exec")
+        Subsample(4, 1).method(method)(sets, sets, "motor_exec")
+        Subsample(None, 0).method(method)(sets, sets, "motor_exec")
+    labels = {t: lab for t, lab in zip(sets[0].windows.starts_s, sets[0].windows.labels)}
+    assert sorted(labels[t] for t in seen[0]) == ["left"] * 4 + ["right"] * 4
+    np.testing.assert_array_equal(seen[0], seen[1])  # one draw for every method of a fold
+    assert not np.array_equal(seen[0], seen[2]) and len(seen[3]) == 30  # another draw; all windows
 
 
 # ----------------------------------------------------------------------------- labelled windows
@@ -198,6 +205,28 @@ def test_teaching_reports_cross_validation_beside_the_classical_methods(taught):
     assert list(cv["curve"])[:2] == ["10", "20"] and pack.report["class_counts"] == {"open": 42, "closed": 42}
     reading = pack.report["lm_head_agreement"]
     assert 0 <= reading["steps"] <= 3 and reading["n_windows"] == 64
+    # the last point trains on every window: one draw, no spread over draws
+    assert cv["draws"] == t.CURVE_DRAWS and set(cv["curve_std"][str(cv["train_per_class"])].values()) == {0.0}
+
+
+def test_a_learning_curve_point_is_the_mean_of_its_draws(taught):
+    """With folds that do not depend on the seed (contiguous blocks), the point averaged over three
+    draws is the mean of the points of three single draws, and its spread is theirs. The labels are
+    shuffled, so that which ten windows per class are drawn changes the scores."""
+    from dataclasses import replace
+
+    from brainkit.training import teach as t
+
+    _, pack, sets = taught
+    rng = np.random.default_rng(0)
+    sets = [replace(s, windows=replace(s.windows, labels=rng.permutation(s.windows.labels))) for s in sets]
+    single = [t.cross_validate(pack.task, sets, seed=d, curve=(10,), draws=1)["curve"]["10"] for d in range(3)]
+    three = t.cross_validate(pack.task, sets, seed=0, curve=(10,), draws=3)
+    assert three["draws"] == 3 and list(three["curve"]) == ["10", str(three["train_per_class"])]
+    for name, value in three["curve"]["10"].items():
+        values = [s[name] for s in single]
+        assert value == pytest.approx(np.mean(values)) and three["curve_std"]["10"][name] == pytest.approx(np.std(values))
+    assert all(len({s[name] for s in single}) > 1 for name in single[0])  # the draws differ
 
 
 def test_the_kept_head_sums_the_logits_of_the_readings_it_combines(taught):

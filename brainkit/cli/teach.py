@@ -117,7 +117,8 @@ def cmd_teach(args) -> int:
                "class_counts": counts, "warnings": pack.report["warnings"],
                "folds": f"{cv['n_folds']} by {cv['unit']}",
                "balanced_accuracy": {k: v["mean"] for k, v in cv["methods"].items()},
-               "learning_curve": cv["curve"], "lm_head_agreement": pack.report["lm_head_agreement"],
+               "learning_curve": cv["curve"], "learning_curve_std": cv["curve_std"], "draws": cv["draws"],
+               "lm_head_agreement": pack.report["lm_head_agreement"],
                "seconds": pack.report["seconds"]}
     json.dump(summary, sys.stdout, indent=2, default=float)
     sys.stdout.write("\n")

@@ -477,17 +477,19 @@ def fit_head(features: np.ndarray, labels: np.ndarray, n_answers: int, C: float 
     return weight, bias
 
 
-def fit_lda_head(features: np.ndarray, labels: np.ndarray, n_answers: int):
-    """Linear discriminant analysis (equal priors, Ledoit-Wolf shrinkage of the covariance) as one
-    linear map: the classifier of a taught task's spatial-pattern and evoked readings. Shrinkage
-    keeps its logits from overconfidence on few windows, which matters where the readings' logits
-    are summed (on the spatial patterns alone it lowered cross-validated accuracy on motor
-    execution, 78.0 -> 69.3 %; README); same returns as :func:`fit_head`."""
+def fit_lda_head(features: np.ndarray, labels: np.ndarray, n_answers: int, shrinkage="auto"):
+    """Linear discriminant analysis (equal priors, a shrunk covariance) as one linear map: the
+    classifier of a taught task's spatial-pattern and evoked readings. ``shrinkage="auto"``
+    (Ledoit-Wolf) keeps its logits from overconfidence on few windows, which matters where the
+    readings' logits are summed (on the spatial patterns alone it lowered cross-validated accuracy
+    on motor execution, 78.0 -> 69.3 %; README); ``shrinkage=1.0`` is the nearest class mean
+    under one variance shared by every feature (a matched filter), for features far more
+    numerous than windows; same returns as :func:`fit_head`."""
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
     features = np.asarray(features, dtype=np.float64)
     classes = np.unique(labels)
-    model = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto",
+    model = LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage,
                                        priors=np.full(len(classes), 1.0 / len(classes)))
     model.fit(features, labels)
     coef, intercept = model.coef_, model.intercept_

@@ -8,10 +8,13 @@ The base model stays frozen. What is learned is what a built-in read-out task ha
    has the same channels (one montage, as a clinic's or a lab's recordings do) those channels,
    in up to three readings: their log band powers and scale (logistic regression, as band
    power), for two classes the log 8-30 Hz power of common spatial patterns (as CSP;
-   :func:`fit_spatial_filters`), and for event-locked windows the 1-20 Hz time course of xDAWN
-   filters (:func:`fit_evoked_filters`), both by LDA with a Ledoit-Wolf covariance. With a
-   montage the pack keeps **the readings of its channels combined** (:func:`kept_family`): their
-   logits summed, a product of experts, so that a reading that separates the classes confidently decides and one that does not adds little. The choice
+   :func:`fit_spatial_filters`; by LDA with a Ledoit-Wolf covariance), and for event-locked
+   windows the 1-20 Hz time course of xDAWN filters (:func:`fit_evoked_filters`; by the nearest
+   class mean, a matched filter: its hundreds of time points outnumber the windows, too many
+   for a covariance to be estimated, and xDAWN has already whitened them against the noise).
+   With a montage the pack keeps **the readings of its channels combined**
+   (:func:`kept_family`): their logits summed, a product of experts, so that a reading that
+   separates the classes confidently decides and one that does not adds little. The choice
    is fixed before any fold is scored (no family is picked by its cross-validated score), so the
    kept head's cross-validated figure is the one to compare. Without a montage it keeps the
    regions head; a pack bound to a montage also holds the regions head, which answers
@@ -28,7 +31,9 @@ window's samples: by subject or recording when every training part then holds ev
 windows do not overlap across blocks (:func:`contiguous_blocks`). In the same folds, on the same
 labels, the classical methods of :mod:`brainkit.evaluation.baselines` that apply: band power +
 logistic regression always, CSP + LDA for two classes, xDAWN + tangent space for event-locked
-windows. A learning curve repeats this with 10, 20 and 50 training windows per class. The
+windows. A learning curve repeats this with 10, 20 and 50 training windows per class, each point
+the mean over :data:`CURVE_DRAWS` random draws of them (every method trained on the same draw;
+each reading fitted once per draw and fold, the kept head summing their logits). The
 cross-validation scores brainkit's heads without the language model (its answers follow the
 head; their agreement on the training windows is reported): every reading alone, and the kept
 head.
@@ -56,6 +61,8 @@ from brainkit.tasks import Task, get_task, taught_tasks
 
 #: training windows per class of the learning curve
 LEARNING_CURVE = (10, 20, 50)
+#: random draws of the training windows averaged at each learning-curve point
+CURVE_DRAWS = 5
 #: the answer prototypes' tuning stops after this many batches in a row answered as the head does
 EARLY_STOP = 4
 HEAD = "brainkit (read-out head)"
@@ -148,6 +155,7 @@ class Family:
     filters: bool = False  #: log 8-30 Hz power of common spatial patterns (one montage, two classes)
     evoked: bool = False  #: 1-20 Hz time course of xDAWN filters (one montage, event-locked windows)
     lda: bool = False  #: shrinkage LDA instead of logistic regression
+    shrinkage: object = "auto"  #: the LDA's (:func:`~brainkit.models.readout.fit_lda_head`)
     members: tuple = ()  #: families whose logits this one sums
 
     @property
@@ -165,7 +173,7 @@ class Family:
 
 FAMILIES = (Family(HEAD), Family(CHANNELS, regions=False, channels=True),
             Family(SPATIAL, regions=False, filters=True, lda=True),
-            Family(EVOKED, regions=False, evoked=True, lda=True))
+            Family(EVOKED, regions=False, evoked=True, lda=True, shrinkage=1.0))
 N_SPATIAL_FILTERS = 4  #: common spatial patterns kept (the two most discriminative of each end)
 N_EVOKED_FILTERS = 4  #: xDAWN filters per class
 
@@ -234,7 +242,7 @@ class HeadInputs:
     BANDS = {"spatial_band": SPATIAL_BAND_HZ, "evoked_band": EVOKED_BAND_HZ}
 
     def __init__(self, channels=()):
-        self.montage, self._cache = Montage(channels), {}
+        self.montage, self._cache, self._logits = Montage(channels), {}, {}
 
     def _get(self, kind: str, s: LabelledSet):
         key = (kind, id(s))
@@ -290,7 +298,7 @@ class HeadInputs:
         for member in family.members or (family,):
             fitted = [block for block in layout if getattr(member, block)]
             x = self.inputs(fitted, sets, montage)
-            weight, b = (fit_lda_head(x, y, len(task.answers)) if member.lda
+            weight, b = (fit_lda_head(x, y, len(task.answers), member.shrinkage) if member.lda
                          else fit_head(x, y, len(task.answers)))
             col = 0
             for block in fitted:
@@ -299,13 +307,22 @@ class HeadInputs:
             bias = bias + b
         return full, bias, montage
 
+    def logits(self, family: Family, train, test, task: Task) -> np.ndarray:
+        """``family``'s logits on ``test`` fitted on ``train``, (N_test, A); a family with members
+        sums theirs (as :meth:`fit` sums their weights). Each member is fitted once per training
+        part, however many families and methods read it."""
+        if family.members:
+            return sum(self.logits(m, train, test, task) for m in family.members)
+        key = (family.name, tuple(map(id, train)), tuple(map(id, test)))
+        if key not in self._logits:
+            weight, bias, montage = self.fit(family, train, task)
+            # the sets are held so that their ids stay unique
+            self._logits[key] = (train, test, self.inputs(family.layout, test, montage) @ weight.T + bias)
+        return self._logits[key][2]
+
     def method(self, family: Family):
         """``family``'s head (no language model) as ``fit_predict(train, test, task)``."""
-        def fit_predict(train, test, task):
-            weight, bias, montage = self.fit(family, train, get_task(task))
-            return softmax_logits(self.inputs(family.layout, test, montage) @ weight.T + bias)
-
-        return fit_predict
+        return lambda train, test, task: softmax_logits(self.logits(family, train, test, get_task(task)))
 
 
 def classical_methods(task: Task, sets) -> dict:
@@ -319,66 +336,83 @@ def classical_methods(task: Task, sets) -> dict:
     return methods
 
 
-def limited(method, n_per_class: int | None, seed: int):
-    """``method`` trained on at most ``n_per_class`` random windows per class of its training sets."""
-    if n_per_class is None:
-        return method
+class Subsample:
+    """At most ``n_per_class`` random training windows per class (all with ``None``): one draw per
+    training part, the same for every method scored on it."""
 
-    def fit_predict(train, test, task):
-        y = labels_of(train, task)
-        rng = np.random.default_rng(seed)
-        keep = np.zeros(len(y), bool)
-        for a in np.unique(y):
-            idx = np.flatnonzero(y == a)
-            keep[rng.permutation(idx)[:n_per_class]] = True
-        out, offset = [], 0
-        for s in train:
-            rows = np.flatnonzero(keep[offset:offset + len(s.windows)])
-            offset += len(s.windows)
-            if len(rows):
-                out.append(_select(s, rows))
-        return method(out, test, task)
+    def __init__(self, n_per_class: int | None, seed: int):
+        self.n_per_class, self.seed, self._drawn = n_per_class, seed, {}
 
-    return fit_predict
+    def __call__(self, train, task: str) -> list:
+        if self.n_per_class is None:
+            return train
+        key = tuple(map(id, train))
+        if key not in self._drawn:
+            y = labels_of(train, task)
+            rng = np.random.default_rng(self.seed)
+            keep = np.zeros(len(y), bool)
+            for a in np.unique(y):
+                keep[rng.permutation(np.flatnonzero(y == a))[:self.n_per_class]] = True
+            out, offset = [], 0
+            for s in train:
+                rows = np.flatnonzero(keep[offset:offset + len(s.windows)])
+                offset += len(s.windows)
+                if len(rows):
+                    out.append(_select(s, rows))
+            self._drawn[key] = (train, out)  # the training part is held so that its ids stay unique
+        return self._drawn[key][1]
+
+    def method(self, method):
+        """``method`` trained on this draw of its training sets."""
+        return lambda train, test, task: method(self(train, task), test, task)
 
 
 def cross_validate(task: Task, sets, k: int = 5, seed: int = 0, curve=LEARNING_CURVE, progress=None,
-                   families=FAMILIES[:1]) -> dict:
+                   families=FAMILIES[:1], draws: int = CURVE_DRAWS) -> dict:
     """brainkit's taught heads beside the classical methods, in the same folds, on the same labels.
 
     Every family of ``families`` is scored alone, and the head a pack keeps
     (:func:`kept_family`) when it combines several: the figure to compare with the classical
-    methods.
+    methods. Each learning-curve point is the mean over ``draws`` random draws of its training
+    windows (every method trained on the same draw), because one draw of 10 windows per class
+    moves a method's balanced accuracy by several points.
 
     Returns
     -------
     dict
         ``unit``, ``n_folds``, ``head`` (the kept head's name), ``methods`` (name -> balanced
         accuracy mean/std/folds over folds with all training windows), ``curve`` (windows per
-        class -> name -> balanced accuracy; the points above the training windows available are
-        left out), ``train_per_class`` (training windows per class in the folds, smallest),
+        class -> name -> balanced accuracy, the mean over draws; the points above the training
+        windows available are left out, the last point is all of them), ``curve_std`` (the same,
+        the standard deviation over draws of their mean over folds; 0 with all windows),
+        ``draws``, ``train_per_class`` (training windows per class in the folds, smallest),
         ``out_of_fold`` (the kept head's).
     """
     blocks, splits, unit = teach_splits(sets, task, k, seed)
     inputs = HeadInputs(montage_of(sets) if any(not f.portable for f in families) else ())
     per_class = min(min(np.bincount(labels_of([blocks[i] for i in sp.train], task),
                                     minlength=len(task.answers))) for sp in splits)
-    points = [n for n in curve if n < per_class] + [None]
     kept = kept_family(families)
-    out = {"unit": unit, "n_folds": len(splits), "head": kept.name, "train_per_class": int(per_class), "curve": {}}
+    methods = {f.name: inputs.method(f) for f in (*families, kept)}
+    methods.update(classical_methods(task, blocks))
+    out = {"unit": unit, "n_folds": len(splits), "head": kept.name, "train_per_class": int(per_class),
+           "draws": int(draws), "curve": {}, "curve_std": {}}
     with taught_tasks([task]):
-        for n in points:
-            methods = {f.name: inputs.method(f) for f in (*families, kept)}
-            methods.update(classical_methods(task, blocks))
-            named = {name: limited(m, n, seed) for name, m in methods.items()}
-            r = crossval_task(task.id, blocks, named, k, seed, keep=[kept.name] if n is None else [],
-                              progress=progress, splits=(splits, unit))
-            scores = {name: r["methods"][name]["balanced_accuracy"] for name in named}
+        for n in [n for n in curve if n < per_class] + [None]:
+            runs = []
+            for draw in range(1 if n is None else draws):
+                subsample = Subsample(n, seed + draw)
+                runs.append(crossval_task(
+                    task.id, blocks, {name: subsample.method(m) for name, m in methods.items()}, k, seed,
+                    keep=[kept.name] if n is None else [], progress=progress, splits=(splits, unit)))
+            scores = {name: [r["methods"][name]["balanced_accuracy"]["mean"] for r in runs] for name in methods}
             if n is None:
-                out["methods"] = scores
-                out["out_of_fold"] = r["methods"][kept.name].get("out_of_fold")
-                out["n_windows"] = r["n_windows"]
-            out["curve"][str(n or per_class)] = {name: s["mean"] for name, s in scores.items()}
+                out["methods"] = {name: runs[0]["methods"][name]["balanced_accuracy"] for name in methods}
+                out["out_of_fold"] = runs[0]["methods"][kept.name].get("out_of_fold")
+                out["n_windows"] = runs[0]["n_windows"]
+            point = str(n or per_class)
+            out["curve"][point] = {name: float(np.mean(v)) for name, v in scores.items()}
+            out["curve_std"][point] = {name: float(np.std(v)) for name, v in scores.items()}
     return out
 
 

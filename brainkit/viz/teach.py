@@ -7,8 +7,9 @@ from brainkit.viz.figures import plotly_go, title_font
 
 def comparison_rows(report: dict) -> list[dict]:
     """One row per method: balanced accuracy over the folds (mean, spread) with every training
-    window, and at each learning-curve point (windows per class), in percent; ``in the pack`` marks
-    the head the pack keeps.
+    window, and at each learning-curve point (windows per class; the mean over random draws of
+    those windows, then ``±`` their standard deviation), in percent; ``in the pack`` marks the
+    head the pack keeps.
 
     Parameters
     ----------
@@ -24,13 +25,17 @@ def comparison_rows(report: dict) -> list[dict]:
         for n, scores in cv["curve"].items():
             value = scores.get(name)
             row[f"{n} per class"] = None if value is None else round(100 * value, 1)
+            if "curve_std" in cv and n != str(cv["train_per_class"]):  # the last point: one draw, all
+                std = cv["curve_std"][n].get(name)
+                row[f"{n} per class ±"] = None if std is None else round(100 * std, 1)
         rows.append(row)
     return rows
 
 
 def learning_curve_figure(report: dict, n_answers: int = 2):
     """Balanced accuracy against training windows per class, one line per method (brainkit's
-    solid, the kept head's thicker; the classical methods' dotted), chance dashed.
+    solid, the kept head's thicker; the classical methods' dotted), error bars the standard
+    deviation over random draws of the training windows, chance dashed.
 
     Returns
     -------
@@ -41,11 +46,18 @@ def learning_curve_figure(report: dict, n_answers: int = 2):
     go = plotly_go()
     cv = report["cross_validation"]
     points = sorted(cv["curve"], key=int)
+    spread = cv.get("curve_std", {})  # reports of packs taught before draws were averaged have none
+
+    def percent(table, n, name):
+        value = table.get(n, {}).get(name)
+        return None if value is None else 100 * value
+
     fig = go.Figure()
     for name in cv["methods"]:
-        fig.add_trace(go.Scatter(x=[int(n) for n in points],
-                                 y=[None if cv["curve"][n].get(name) is None else 100 * cv["curve"][n][name]
-                                    for n in points], mode="lines+markers", name=name,
+        fig.add_trace(go.Scatter(x=[int(n) for n in points], y=[percent(cv["curve"], n, name) for n in points],
+                                 error_y={"type": "data", "array": [percent(spread, n, name) for n in points],
+                                          "visible": bool(spread)},
+                                 mode="lines+markers", name=name,
                                  line={"width": 4 if name == report.get("head") else 2,
                                        "dash": "solid" if name.startswith("brainkit") else "dot"}))
     fig.add_hline(y=100 / n_answers, line_dash="dash", annotation_text="chance")
