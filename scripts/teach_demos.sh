@@ -10,6 +10,8 @@ P=${1:-runs/teach/packs}
 mkdir -p "$P"
 $PY -m brainkit teach --from-annotations $D/S001R03.edf $D/S001R07.edf $D/S001R11.edf --map "T1=left,T2=right" \
     --window-s 4 --task motor_exec --threads 1 --out "$P/motor_exec" > "$P/motor_exec.json"
+$PY -m brainkit teach --from-annotations $D/S001R04.edf $D/S001R08.edf $D/S001R12.edf --map "T1=left,T2=right" \
+    --window-s 4 --task motor_img --threads 1 --out "$P/motor_img" > "$P/motor_img.json"
 $PY -m brainkit teach --manifest runs/teach/eeglab_square.csv --event-locked --threads 1 \
     --out "$P/square_position" > "$P/square.json"
 for stride in 1 0.5; do
@@ -20,4 +22,4 @@ done
 $PY -m brainkit teach --from-annotations $D/S001R03.edf $D/S001R07.edf --map "T1=left,T2=right" \
     --window-s 4 --task motor_exec --threads 1 --out "$P/motor_exec_r3r7" > "$P/r3r7.json"
 $PY -m brainkit evaluate --manifest runs/teach/motor_exec_R11.csv --tasks "$P/motor_exec_r3r7" > "$P/eval_r11.json"
-$PY scripts/teach_demos.py --table "$P/motor_exec" "$P/square_position" "$P/eyes_muse_stride1" "$P/eyes_muse_stride0.5"
+$PY scripts/teach_demos.py --table "$P/motor_exec" "$P/motor_img" "$P/square_position" "$P/eyes_muse_stride1" "$P/eyes_muse_stride0.5"
