@@ -47,6 +47,7 @@ def test_bandpower_baseline_on_real_data(data_dir):
     assert result["workload"]["n"] == 290 and result["workload"]["balanced_accuracy"] > 0.65
 
 
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
 def test_balanced_accuracy_is_sklearns():
     from sklearn.metrics import balanced_accuracy_score
 

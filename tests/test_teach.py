@@ -229,6 +229,23 @@ def test_a_learning_curve_point_is_the_mean_of_its_draws(taught):
     assert all(len({s[name] for s in single}) > 1 for name in single[0])  # the draws differ
 
 
+def test_a_drawn_set_reads_its_inputs_from_its_recordings(taught):
+    """The inputs of windows drawn for a learning-curve point are the rows of their recording's,
+    computed once: the same head as from inputs computed afresh from the drawn windows."""
+    from brainkit.training import teach as t
+
+    _, pack, sets = taught
+    kept = t.kept_family(t.families_for(pack.task, sets))
+    shared, fresh = t.HeadInputs(t.montage_of(sets)), t.HeadInputs(t.montage_of(sets))
+    shared.inputs(["regions", "channels"], sets)  # the recordings' inputs, as cross-validation has them
+    with taught_tasks([pack.task]):
+        drawn = t.Subsample(12, 0, on_draw=shared.drawn)(sets, pack.task.id)
+    assert sum(len(s.windows) for s in drawn) == 24 and len(shared._parents) == len(drawn)
+    # the weights, not the filters: a filter's sign is arbitrary, its log power is not
+    np.testing.assert_allclose(shared.fit(kept, drawn, pack.task)[0], fresh.fit(kept, drawn, pack.task)[0],
+                               rtol=1e-3, atol=1e-5)
+
+
 def test_the_kept_head_sums_the_logits_of_the_readings_it_combines(taught):
     from brainkit.training import teach as t
 

@@ -242,9 +242,17 @@ class HeadInputs:
     BANDS = {"spatial_band": SPATIAL_BAND_HZ, "evoked_band": EVOKED_BAND_HZ}
 
     def __init__(self, channels=()):
-        self.montage, self._cache, self._logits = Montage(channels), {}, {}
+        self.montage, self._cache, self._logits, self._parents = Montage(channels), {}, {}, {}
+
+    def drawn(self, subset: LabelledSet, parent: LabelledSet, rows) -> None:
+        """``subset`` holds ``parent``'s windows ``rows`` (:class:`Subsample`): its inputs are those
+        rows of the parent's, computed once (every input is a function of its window alone)."""
+        self._parents[id(subset)] = (subset, parent, np.asarray(rows))
 
     def _get(self, kind: str, s: LabelledSet):
+        if id(s) in self._parents:
+            _, parent, rows = self._parents[id(s)]
+            return self._get(kind, parent)[rows]
         key = (kind, id(s))
         if key not in self._cache:
             w = s.windows
@@ -338,10 +346,11 @@ def classical_methods(task: Task, sets) -> dict:
 
 class Subsample:
     """At most ``n_per_class`` random training windows per class (all with ``None``): one draw per
-    training part, the same for every method scored on it."""
+    training part, the same for every method scored on it. ``on_draw(subset, parent, rows)`` is
+    told where each drawn set's windows come from (:meth:`HeadInputs.drawn`)."""
 
-    def __init__(self, n_per_class: int | None, seed: int):
-        self.n_per_class, self.seed, self._drawn = n_per_class, seed, {}
+    def __init__(self, n_per_class: int | None, seed: int, on_draw=None):
+        self.n_per_class, self.seed, self.on_draw, self._drawn = n_per_class, seed, on_draw, {}
 
     def __call__(self, train, task: str) -> list:
         if self.n_per_class is None:
@@ -359,6 +368,8 @@ class Subsample:
                 offset += len(s.windows)
                 if len(rows):
                     out.append(_select(s, rows))
+                    if self.on_draw is not None:
+                        self.on_draw(out[-1], s, rows)
             self._drawn[key] = (train, out)  # the training part is held so that its ids stay unique
         return self._drawn[key][1]
 
@@ -401,7 +412,7 @@ def cross_validate(task: Task, sets, k: int = 5, seed: int = 0, curve=LEARNING_C
         for n in [n for n in curve if n < per_class] + [None]:
             runs = []
             for draw in range(1 if n is None else draws):
-                subsample = Subsample(n, seed + draw)
+                subsample = Subsample(n, seed + draw, on_draw=inputs.drawn)
                 runs.append(crossval_task(
                     task.id, blocks, {name: subsample.method(m) for name, m in methods.items()}, k, seed,
                     keep=[kept.name] if n is None else [], progress=progress, splits=(splits, unit)))
