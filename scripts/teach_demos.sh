@@ -22,4 +22,6 @@ done
 $PY -m brainkit teach --from-annotations $D/S001R03.edf $D/S001R07.edf --map "T1=left,T2=right" \
     --window-s 4 --task motor_exec --threads 1 --out "$P/motor_exec_r3r7" > "$P/r3r7.json"
 $PY -m brainkit evaluate --manifest runs/teach/motor_exec_R11.csv --tasks "$P/motor_exec_r3r7" > "$P/eval_r11.json"
+$PY scripts/teach_heldout.py --train $D/S001R03.edf $D/S001R07.edf --test $D/S001R11.edf > "$P/heldout_r11.txt"
+$PY scripts/teach_heldout.py --train $D/S001R04.edf $D/S001R08.edf --test $D/S001R12.edf > "$P/heldout_r12.txt"
 $PY scripts/teach_demos.py --table "$P/motor_exec" "$P/motor_img" "$P/square_position" "$P/eyes_muse_stride1" "$P/eyes_muse_stride0.5"
