@@ -25,9 +25,8 @@ import torch
 
 def agreement(bk, tasks, data_dir=None, n_windows: int = 200, split: str = "val") -> dict:
     """Per task: ``n``, ``agreement``, ``ba_lm``, ``ba_readout`` (fractions)."""
-    from sklearn.metrics import balanced_accuracy_score
-
     from brainkit.data.corpora import load_task
+    from brainkit.evaluation.metrics import balanced_accuracy
     from brainkit.inference import fit_window, readout_inputs
     from brainkit.preprocess import evenly_spaced
     from brainkit.tasks import get_task
@@ -54,8 +53,7 @@ def agreement(bk, tasks, data_dir=None, n_windows: int = 200, split: str = "val"
                     label += [task.answers.index(a) for a in np.asarray(part.labels)]
         label, lm, head = map(np.asarray, (label, lm, head))
         out[task.id] = {"n": len(label), "agreement": float((lm == head).mean()),
-                        "ba_lm": float(balanced_accuracy_score(label, lm)),
-                        "ba_readout": float(balanced_accuracy_score(label, head))}
+                        "ba_lm": balanced_accuracy(label, lm), "ba_readout": balanced_accuracy(label, head)}
     return out
 
 
