@@ -321,7 +321,7 @@ class HeadInputs:
         part, however many families and methods read it."""
         if family.members:
             return sum(self.logits(m, train, test, task) for m in family.members)
-        key = (family.name, tuple(map(id, train)), tuple(map(id, test)))
+        key = (family, tuple(map(id, train)), tuple(map(id, test)))  # the family, not its name: its settings too
         if key not in self._logits:
             weight, bias, montage = self.fit(family, train, task)
             # the sets are held so that their ids stay unique
