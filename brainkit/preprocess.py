@@ -112,6 +112,12 @@ class Windows:
         return replace(self, x=self.x[idx], starts_s=self.starts_s[idx],
                        labels=None if self.labels is None else self.labels[idx])
 
+    def pick(self, idx) -> "Windows":
+        """Only the channels at ``idx``, in that order."""
+        idx = np.asarray(idx, dtype=int)
+        return replace(self, x=self.x[:, idx], sensors=self.sensors.pick(idx),
+                       scale=np.asarray(self.scale)[..., idx])  # (C,) or per window (N, C)
+
 
 def detect_line_freq(data: np.ndarray, sfreq: float) -> float | None:
     """50 or 60 when the spectrum shows a clear line peak (10x its neighbourhood), else None.

@@ -8,8 +8,8 @@ from brainkit import BrainkitError
 from brainkit.data.labelled import class_counts, count_warnings, recording_sets
 from brainkit.io import read_recording
 from brainkit.tasks import taught_task
-from brainkit.training.teach import teach
-from brainkit.viz.teach import comparison_rows, learning_curve_figure
+from brainkit.training.teach import layout_warning, teach
+from brainkit.viz.teach import comparison_rows, gap_rows, learning_curve_figure
 from pages._model import brainkit_or_stop, taught_packs
 from pages._session import recording_or_stop, results, upload_key
 
@@ -57,7 +57,7 @@ except BrainkitError as err:
     st.stop()
 counts = class_counts(sets)
 st.table({"label": list(counts), "windows": list(counts.values())})
-for line in count_warnings(counts):
+for line in count_warnings(counts) + layout_warning(sets):
     st.warning(line)
 if st.button("Teach", type="primary", key="teach", disabled=len(counts) < 2):
     bar = st.progress(0.0, text="Teaching...")
@@ -79,6 +79,12 @@ report = pack.report
 st.subheader(f"{task.id}: how well it learned")
 st.plotly_chart(learning_curve_figure(report, len(pack.task.answers)), key="teach_curve")
 st.dataframe(comparison_rows(report), hide_index=True, key="teach_comparison")
+gaps = gap_rows(report)
+if gaps:
+    st.dataframe(gaps, hide_index=True, key="teach_gaps")
+    st.caption("The kept head minus each classical method, in points, on the same draws and folds (paired); "
+               "±: its standard error over the draws (with every training window, over the folds). "
+               "A difference within about two standard errors of zero is not evidence that either is better.")
 reading, cv = report["lm_head_agreement"], report["cross_validation"]
 where = ("on a recording without its channels it answers from the scalp regions" if pack.channels
          else "it reads the scalp regions, on any layout")

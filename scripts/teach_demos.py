@@ -10,6 +10,9 @@
    Muse's TP9/TP10), each annotated over its whole length as ``eyes_open`` / ``eyes_closed``.
 3. ``motor_exec_R11.csv``: a test manifest of run 11's left/right fist movements (task
    ``motor_exec``), to score a pack taught on runs 3 and 7 with ``brainkit evaluate --tasks``.
+4. ``mixed/S001R03_raw.fif``, ``S001R07_...``, ``S001R11_...``: the motor execution runs as a
+   clinic's recordings may come: run 7 with its channels in reverse order, run 11 without Fp1
+   and T10 (bad channels removed).
 
 Nothing here is copied into the repository (runs/ is ignored).
 """
@@ -73,6 +76,25 @@ def motor_manifest(data: Path, out: Path, run: str = "R11") -> Path:
     return target
 
 
+def mixed_channels(data: Path, out: Path) -> list[Path]:
+    import mne
+
+    folder = out / "mixed"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for run in ("R03", "R07", "R11"):
+        raw = mne.io.read_raw_edf(data / "eegmmidb" / "S001" / f"S001{run}.edf", preload=True, verbose="error")
+        mne.datasets.eegbci.standardize(raw)
+        if run == "R07":
+            raw.reorder_channels(raw.ch_names[::-1])
+        if run == "R11":
+            raw.drop_channels(["Fp1", "T10"])
+        target = folder / f"S001{run}_raw.fif"
+        raw.save(target, overwrite=True, verbose="error")
+        written.append(target)
+    return written
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data")
@@ -84,7 +106,7 @@ def main() -> None:
         return
     data, out = Path(args.data).resolve(), Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    for p in [eeglab_manifest(data, out), *muse_like(data, out), motor_manifest(data, out)]:
+    for p in [eeglab_manifest(data, out), *muse_like(data, out), motor_manifest(data, out), *mixed_channels(data, out)]:
         print(p)
     onsets = np.sort([float(r["start_s"]) for r in csv.DictReader(open(out / "eeglab_square.csv"))])
     print(f"square stimuli: {len(onsets)}, shortest gap {np.diff(onsets).min():.2f} s")
@@ -93,6 +115,8 @@ def main() -> None:
 def table(packs) -> str:
     """README's table rows from the reports of taught packs (task.json of each folder)."""
     import json
+
+    from brainkit.viz.teach import gap_rows
 
     lines = ["| task | folds | windows per class (taught on) | method | 10 per class | 20 per class | 50 per class | all |",
              "|---|---|---|---|---|---|---|---|"]
@@ -108,6 +132,13 @@ def table(packs) -> str:
                 cells.append("-" if v is None else f"{100 * v:.1f}" + ("" if std is None else f" ± {100 * std:.1f}"))
             cells.append(f"{100 * stats['mean']:.1f} ± {100 * stats['std']:.1f} ({cv['train_per_class']})")
             lines.append(f"| {meta['id']} | {cv['n_folds']} by {cv['unit']} | {counts} | {name} | " + " | ".join(cells) + " |")
+    lines += ["", "| task | kept head minus | 10 per class | 20 per class | 50 per class | all |", "|---|---|---|---|---|---|"]
+    for folder in packs:  # paired differences, ± standard error
+        meta = json.loads((Path(folder) / "task.json").read_text())
+        for row in gap_rows(meta["report"]):
+            cells = [row.get(f"{n} per class", "-") for n in ("10", "20", "50")]
+            cells.append(next(v for k, v in row.items() if k.endswith("(all)")))
+            lines.append(f"| {meta['id']} | {row['kept head minus']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -520,6 +520,11 @@ def test_teach_page_teaches_a_task_that_only_its_user_decodes(model_env):
     assert all(t["error_y"]["visible"] and len(t["error_y"]["array"]) == 2 for t in curve["data"])
     assert "10 per class ±" in comparison.columns
     report = at.session_state["taught"]["eyes_sim"].report
+    gaps = at.dataframe[1].value  # the kept head minus each classical method, paired
+    assert list(gaps["kept head minus"]) == ["band power + logistic regression", "CSP + LDA"]
+    assert list(gaps.columns)[1:] == ["10 per class", f"{smallest} per class (all)"]
+    gap = report["cross_validation"]["curve_gap"]["10"]["CSP + LDA"]
+    assert gaps["10 per class"].iloc[1] == f"{100 * gap['mean']:+.1f} ± {100 * gap['se']:.1f}"
     assert list(comparison["method"][comparison["in the pack"]]) == [report["head"]]
     assert comparison["balanced accuracy (%)"].iloc[0] > 90  # posterior alpha, simulated: learned out of fold
     assert "eyes_sim" in at.session_state["taught"] and "for you only" in at.success[0].value

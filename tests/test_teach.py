@@ -227,6 +227,14 @@ def test_a_learning_curve_point_is_the_mean_of_its_draws(taught):
         values = [s[name] for s in single]
         assert value == pytest.approx(np.mean(values)) and three["curve_std"]["10"][name] == pytest.approx(np.std(values))
     assert all(len({s[name] for s in single}) > 1 for name in single[0])  # the draws differ
+    for name in ("band power + logistic regression", "CSP + LDA"):  # the kept head minus each, paired
+        gaps = [s[three["head"]] - s[name] for s in single]
+        assert three["curve_gap"]["10"][name] == pytest.approx(
+            {"mean": np.mean(gaps), "se": np.std(gaps, ddof=1) / np.sqrt(3)})
+    last = three["methods"]  # with every training window, the pairs are the folds'
+    gaps = np.subtract(last[three["head"]]["folds"], last["CSP + LDA"]["folds"])
+    assert three["curve_gap"][str(three["train_per_class"])]["CSP + LDA"] == pytest.approx(
+        {"mean": gaps.mean(), "se": gaps.std(ddof=1) / np.sqrt(len(gaps))})
 
 
 def test_a_drawn_set_reads_its_inputs_from_its_recordings(taught):
@@ -266,11 +274,11 @@ def test_the_kept_head_sums_the_logits_of_the_readings_it_combines(taught):
     assert np.abs(total).max() > 1.0  # logits, not a sum of zeros
 
 
-def _evoked_recording(seed: int = 0, n_events: int = 120, sfreq: float = 128.0):
+def _evoked_recording(seed: int = 0, n_events: int = 120, sfreq: float = 128.0, channels=None):
     """Eight scalp channels of white background below 40 Hz (20 µV) with a cue every 1.5 s, each
     followed by a 15-µV positive wave over the parietal channels: 0.3 s after a ``target`` cue,
     0.5 s after a ``standard`` one. Both classes have the same spectrum; only the time course
-    tells them apart."""
+    tells them apart. ``channels``: the recording keeps only these, in this order."""
     import mne
 
     from brainkit.io.recording import recording_from_raw
@@ -293,6 +301,8 @@ def _evoked_recording(seed: int = 0, n_events: int = 120, sfreq: float = 128.0):
     raw = mne.io.RawArray(data, mne.create_info(names, sfreq, "eeg"), verbose="error")
     raw.set_montage("standard_1020")
     raw.set_annotations(mne.Annotations(onsets, [0.0] * n_events, labels))
+    if channels is not None:
+        raw.pick(channels)
     return recording_from_raw(raw, "evoked")
 
 
@@ -324,6 +334,41 @@ def test_an_evoked_response_is_learned_by_the_evoked_filters(tiny_model, tmp_pat
     with taught_tasks([task]), torch.no_grad():  # the saved head on the inputs of the inference path
         head = view.decoder.readout_heads["oddball"](inputs.float()).softmax(-1).numpy()
     assert balanced_accuracy(sets[0].windows.labels, head, task.answers) > 0.85  # in sample
+
+
+def test_recordings_that_differ_in_channels_are_taught_on_the_channels_they_share(tiny_model):
+    """One recording lists its channels in another order and lacks Fz (a bad channel removed):
+    the channel readings, and the classical methods beside them, read the seven every recording
+    has, and the user is told which channel is left out."""
+    from brainkit.data.labelled import recording_sets
+    from brainkit.inference import Brainkit, readout_inputs
+    from brainkit.training import teach as t
+
+    bk = Brainkit(tiny_model[0], lm_path=tiny_model[1])
+    shared = ["C3", "Cz", "C4", "P3", "Pz", "P4", "Oz"]
+    recordings = [_evoked_recording(0), _evoked_recording(1, channels=shared[::-1])]
+    sets = recording_sets(recordings, {"target": "target", "standard": "standard"}, 0.8,
+                          config=bk.preprocess_config)
+    assert t.montage_of(sets) == tuple(shared)  # the first recording's order
+    assert t.montage_of(sets[::-1]) == tuple(shared[::-1])
+    assert [len(s.windows.sensors) for s in sets] == [8, 7]
+    (warning,) = t.layout_warning(sets)
+    assert "the 7 every one has" in warning and "Fz left out" in warning
+    task = taught_task("oddball", ["standard", "target"], 0.8, event_locked=True)
+    pack = t.teach(bk, task, sets, reading_steps=0, curve=())
+    assert pack.report["head"] == t.COMBINED and list(pack.channels) == shared
+    assert pack.report["warnings"] == [warning]
+    methods = pack.report["cross_validation"]["methods"]
+    assert methods[t.COMBINED]["mean"] > 0.85 and methods["xDAWN + tangent space"]["mean"] > 0.85
+    picked = t.on_channels(sets[0], shared[::-1])
+    assert picked.windows.sensors.names == shared[::-1]
+    np.testing.assert_array_equal(picked.windows.x[:, 0], sets[0].windows.x[:, 7])  # Oz
+    assert t.on_channels(sets[1], shared[::-1]) is sets[1]
+    view = bk.with_tasks([pack])  # a recording's channels are found by name, in any order
+    with taught_tasks([task]):
+        rows = [readout_inputs(view.decoder, s.windows, "oddball").numpy()
+                for s in (sets[1], t.on_channels(sets[1], shared))]
+    np.testing.assert_allclose(rows[0], rows[1], rtol=1e-4, atol=1e-5)
 
 
 def balanced_accuracy(labels, proba, answers) -> float:
@@ -503,6 +548,9 @@ def test_teach_then_decode_from_the_command_line(tiny_model, samples_dir, tmp_pa
     summary = json.loads(res.stdout)
     assert summary["class_counts"] == {"open": 21, "closed": 21} and summary["folds"] == "5 by contiguous block"
     assert "teach eyes_sim: cross-validating" in res.stderr  # progress
+    gap = summary["learning_curve_gap"]  # the kept head minus each classical method, per point
+    assert list(gap) == list(summary["learning_curve"])
+    assert all(set(g) == {"band power + logistic regression", "CSP + LDA"} for g in gap.values())
     res = run("decode", rec, "--task", "eyes_sim", "--tasks", tmp_path / "pack", *model)
     assert res.returncode == 0, res.stderr
     rows = list(csv.DictReader(res.stdout.splitlines()))
@@ -531,7 +579,8 @@ def test_evaluate_scores_a_taught_task(taught, tiny_model, samples_dir, tmp_path
     (["--map", "blink=a,eyes open=b", "--window-s", "4", "--task", "x1"], "'blink' is in none"),
     (["--map", "eyes open=a,eyes closed=b", "--window-s", "400", "--task", "x1"], "longer than the recording"),
     (["--map", "eyes open=a,eyes closed=b", "--window-s", "4", "--task", "eyes"], "built-in"),
-    (["--map", "eyes open=a,eyes closed=b", "--task", "x1"], "needs --map, --window-s and --task")])
+    (["--map", "eyes open=a,eyes closed=b", "--task", "x1"], "needs --map, --window-s and --task"),
+    (["--map", "eyes open=a,eyes closed=b", "--window-s", "4", "--task", "x1", "--draws", "0"], "1 or more")])
 def test_teach_errors_are_one_line(tiny_model, samples_dir, tmp_path, extra, match, capsys):
     from brainkit.cli import main
 

@@ -31,6 +31,8 @@ def add_teach_parser(sub, model_options) -> None:
                    help="read the scalp regions only (any layout), not also the recordings' own channels")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (blocks) at most")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--draws", type=int, help="random draws of the training windows averaged at each "
+                   "learning-curve point (default: brainkit.training.teach.CURVE_DRAWS)")
     p.add_argument("--reading-steps", type=int, default=24,
                    help="steps tuning the answer prototypes when the language model does not follow the head")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
@@ -93,15 +95,17 @@ def cmd_teach(args) -> int:
     from brainkit.inference import Brainkit
     from brainkit.models.checkpoint import load_preprocess_config
     from brainkit.models.taskpack import save_pack
-    from brainkit.training.teach import teach
+    from brainkit.training.teach import CURVE_DRAWS, layout_warning, teach
 
+    if args.draws is not None and args.draws < 1:
+        raise BrainkitError(f"--draws must be 1 or more, not {args.draws}")
     if args.threads:
         torch.set_num_threads(args.threads)
     task, sets = _sets(args, load_preprocess_config(args.checkpoint))
     counts = class_counts(sets)
     if len(counts) < 2:
         raise BrainkitError(count_warnings(counts)[0])
-    for line in count_warnings(counts):
+    for line in count_warnings(counts) + ([] if args.portable else layout_warning(sets)):
         logger.warning(line)
     bk = Brainkit(args.checkpoint, lm_path=args.lm)
 
@@ -109,7 +113,7 @@ def cmd_teach(args) -> int:
         logger.info("teach %s: %s %d/%d", task.id, stage, done, total)
 
     pack = teach(bk, task, sets, k=args.folds, seed=args.seed, reading_steps=args.reading_steps,
-                 progress=progress, portable=args.portable)
+                 progress=progress, portable=args.portable, draws=args.draws or CURVE_DRAWS)
     save_pack(pack, args.out)
     cv = pack.report["cross_validation"]
     summary = {"out": str(Path(args.out)), "task": task.id, "answers": list(task.answers),
@@ -118,6 +122,7 @@ def cmd_teach(args) -> int:
                "folds": f"{cv['n_folds']} by {cv['unit']}",
                "balanced_accuracy": {k: v["mean"] for k, v in cv["methods"].items()},
                "learning_curve": cv["curve"], "learning_curve_std": cv["curve_std"], "draws": cv["draws"],
+               "learning_curve_gap": cv["curve_gap"],
                "lm_head_agreement": pack.report["lm_head_agreement"],
                "seconds": pack.report["seconds"]}
     json.dump(summary, sys.stdout, indent=2, default=float)

@@ -58,17 +58,10 @@ def average_reference(windows):
     return replace(windows, x=np.ascontiguousarray(x), scale=scale)
 
 
-def pick(windows, idx):
-    """Only the channels at ``idx``."""
-    idx = np.asarray(idx, dtype=int)
-    return replace(windows, x=windows.x[:, idx], sensors=windows.sensors.pick(idx),
-                   scale=np.asarray(windows.scale)[idx])
-
-
 def every_other(windows):
     """Half of the channels (every other one; unchanged for one channel)."""
     n = windows.x.shape[1]
-    return windows if n < 2 else pick(windows, np.arange(0, n, 2))
+    return windows if n < 2 else windows.pick(np.arange(0, n, 2))
 
 
 def _find(names, wanted):
@@ -80,7 +73,7 @@ def cap_subset(windows, channels):
     the cap lacks any of them."""
     names = [clean_eeg_name(n).upper() for n in windows.sensors.names]
     idx = [_find(names, (c,) if isinstance(c, str) else c) for c in channels]
-    return None if any(i is None for i in idx) else pick(windows, idx)
+    return None if any(i is None for i in idx) else windows.pick(idx)
 
 
 #: shift name -> function of Windows (None where it does not apply)

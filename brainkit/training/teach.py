@@ -4,9 +4,10 @@ The base model stays frozen. What is learned is what a built-in read-out task ha
 
 1. the task's **read-out head**. It reads what the data allows (:data:`FAMILIES`,
    :func:`families_for`): always the 207 region-pooled, gain-invariant spectral and waveform
-   features (class-balanced logistic regression; any layout); and when every teaching recording
-   has the same channels (one montage, as a clinic's or a lab's recordings do) those channels,
-   in up to three readings: their log band powers and scale (logistic regression, as band
+   features (class-balanced logistic regression; any layout); and the channels every teaching
+   recording has (:func:`montage_of`: one montage, as a clinic's or a lab's recordings have,
+   though one recording may list them in another order or lack a bad channel), in up to three
+   readings: their log band powers and scale (logistic regression, as band
    power), for two classes the log 8-30 Hz power of common spatial patterns (as CSP;
    :func:`fit_spatial_filters`; by LDA with a Ledoit-Wolf covariance), and for event-locked
    windows the 1-20 Hz time course of xDAWN filters (:func:`fit_evoked_filters`; by the nearest
@@ -133,9 +134,32 @@ def teach_splits(sets, task: Task, k: int = 5, seed: int = 0):
 
 
 def montage_of(sets) -> tuple:
-    """The channel names every set shares in the same order (one montage), else ()."""
-    layouts = {tuple(n.lower() for n in s.windows.sensors.names) for s in sets}
-    return tuple(sets[0].windows.sensors.names) if len(layouts) == 1 else ()
+    """The channels every set has (names matched case-insensitively, in the first set's order),
+    the montage a taught task's channel readings read; () when they share none. One recording
+    may list them in another order or have a channel more or less (a bad channel removed)."""
+    common = set.intersection(*({n.lower() for n in s.windows.sensors.names} for s in sets))
+    return tuple(n for n in sets[0].windows.sensors.names if n.lower() in common)
+
+
+def on_channels(s: LabelledSet, channels) -> LabelledSet:
+    """``s`` with only ``channels``, in that order."""
+    names = s.windows.sensors.names
+    if [n.lower() for n in names] == [c.lower() for c in channels]:
+        return s
+    return replace(s, windows=s.windows.pick(channel_index(names, channels)))
+
+
+def layout_warning(sets) -> list[str]:
+    """What a user should know when the recordings' channels differ: which are left out."""
+    montage = montage_of(sets)
+    kept = {c.lower() for c in montage}
+    extra = sorted({n for s in sets for n in s.windows.sensors.names if n.lower() not in kept})
+    if not extra:
+        return []
+    if not montage:
+        return ["the recordings share no channel: only the region features (any layout) are taught"]
+    return [f"the recordings differ in channels: taught on the {len(montage)} every one has; "
+            f"{', '.join(extra[:8])}{' ...' if len(extra) > 8 else ''} left out of the channel readings"]
 
 
 @dataclass(frozen=True)
@@ -179,8 +203,8 @@ N_EVOKED_FILTERS = 4  #: xDAWN filters per class
 
 
 def families_for(task: Task, sets, portable: bool = False) -> tuple:
-    """The families a taught task's data allows: the regions always; the recordings' channels when
-    they share one montage (and not ``portable``); with two or more channels, spatial patterns for
+    """The families a taught task's data allows: the regions always; the channels every recording
+    has when there are any (and not ``portable``); with two or more channels, spatial patterns for
     two classes (as the classical CSP + LDA) and evoked filters for event-locked windows (as
     xDAWN), both in windows of at most :data:`~brainkit.models.readout.MAX_FILTERED_SAMPLES`."""
     montage = () if portable else montage_of(sets)
@@ -334,14 +358,23 @@ class HeadInputs:
 
 
 def classical_methods(task: Task, sets) -> dict:
-    """The classical methods that apply to a taught task (one channel layout for CSP and xDAWN)."""
+    """The classical methods that apply to a taught task, each reading the channels every
+    recording has (:func:`montage_of`, as brainkit's channel readings do); band power alone, on
+    each recording's own channels pooled, when they share none."""
     methods = {"band power + logistic regression": bandpower_logreg}
-    one_layout = len({tuple(s.windows.sensors.names) for s in sets}) == 1
-    if one_layout and len(task.answers) == 2 and sets[0].windows.x.shape[1] >= 2:
+    montage = montage_of(sets)
+    if len(montage) >= 2 and len(task.answers) == 2:
         methods["CSP + LDA"] = csp_lda
-    if one_layout and task.event_locked and sets[0].windows.x.shape[1] >= 2:
+    if len(montage) >= 2 and task.event_locked:
         methods["xDAWN + tangent space"] = xdawn_tangent
-    return methods
+    if not montage:
+        return methods
+
+    def reading(method):
+        return lambda train, test, task: method([on_channels(s, montage) for s in train],
+                                                [on_channels(s, montage) for s in test], task)
+
+    return {name: reading(m) for name, m in methods.items()}
 
 
 class Subsample:
@@ -396,8 +429,10 @@ def cross_validate(task: Task, sets, k: int = 5, seed: int = 0, curve=LEARNING_C
         class -> name -> balanced accuracy, the mean over draws; the points above the training
         windows available are left out, the last point is all of them), ``curve_std`` (the same,
         the standard deviation over draws of their mean over folds; 0 with all windows),
-        ``draws``, ``train_per_class`` (training windows per class in the folds, smallest),
-        ``out_of_fold`` (the kept head's).
+        ``draws``, ``curve_gap`` (point -> classical method -> the kept head's balanced accuracy
+        minus the method's, paired on the same draws and folds: ``mean`` and ``se``, its standard
+        error over the draws; with all training windows, over the folds), ``train_per_class``
+        (training windows per class in the folds, smallest), ``out_of_fold`` (the kept head's).
     """
     blocks, splits, unit = teach_splits(sets, task, k, seed)
     inputs = HeadInputs(montage_of(sets) if any(not f.portable for f in families) else ())
@@ -405,9 +440,10 @@ def cross_validate(task: Task, sets, k: int = 5, seed: int = 0, curve=LEARNING_C
                                     minlength=len(task.answers))) for sp in splits)
     kept = kept_family(families)
     methods = {f.name: inputs.method(f) for f in (*families, kept)}
-    methods.update(classical_methods(task, blocks))
     out = {"unit": unit, "n_folds": len(splits), "head": kept.name, "train_per_class": int(per_class),
-           "draws": int(draws), "curve": {}, "curve_std": {}}
+           "draws": int(draws), "curve": {}, "curve_std": {}, "curve_gap": {}}
+    classical = classical_methods(task, blocks)
+    methods.update(classical)
     with taught_tasks([task]):
         for n in [n for n in curve if n < per_class] + [None]:
             runs = []
@@ -424,7 +460,17 @@ def cross_validate(task: Task, sets, k: int = 5, seed: int = 0, curve=LEARNING_C
             point = str(n or per_class)
             out["curve"][point] = {name: float(np.mean(v)) for name, v in scores.items()}
             out["curve_std"][point] = {name: float(np.std(v)) for name, v in scores.items()}
+            if n is None:  # one run: the differences of its folds
+                scores = {name: runs[0]["methods"][name]["balanced_accuracy"]["folds"] for name in methods}
+            out["curve_gap"][point] = {name: paired_gap(scores[kept.name], scores[name]) for name in classical}
     return out
+
+
+def paired_gap(ours, theirs) -> dict:
+    """``mean`` and ``se`` (standard error; None from one pair) of ``ours - theirs``, paired; a
+    pair with a missing score (a fold that could not be scored) is left out."""
+    d = np.array([a - b for a, b in zip(ours, theirs) if a is not None and b is not None])
+    return {"mean": float(d.mean()), "se": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None}
 
 
 def fit_pack(bk, task: Task, sets, reading_steps: int = 24, batch_size: int = 8, lr: float = 1e-2,
@@ -513,7 +559,7 @@ def fit_pack(bk, task: Task, sets, reading_steps: int = 24, batch_size: int = 8,
 
 
 def teach(bk, task: Task, sets, k: int = 5, seed: int = 0, reading_steps: int = 24, curve=LEARNING_CURVE,
-          progress=None, portable: bool = False) -> TaskPack:
+          progress=None, portable: bool = False, draws: int = CURVE_DRAWS) -> TaskPack:
     """Cross-validate, then fit the pack on every window; the report is in ``pack.report``.
 
     Every family the data allows (:func:`families_for`) is cross-validated alone and the pack
@@ -538,14 +584,15 @@ def teach(bk, task: Task, sets, k: int = 5, seed: int = 0, reading_steps: int = 
     t0 = time.perf_counter()
     cv = cross_validate(task, sets, k, seed, curve, progress=(
         None if progress is None else lambda _t, name, i, n: progress(f"cross-validating {name}", i, n)),
-        families=families)
+        families=families, draws=draws)
     family = kept_family(families)
     t1 = time.perf_counter()
     pack, reading = fit_pack(bk, task, sets, reading_steps, seed=seed, progress=progress, family=family)
     t2 = time.perf_counter()
     pack.report = {"head": family.name, "channels": list(pack.channels), "spatial_filters": pack.montage.n_filters,
-                   "evoked_columns": pack.montage.n_evoked,
-                   "class_counts": counts, "warnings": count_warnings(counts), "cross_validation": cv,
+                   "evoked_columns": pack.montage.n_evoked, "class_counts": counts,
+                   "warnings": count_warnings(counts) + ([] if portable else layout_warning(sets)),
+                   "cross_validation": cv,
                    "lm_head_agreement": reading,
                    "seconds": {"cross_validation": t1 - t0, "fit": t2 - t1}}
     return pack

@@ -32,6 +32,24 @@ def comparison_rows(report: dict) -> list[dict]:
     return rows
 
 
+def gap_rows(report: dict) -> list[dict]:
+    """One row per classical method: the kept head's balanced accuracy minus the method's at each
+    learning-curve point, paired on the same draws and folds, in points, ``± `` its standard
+    error (over the draws; with every training window, over the folds). [] for a report without
+    them (a pack taught before they were measured)."""
+    cv = report["cross_validation"]
+    gaps = cv.get("curve_gap", {})
+    methods = list(next(iter(gaps.values()), {}))
+    last = str(cv["train_per_class"])
+
+    def cell(gap):
+        return f"{100 * gap['mean']:+.1f}" + ("" if gap["se"] is None else f" ± {100 * gap['se']:.1f}")
+
+    return [{"kept head minus": name,
+             **{f"{n} per class" + (" (all)" if n == last else ""): cell(g[name]) for n, g in gaps.items()}}
+            for name in methods]
+
+
 def learning_curve_figure(report: dict, n_answers: int = 2):
     """Balanced accuracy against training windows per class, one line per method (brainkit's
     solid, the kept head's thicker; the classical methods' dotted), error bars the standard
