@@ -143,6 +143,18 @@ def clipped_fraction(x: np.ndarray) -> tuple[float, bool]:
     return n_on_rails / x.size, pile_up
 
 
+def flat_channels(windows) -> np.ndarray:
+    """Which channels of cut windows (:class:`brainkit.preprocess.Windows`) are flat, (C,) bool:
+    constant in every window (a zero lead), or of a robust amplitude (``windows.scale``, SI
+    units) below :data:`FLAT_STD` for its kind."""
+    x = windows.x
+    constant = (x.max(axis=(0, 2)) == x.min(axis=(0, 2))) if len(x) else np.zeros(x.shape[1], bool)
+    scale = np.asarray(windows.scale, float)
+    scale = scale if scale.ndim == 1 else scale.min(axis=0)  # per window: its smallest
+    floor = np.array([FLAT_STD.get(kind, 0.0) for kind in windows.sensors.kinds])
+    return constant | (scale < floor)
+
+
 def channel_quality(recording) -> list[dict]:
     """Quality of every channel of a recording.
 

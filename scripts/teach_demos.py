@@ -12,7 +12,8 @@
    ``motor_exec``), to score a pack taught on runs 3 and 7 with ``brainkit evaluate --tasks``.
 4. ``mixed/S001R03_raw.fif``, ``S001R07_...``, ``S001R11_...``: the motor execution runs as a
    clinic's recordings may come: run 7 with its channels in reverse order, run 11 without Fp1
-   and T10 (bad channels removed).
+   and T10 (bad channels removed); ``flat/...``: the same runs, run 7 with Cz flat (zeros, a
+   disconnected lead).
 
 Nothing here is copied into the repository (runs/ is ignored).
 """
@@ -79,19 +80,22 @@ def motor_manifest(data: Path, out: Path, run: str = "R11") -> Path:
 def mixed_channels(data: Path, out: Path) -> list[Path]:
     import mne
 
-    folder = out / "mixed"
-    folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for run in ("R03", "R07", "R11"):
-        raw = mne.io.read_raw_edf(data / "eegmmidb" / "S001" / f"S001{run}.edf", preload=True, verbose="error")
-        mne.datasets.eegbci.standardize(raw)
-        if run == "R07":
-            raw.reorder_channels(raw.ch_names[::-1])
-        if run == "R11":
-            raw.drop_channels(["Fp1", "T10"])
-        target = folder / f"S001{run}_raw.fif"
-        raw.save(target, overwrite=True, verbose="error")
-        written.append(target)
+    for variant in ("mixed", "flat"):
+        folder = out / variant
+        folder.mkdir(parents=True, exist_ok=True)
+        for run in ("R03", "R07", "R11"):
+            raw = mne.io.read_raw_edf(data / "eegmmidb" / "S001" / f"S001{run}.edf", preload=True, verbose="error")
+            mne.datasets.eegbci.standardize(raw)
+            if variant == "mixed" and run == "R07":
+                raw.reorder_channels(raw.ch_names[::-1])
+            if variant == "mixed" and run == "R11":
+                raw.drop_channels(["Fp1", "T10"])
+            if variant == "flat" and run == "R07":
+                raw.apply_function(lambda x: x * 0.0, picks=["Cz"])
+            target = folder / f"S001{run}_raw.fif"
+            raw.save(target, overwrite=True, verbose="error")
+            written.append(target)
     return written
 
 

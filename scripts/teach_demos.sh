@@ -17,6 +17,9 @@ $PY -m brainkit teach --from-annotations $D/S001R04.edf $D/S001R08.edf $D/S001R1
 M=runs/teach/mixed
 $PY -m brainkit teach --from-annotations $M/S001R03_raw.fif $M/S001R07_raw.fif $M/S001R11_raw.fif --map "T1=left,T2=right" \
     --window-s 4 --task motor_exec_mixed --threads 1 --draws $DRAWS --out "$P/motor_exec_mixed" > "$P/motor_exec_mixed.json"
+F=runs/teach/flat
+$PY -m brainkit teach --from-annotations $F/S001R03_raw.fif $F/S001R07_raw.fif $F/S001R11_raw.fif --map "T1=left,T2=right" \
+    --window-s 4 --task motor_exec_flat --threads 1 --draws $DRAWS --out "$P/motor_exec_flat" > "$P/motor_exec_flat.json"
 $PY -m brainkit teach --manifest runs/teach/eeglab_square.csv --event-locked --threads 1 --draws $DRAWS \
     --out "$P/square_position" > "$P/square.json"
 for stride in 1 0.5; do
@@ -29,4 +32,4 @@ $PY -m brainkit teach --from-annotations $D/S001R03.edf $D/S001R07.edf --map "T1
 $PY -m brainkit evaluate --manifest runs/teach/motor_exec_R11.csv --tasks "$P/motor_exec_r3r7" > "$P/eval_r11.json"
 $PY scripts/teach_heldout.py --train $D/S001R03.edf $D/S001R07.edf --test $D/S001R11.edf > "$P/heldout_r11.txt"
 $PY scripts/teach_heldout.py --train $D/S001R04.edf $D/S001R08.edf --test $D/S001R12.edf > "$P/heldout_r12.txt"
-$PY scripts/teach_demos.py --table "$P/motor_exec" "$P/motor_img" "$P/motor_exec_mixed" "$P/square_position" "$P/eyes_muse_stride1" "$P/eyes_muse_stride0.5"
+$PY scripts/teach_demos.py --table "$P/motor_exec" "$P/motor_img" "$P/motor_exec_mixed" "$P/motor_exec_flat" "$P/square_position" "$P/eyes_muse_stride1" "$P/eyes_muse_stride0.5"

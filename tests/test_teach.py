@@ -371,6 +371,28 @@ def test_recordings_that_differ_in_channels_are_taught_on_the_channels_they_shar
     np.testing.assert_allclose(rows[0], rows[1], rtol=1e-4, atol=1e-5)
 
 
+def test_a_channel_flat_in_one_recording_counts_as_missing_there():
+    """A disconnected lead (zeros) or a dead one (0.01 µV) is left out of the montage, as a
+    channel the recording lacks would be, and the user is told where."""
+    from dataclasses import replace
+
+    from brainkit.quality import flat_channels
+    from brainkit.training import teach as t
+
+    rng = np.random.default_rng(0)
+    a, b = (_set(np.arange(0, 40, 4.0), ["left", "right"] * 5, f"{name}.edf", n_channels=3) for name in "ab")
+    for s in (a, b):
+        s.windows.x[:] = rng.normal(size=s.windows.x.shape)
+    assert t.montage_of([a, b]) == ("C0", "C1", "C2") and t.layout_warning([a, b]) == []
+    b.windows.x[:, 1] = 0.0
+    assert list(flat_channels(b.windows)) == [False, True, False]
+    assert list(flat_channels(replace(a.windows, scale=np.array([1e-5, 1e-5, 1e-8])))) == [False, False, True]
+    assert t.montage_of([a, b]) == ("C0", "C2")
+    assert t.layout_warning([a, b]) == [
+        "the recordings differ in channels: taught on the 2 every one has; C1 left out of the channel readings",
+        "flat, so counted as missing: C1 in b.edf"]
+
+
 def balanced_accuracy(labels, proba, answers) -> float:
     y = np.array([answers.index(a) for a in labels])
     return float(np.mean([(proba.argmax(1)[y == k] == k).mean() for k in range(len(answers))]))

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -58,6 +59,7 @@ from brainkit.inference import answer_log_probabilities, window_montage, window_
 from brainkit.models.readout import (EVOKED_BAND_HZ, MAX_FILTERED_SAMPLES, N_FEATURES, SPATIAL_BAND_HZ, Montage, band_limited,
                                      channel_index, evoked_times, fit_head, fit_lda_head, softmax_logits)
 from brainkit.models.taskpack import TaskPack, decoder_with_packs
+from brainkit.quality import flat_channels
 from brainkit.tasks import Task, get_task, taught_tasks
 
 #: training windows per class of the learning curve
@@ -133,11 +135,18 @@ def teach_splits(sets, task: Task, k: int = 5, seed: int = 0):
     return blocks, splits, "contiguous block"
 
 
+def _live_channels(s: LabelledSet) -> set[str]:
+    """``s``'s channel names (lower case) but those flat in its windows."""
+    flat = flat_channels(s.windows)
+    return {n.lower() for n, f in zip(s.windows.sensors.names, flat) if not f}
+
+
 def montage_of(sets) -> tuple:
     """The channels every set has (names matched case-insensitively, in the first set's order),
     the montage a taught task's channel readings read; () when they share none. One recording
-    may list them in another order or have a channel more or less (a bad channel removed)."""
-    common = set.intersection(*({n.lower() for n in s.windows.sensors.names} for s in sets))
+    may list them in another order or have a channel more or less (a bad channel removed); a
+    channel flat in a recording (:func:`brainkit.quality.flat_channels`) counts as missing there."""
+    common = set.intersection(*(_live_channels(s) for s in sets))
     return tuple(n for n in sets[0].windows.sensors.names if n.lower() in common)
 
 
@@ -158,8 +167,11 @@ def layout_warning(sets) -> list[str]:
         return []
     if not montage:
         return ["the recordings share no channel: only the region features (any layout) are taught"]
+    flat = [f"{n} in {Path(s.source).name}" for s in sets
+            for n, f in zip(s.windows.sensors.names, flat_channels(s.windows)) if f]
     return [f"the recordings differ in channels: taught on the {len(montage)} every one has; "
-            f"{', '.join(extra[:8])}{' ...' if len(extra) > 8 else ''} left out of the channel readings"]
+            f"{', '.join(extra[:8])}{' ...' if len(extra) > 8 else ''} left out of the channel readings"] + (
+        [f"flat, so counted as missing: {', '.join(flat[:8])}{' ...' if len(flat) > 8 else ''}"] if flat else [])
 
 
 @dataclass(frozen=True)
