@@ -133,6 +133,14 @@ def clean_eeg_name(name: str) -> str:
     return name.strip(" .-_")
 
 
+def electrode_key(name: str) -> str:
+    """What two files' names of one electrode share: its label without kind prefix or reference
+    suffix (:func:`clean_eeg_name`), an old 10-20 name as its 10-10 successor, lower case:
+    ``"EEG T3-REF"``, ``"EEG T7-LE"`` and ``"t7"`` -> ``"t7"``."""
+    label = clean_eeg_name(str(name)).upper()
+    return _OLD_NAMES.get(label, label).lower()
+
+
 @lru_cache(maxsize=1)
 def _template_positions() -> dict[str, np.ndarray]:
     """Upper-cased electrode name -> head-frame position (m) from MNE's 10-05 template."""

@@ -4,7 +4,8 @@ import mne
 import numpy as np
 import pytest
 
-from brainkit.sensors import SensorArray, clean_eeg_name, eeg_position, sensors_from_info, template_position
+from brainkit.sensors import (SensorArray, clean_eeg_name, eeg_position, electrode_key, sensors_from_info,
+                              template_position)
 
 
 @pytest.mark.parametrize("name, label", [
@@ -19,6 +20,13 @@ def test_case_and_old_names():
     assert np.allclose(template_position("FP1"), template_position("Fp1"))
     for old, new in {"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8"}.items():
         assert np.allclose(eeg_position(old)[0], template_position(new), atol=0.02)
+
+
+@pytest.mark.parametrize("names, key", [
+    (("EEG FP1-REF", "EEG FP1-LE", "Fp1", "FP1"), "fp1"), (("EEG T3-REF", "T7", "t3"), "t7"),
+    (("Fc5.", "FC5"), "fc5"), (("C3-A1",), "c3-a1"), (("MEG 0111",), "meg 0111")])
+def test_one_electrode_has_one_key(names, key):
+    assert {electrode_key(n) for n in names} == {key}
 
 
 def test_derivations():

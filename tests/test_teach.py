@@ -25,9 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 EYES_MAP = {"eyes open": "open", "eyes closed": "closed"}
 
 
-def _set(starts, labels, source="rec", window_s=4.0, n_channels=2):
+def _set(starts, labels, source="rec", window_s=4.0, n_channels=2, names=None):
     n = len(starts)
-    sensors = SensorArray([f"C{i}" for i in range(n_channels)], ["eeg"] * n_channels,
+    names = names or [f"C{i}" for i in range(n_channels)]
+    n_channels = len(names)
+    sensors = SensorArray(list(names), ["eeg"] * n_channels,
                           np.zeros((n_channels, 3)), np.zeros((n_channels, 3)), np.ones(n_channels, bool))
     w = Windows(np.zeros((n, n_channels, int(window_s * 10)), np.float32), 10.0, np.asarray(starts, float),
                 sensors, np.ones(n_channels), np.asarray(labels, dtype=str))
@@ -391,6 +393,37 @@ def test_a_channel_flat_in_one_recording_counts_as_missing_there():
     assert t.layout_warning([a, b]) == [
         "the recordings differ in channels: taught on the 2 every one has; C1 left out of the channel readings",
         "flat, so counted as missing: C1 in b.edf"]
+
+
+def test_one_electrode_is_one_channel_whatever_each_file_calls_it():
+    """A hospital's files name an electrode with a kind prefix and a reference suffix that change
+    with the montage (``EEG FP1-REF``, ``EEG FP1-LE``), and older files use the old 10-20 names
+    (T3 for T7): the montage and a pack's reading find it in each."""
+    from brainkit.models.readout import channel_index
+    from brainkit.training import teach as t
+
+    starts, labels = np.arange(0, 40, 4.0), ["left", "right"] * 5
+    a = _set(starts, labels, "a.edf", names=["EEG FP1-REF", "EEG T3-REF", "EEG CZ-REF"])
+    b = _set(starts, labels, "b.edf", names=["T7", "Pz", "eeg fp1-le"])
+    for s in (a, b):
+        s.windows.x[:] = np.random.default_rng(0).normal(size=s.windows.x.shape)
+    montage = t.montage_of([a, b])
+    assert montage == ("EEG FP1-REF", "EEG T3-REF")
+    assert channel_index(b.windows.sensors.names, montage) == [2, 0]
+    picked = t.on_channels(b, montage)  # by the montage's names: one layout for the classical methods
+    assert picked.windows.sensors.names == list(montage)
+    np.testing.assert_array_equal(picked.windows.x, b.windows.x[:, [2, 0]])
+    assert t.layout_warning([a, b]) == ["the recordings differ in channels: taught on the 2 every one has; "
+                                        "EEG CZ-REF, Pz left out of the channel readings"]
+    with pytest.raises(BrainkitError, match="lacks EEG CZ-REF"):
+        channel_index(b.windows.sensors.names, ["EEG FP1-REF", "EEG CZ-REF"], "my_task")
+    b2, c = (_set(starts, labels, f"{name}.edf", names=names) for name, names in
+             (("b2", ["T7", "Cz", "eeg fp1-le"]), ("c", ["FP1", "T7"])))
+    for s in (b2, c):
+        s.windows.x[:] = np.random.default_rng(1).normal(size=s.windows.x.shape)
+    # Cz, in a and b2 by two names, is left out once, by the first recording's name
+    assert t.layout_warning([a, b2, c]) == ["the recordings differ in channels: taught on the 2 every one has; "
+                                            "EEG CZ-REF left out of the channel readings"]
 
 
 def balanced_accuracy(labels, proba, answers) -> float:

@@ -393,7 +393,9 @@ def band_limited(x: torch.Tensor, sfreq: float, band_hz=SPATIAL_BAND_HZ) -> torc
 
 
 def channel_index(names, channels, task: str = "this task") -> list[int]:
-    """Where each of ``channels`` is among a recording's channel ``names`` (case-insensitive).
+    """Where each of ``channels`` is among a recording's channel ``names``: the same name in any
+    case, else the same electrode (:func:`brainkit.sensors.electrode_key`: ``EEG FP1-REF`` is
+    ``Fp1``, ``T3`` is ``T7``).
 
     Raises
     ------
@@ -402,12 +404,18 @@ def channel_index(names, channels, task: str = "this task") -> list[int]:
     """
     from brainkit.errors import BrainkitError
 
-    where = {str(n).lower(): i for i, n in enumerate(names)}
-    missing = [ch for ch in channels if ch.lower() not in where]
+    from brainkit.sensors import electrode_key
+
+    exact, same = {}, {}
+    for i, n in enumerate(names):
+        exact.setdefault(str(n).lower(), i)
+        same.setdefault(electrode_key(n), i)
+    found = [exact.get(ch.lower(), same.get(electrode_key(ch))) for ch in channels]
+    missing = [ch for ch, i in zip(channels, found) if i is None]
     if missing:
         raise BrainkitError(f"{task} was taught on the channels {', '.join(channels)}; this recording "
                             f"lacks {', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}")
-    return [where[ch.lower()] for ch in channels]
+    return found
 
 
 def sequence_features(features: torch.Tensor, starts_s) -> torch.Tensor:

@@ -60,6 +60,7 @@ from brainkit.models.readout import (EVOKED_BAND_HZ, MAX_FILTERED_SAMPLES, N_FEA
                                      channel_index, evoked_times, fit_head, fit_lda_head, softmax_logits)
 from brainkit.models.taskpack import TaskPack, decoder_with_packs
 from brainkit.quality import flat_channels
+from brainkit.sensors import electrode_key
 from brainkit.tasks import Task, get_task, taught_tasks
 
 #: training windows per class of the learning curve
@@ -136,33 +137,38 @@ def teach_splits(sets, task: Task, k: int = 5, seed: int = 0):
 
 
 def _live_channels(s: LabelledSet) -> set[str]:
-    """``s``'s channel names (lower case) but those flat in its windows."""
+    """``s``'s electrodes (:func:`brainkit.sensors.electrode_key`) but those flat in its windows."""
     flat = flat_channels(s.windows)
-    return {n.lower() for n, f in zip(s.windows.sensors.names, flat) if not f}
+    return {electrode_key(n) for n, f in zip(s.windows.sensors.names, flat) if not f}
 
 
 def montage_of(sets) -> tuple:
-    """The channels every set has (names matched case-insensitively, in the first set's order),
-    the montage a taught task's channel readings read; () when they share none. One recording
-    may list them in another order or have a channel more or less (a bad channel removed); a
-    channel flat in a recording (:func:`brainkit.quality.flat_channels`) counts as missing there."""
+    """The channels every set has (the first set's names, in its order), the montage a taught
+    task's channel readings read; () when they share none. A channel is the same electrode in
+    every file (:func:`brainkit.sensors.electrode_key`: ``EEG FP1-REF`` and ``EEG FP1-LE`` are
+    ``Fp1``, ``T3`` is ``T7``); one recording may list them in another order or have a channel
+    more or less (a bad channel removed); a channel flat in a recording
+    (:func:`brainkit.quality.flat_channels`) counts as missing there."""
     common = set.intersection(*(_live_channels(s) for s in sets))
-    return tuple(n for n in sets[0].windows.sensors.names if n.lower() in common)
+    return tuple(n for n in sets[0].windows.sensors.names if electrode_key(n) in common)
 
 
 def on_channels(s: LabelledSet, channels) -> LabelledSet:
-    """``s`` with only ``channels``, in that order."""
+    """``s`` with only ``channels`` (found by :func:`~brainkit.models.readout.channel_index`), in
+    that order and by those names, so that every set so picked has one layout."""
     names = s.windows.sensors.names
-    if [n.lower() for n in names] == [c.lower() for c in channels]:
+    if list(names) == list(channels):
         return s
-    return replace(s, windows=s.windows.pick(channel_index(names, channels)))
+    w = s.windows.pick(channel_index(names, channels))
+    return replace(s, windows=replace(w, sensors=replace(w.sensors, names=list(channels))))
 
 
 def layout_warning(sets) -> list[str]:
     """What a user should know when the recordings' channels differ: which are left out."""
     montage = montage_of(sets)
-    kept = {c.lower() for c in montage}
-    extra = sorted({n for s in sets for n in s.windows.sensors.names if n.lower() not in kept})
+    kept = {electrode_key(c) for c in montage}
+    extra = sorted({electrode_key(n): n for s in reversed(sets) for n in s.windows.sensors.names
+                    if electrode_key(n) not in kept}.values())  # one name per electrode: the first set's
     if not extra:
         return []
     if not montage:
