@@ -131,21 +131,29 @@ def readout_inputs(decoder, windows: Windows, task: str, batch_size: int = 64):
     if task in decoder.config.sequence_tasks and len(features):
         features = sequence_features(features, windows.starts_s)
     montage = task_montage(decoder, task)
-    if montage and montage_present(windows.sensors.names, montage, task):
+    if montage and montage_present(windows.sensors.names, montage, task, windows):
         features = torch.cat([features, window_montage(windows, montage, task, batch_size)], 1)
     return features
 
 
-def montage_present(names, montage, task: str) -> bool:
+def montage_present(names, montage, task: str, windows: Windows | None = None) -> bool:
     """Whether a recording has all of a taught task's channels (``montage``, a
-    :class:`~brainkit.models.readout.Montage`); when not, its head on the regions alone answers
-    (logged)."""
+    :class:`~brainkit.models.readout.Montage`), none of them flat in its ``windows`` when given
+    (:func:`brainkit.quality.flat_channels`: a disconnected lead, as teaching counts it); when
+    not, its head on the regions alone answers (logged)."""
     from brainkit.models.readout import channel_index
+    from brainkit.quality import flat_channels
 
     try:
-        channel_index(names, montage.channels, task)
+        index = channel_index(names, montage.channels, task)
     except BrainkitError as err:
         logger.warning("%s; it is answered from the scalp regions alone", err)
+        return False
+    flat = [] if windows is None else [montage.channels[k] for k, f in enumerate(flat_channels(windows)[index]) if f]
+    if flat:
+        logger.warning("%s reads the channels %s; %s %s flat in this recording; it is answered from the scalp "
+                       "regions alone", task, ", ".join(montage.channels), ", ".join(flat[:8]),
+                       "is" if len(flat) == 1 else "are")
         return False
     return True
 

@@ -528,6 +528,32 @@ def test_a_recording_without_the_packs_channels_is_answered_by_its_regions(taugh
     assert view.predict(fewer, "eyes_sim").probabilities.shape == (len(fewer), 2)
 
 
+def test_a_recording_where_a_packs_channel_is_flat_is_answered_by_its_regions(taught, caplog):
+    """A disconnected lead among the pack's channels is read as a missing one, as teaching counts
+    it: the regions-only head answers (logged), and explanations read the window the same way."""
+    from dataclasses import replace
+
+    from brainkit.explain.readout import ReadoutPath, RecordingContext
+    from brainkit.inference import readout_inputs
+    from brainkit.models.readout import N_FEATURES
+
+    bk, pack, sets = taught
+    view = bk.with_tasks([pack])
+    w = sets[0].windows
+    x = w.x.copy()
+    x[:, 0] = 0.0
+    dead = replace(w, x=x)
+    with view.taught():
+        assert readout_inputs(view.decoder, w, "eyes_sim").shape[1] == N_FEATURES + pack.montage.width
+        assert "flat" not in caplog.text
+        assert readout_inputs(view.decoder, dead, "eyes_sim").shape[1] == N_FEATURES
+        assert f"{pack.channels[0]} is flat in this recording" in caplog.text
+        for windows, width in ((w, pack.montage.width), (dead, 0)):
+            path = ReadoutPath(view.decoder, "eyes_sim", windows.sensors, windows.sfreq,
+                               context=RecordingContext.of(windows, [0]))
+            assert path.montage.width == width
+
+
 def replace_names(windows, names):
     from dataclasses import replace
 

@@ -151,7 +151,9 @@ class ReadoutPath:
         self.sensors, self.sfreq, self.task = sensors, sfreq, task
         self.sequence = task in decoder.config.sequence_tasks
         montage = task_montage(decoder, task)
-        self.montage = montage if montage and montage_present(sensors.names, montage, task) else Montage()
+        windows = getattr(context, "windows", None)  # the recording's, as decoding checks them
+        self.montage = (montage if montage and montage_present(sensors.names, montage, task, windows)
+                        else Montage())
         held = [f in HELD_FEATURES for _ in REGIONS for f in FEATURE_NAMES] + [False] * self.montage.width
         self.mask, self.held = torch.tensor(held), None
         if anchor is not None:
@@ -190,7 +192,7 @@ def readout_rows(decoder, task: str, context: RecordingContext) -> torch.Tensor 
         return context.all_rows()
     rows = context.features[torch.as_tensor(context.index)]
     montage, w = task_montage(decoder, task), context.windows
-    if montage and w is not None and montage_present(w.sensors.names, montage, task):
+    if montage and w is not None and montage_present(w.sensors.names, montage, task, w):
         rows = torch.cat([rows, window_montage(w.select(context.index), montage, task).to(rows.dtype)], 1)
     return rows
 
