@@ -151,9 +151,8 @@ def montage_present(names, montage, task: str, windows: Windows | None = None) -
         return False
     flat = [] if windows is None else [montage.channels[k] for k, f in enumerate(flat_channels(windows)[index]) if f]
     if flat:
-        logger.warning("%s reads the channels %s; %s %s flat in this recording; it is answered from the scalp "
-                       "regions alone", task, ", ".join(montage.channels), ", ".join(flat[:8]),
-                       "is" if len(flat) == 1 else "are")
+        logger.warning("%s: its channel%s %s %s flat in this recording; it is answered from the scalp regions "
+                       "alone", task, "" if len(flat) == 1 else "s", ", ".join(flat[:8]), "is" if len(flat) == 1 else "are")
         return False
     return True
 

@@ -488,7 +488,8 @@ def paired_gap(ours, theirs) -> dict:
     """``mean`` and ``se`` (standard error; None from one pair) of ``ours - theirs``, paired; a
     pair with a missing score (a fold that could not be scored) is left out."""
     d = np.array([a - b for a, b in zip(ours, theirs) if a is not None and b is not None])
-    return {"mean": float(d.mean()), "se": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None}
+    return {"mean": float(d.mean()) if len(d) else None,
+            "se": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None}
 
 
 def fit_pack(bk, task: Task, sets, reading_steps: int = 24, batch_size: int = 8, lr: float = 1e-2,

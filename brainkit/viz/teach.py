@@ -43,6 +43,8 @@ def gap_rows(report: dict) -> list[dict]:
     last = str(cv["train_per_class"])
 
     def cell(gap):
+        if gap["mean"] is None:
+            return "-"
         return f"{100 * gap['mean']:+.1f}" + ("" if gap["se"] is None else f" ± {100 * gap['se']:.1f}")
 
     return [{"kept head minus": name,
