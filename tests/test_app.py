@@ -558,6 +558,27 @@ def test_teach_page_says_what_is_wrong_in_one_line(model_env, inputs, kind, mess
         assert len(at.error) == 1 and "\n" not in at.error[0].value and not at.get("plotly_chart")
 
 
+def test_teach_page_names_the_channels_a_recording_lacks(model_env, tmp_path):
+    """Two uploads, one without Fz (a bad channel removed): the page says the task is taught on the
+    18 channels both have, before anything is taught."""
+    import mne
+
+    raw = mne.io.read_raw_edf(SAMPLES / "eyes_open_closed.edf", preload=True, verbose="error")
+    fewer = raw.ch_names[0]
+    raw.drop_channels([fewer]).save(tmp_path / "fewer_raw.fif", verbose="error")
+    at = _app()
+    _page(at, TEACH)
+    at.radio(key="teach_source").set_value("labelled recordings I upload").run()
+    at.file_uploader(key="teach_files").set_value([
+        ("night1.edf", (SAMPLES / "eyes_open_closed.edf").read_bytes(), "application/octet-stream"),
+        ("night2_raw.fif", (tmp_path / "fewer_raw.fif").read_bytes(), "application/octet-stream")]).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    _teach_inputs(at, task_id="eyes_two")
+    at.radio(key="teach_source").set_value("labelled recordings I upload").run()
+    warnings = [w.value for w in at.warning]
+    assert any(f"taught on the {len(raw.ch_names)} every one has; {fewer} left out" in w for w in warnings), warnings
+
+
 def test_teach_page_learns_from_several_uploaded_recordings(model_env):
     data = (SAMPLES / "eyes_open_closed.edf").read_bytes()
     at = _app()  # no recording loaded: the uploads are the labels
