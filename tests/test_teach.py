@@ -434,6 +434,25 @@ def test_one_electrode_is_one_channel_whatever_each_file_calls_it():
                                             "EEG CZ-REF left out of the channel readings"]
 
 
+def test_recordings_of_other_devices_are_taught_on_the_regions():
+    """A 4-channel headset beside an 8-channel cap share two electrodes, half of the headset's and
+    a quarter of the cap's: not one montage, so the regions head (any layout) is what is taught,
+    and the classical methods pool their band powers over each recording's channels."""
+    from brainkit.training import teach as t
+
+    starts, labels = np.arange(0, 40, 4.0), ["left", "right"] * 5
+    muse = _set(starts, labels, "muse.edf", names=["TP9", "AF7", "AF8", "TP10"])
+    cap = _set(starts, labels, "cap.edf", names=["AF7", "AF8", "Fz", "Cz", "Pz", "Oz", "C3", "C4"])
+    for s in (muse, cap):
+        s.windows.x[:] = np.random.default_rng(2).normal(size=s.windows.x.shape)
+    task = taught_task("mixed_devices", ["left", "right"], 4.0)
+    assert t.montage_of([muse, cap]) == () and t.montage_of([muse, muse]) == ("TP9", "AF7", "AF8", "TP10")
+    assert [f.name for f in t.families_for(task, [muse, cap])] == [t.HEAD]
+    assert list(t.classical_methods(task, [muse, cap])) == ["band power + logistic regression"]
+    assert t.layout_warning([muse, cap]) == ["the recordings share 2 channels (AF7, AF8), under half of some "
+                                             "recording's: only the region features (any layout) are taught"]
+
+
 def balanced_accuracy(labels, proba, answers) -> float:
     y = np.array([answers.index(a) for a in labels])
     return float(np.mean([(proba.argmax(1)[y == k] == k).mean() for k in range(len(answers))]))

@@ -142,15 +142,22 @@ def _live_channels(s: LabelledSet) -> set[str]:
     return {electrode_key(n) for n, f in zip(s.windows.sensors.names, flat) if not f}
 
 
-def montage_of(sets) -> tuple:
-    """The channels every set has (the first set's names, in its order), the montage a taught
-    task's channel readings read; () when they share none. A channel is the same electrode in
-    every file (:func:`brainkit.sensors.electrode_key`: ``EEG FP1-REF`` and ``EEG FP1-LE`` are
-    ``Fp1``, ``T3`` is ``T7``); one recording may list them in another order or have a channel
-    more or less (a bad channel removed); a channel flat in a recording
-    (:func:`brainkit.quality.flat_channels`) counts as missing there."""
+def _shared_channels(sets) -> tuple:
+    """The channels every set has, live (the first set's names, in its order)."""
     common = set.intersection(*(_live_channels(s) for s in sets))
     return tuple(n for n in sets[0].windows.sensors.names if electrode_key(n) in common)
+
+
+def montage_of(sets) -> tuple:
+    """The channels every set has (the first set's names, in its order), the montage a taught
+    task's channel readings read, when they are at least half of every set's channels: one
+    montage, though a recording may list its channels in another order or have a channel more or
+    less (a bad channel removed); else () (other devices: the regions head reads any layout). A
+    channel is the same electrode in every file (:func:`brainkit.sensors.electrode_key`:
+    ``EEG FP1-REF`` and ``EEG FP1-LE`` are ``Fp1``, ``T3`` is ``T7``); one flat in a recording
+    (:func:`brainkit.quality.flat_channels`) counts as missing there."""
+    shared = _shared_channels(sets)
+    return shared if all(2 * len(shared) >= len(s.windows.sensors) for s in sets) else ()
 
 
 def on_channels(s: LabelledSet, channels) -> LabelledSet:
@@ -172,7 +179,10 @@ def layout_warning(sets) -> list[str]:
     if not extra:
         return []
     if not montage:
-        return ["the recordings share no channel: only the region features (any layout) are taught"]
+        shared = _shared_channels(sets)
+        return [f"the recordings share {len(shared) or 'no'} channel{'' if len(shared) == 1 else 's'}"
+                + (f" ({', '.join(shared[:8])}), under half of some recording's" if shared else "")
+                + ": only the region features (any layout) are taught"]
     flat = [f"{n} in {Path(s.source).name}" for s in sets
             for n, f in zip(s.windows.sensors.names, flat_channels(s.windows)) if f]
     return [f"the recordings differ in channels: taught on the {len(montage)} every one has; "
