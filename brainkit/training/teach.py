@@ -385,12 +385,12 @@ class HeadInputs:
         return lambda train, test, task: softmax_logits(self.logits(family, train, test, get_task(task)))
 
 
-def classical_methods(task: Task, sets) -> dict:
+def classical_methods(task: Task, sets, montage=None) -> dict:
     """The classical methods that apply to a taught task, each reading the channels every
-    recording has (:func:`montage_of`, as brainkit's channel readings do); band power alone, on
-    each recording's own channels pooled, when they share none."""
+    recording has (``montage``, default :func:`montage_of` ``sets``, as brainkit's channel
+    readings do); band power alone, on each recording's own channels pooled, when they share none."""
     methods = {"band power + logistic regression": bandpower_logreg}
-    montage = montage_of(sets)
+    montage = montage_of(sets) if montage is None else montage
     if len(montage) >= 2 and len(task.answers) == 2:
         methods["CSP + LDA"] = csp_lda
     if len(montage) >= 2 and task.event_locked:
@@ -463,14 +463,15 @@ def cross_validate(task: Task, sets, k: int = 5, seed: int = 0, curve=LEARNING_C
         (training windows per class in the folds, smallest), ``out_of_fold`` (the kept head's).
     """
     blocks, splits, unit = teach_splits(sets, task, k, seed)
-    inputs = HeadInputs(montage_of(sets) if any(not f.portable for f in families) else ())
+    montage = montage_of(sets)  # of the recordings, once: brainkit's readings and the classical methods read it
+    inputs = HeadInputs(montage if any(not f.portable for f in families) else ())
     per_class = min(min(np.bincount(labels_of([blocks[i] for i in sp.train], task),
                                     minlength=len(task.answers))) for sp in splits)
     kept = kept_family(families)
     methods = {f.name: inputs.method(f) for f in (*families, kept)}
     out = {"unit": unit, "n_folds": len(splits), "head": kept.name, "train_per_class": int(per_class),
            "draws": int(draws), "curve": {}, "curve_std": {}, "curve_gap": {}}
-    classical = classical_methods(task, blocks)
+    classical = classical_methods(task, blocks, montage)
     methods.update(classical)
     with taught_tasks([task]):
         for n in [n for n in curve if n < per_class] + [None]:
