@@ -124,8 +124,8 @@ def table(packs) -> str:
 
     lines = ["| task | folds | windows per class (taught on) | method | 10 per class | 20 per class | 50 per class | all |",
              "|---|---|---|---|---|---|---|---|"]
-    for folder in packs:
-        meta = json.loads((Path(folder) / "task.json").read_text())
+    metas = [json.loads((Path(folder) / "task.json").read_text()) for folder in packs]
+    for meta in metas:
         cv = meta["report"]["cross_validation"]
         counts = ", ".join(f"{k} {v}" for k, v in meta["report"]["class_counts"].items())
         for name, stats in cv["methods"].items():
@@ -137,8 +137,7 @@ def table(packs) -> str:
             cells.append(f"{100 * stats['mean']:.1f} ± {100 * stats['std']:.1f} ({cv['train_per_class']})")
             lines.append(f"| {meta['id']} | {cv['n_folds']} by {cv['unit']} | {counts} | {name} | " + " | ".join(cells) + " |")
     lines += ["", "| task | kept head minus | 10 per class | 20 per class | 50 per class | all |", "|---|---|---|---|---|---|"]
-    for folder in packs:  # paired differences, ± standard error
-        meta = json.loads((Path(folder) / "task.json").read_text())
+    for meta in metas:  # paired differences, ± standard error
         for row in gap_rows(meta["report"]):
             cells = [row.get(f"{n} per class", "-") for n in ("10", "20", "50")]
             cells.append(next(v for k, v in row.items() if k.endswith("(all)")))

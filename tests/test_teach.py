@@ -25,14 +25,17 @@ ROOT = Path(__file__).resolve().parents[1]
 EYES_MAP = {"eyes open": "open", "eyes closed": "closed"}
 
 
-def _set(starts, labels, source="rec", window_s=4.0, n_channels=2, names=None):
+def _set(starts, labels, source="rec", window_s=4.0, n_channels=2, names=None, seed=None):
+    """Windows of zeros (every channel flat), or of white noise with a ``seed``."""
     n = len(starts)
     names = names or [f"C{i}" for i in range(n_channels)]
     n_channels = len(names)
     sensors = SensorArray(list(names), ["eeg"] * n_channels,
                           np.zeros((n_channels, 3)), np.zeros((n_channels, 3)), np.ones(n_channels, bool))
-    w = Windows(np.zeros((n, n_channels, int(window_s * 10)), np.float32), 10.0, np.asarray(starts, float),
-                sensors, np.ones(n_channels), np.asarray(labels, dtype=str))
+    shape = (n, n_channels, int(window_s * 10))
+    x = np.zeros(shape) if seed is None else np.random.default_rng(seed).normal(size=shape)
+    w = Windows(x.astype(np.float32), 10.0, np.asarray(starts, float), sensors, np.ones(n_channels),
+                np.asarray(labels, dtype=str))
     return LabelledSet(None, w, "user", "train", source, "user")
 
 
@@ -389,10 +392,8 @@ def test_a_channel_flat_in_one_recording_counts_as_missing_there():
     from brainkit.quality import flat_channels
     from brainkit.training import teach as t
 
-    rng = np.random.default_rng(0)
-    a, b = (_set(np.arange(0, 40, 4.0), ["left", "right"] * 5, f"{name}.edf", n_channels=3) for name in "ab")
-    for s in (a, b):
-        s.windows.x[:] = rng.normal(size=s.windows.x.shape)
+    a, b = (_set(np.arange(0, 40, 4.0), ["left", "right"] * 5, f"{name}.edf", n_channels=3, seed=seed)
+            for seed, name in enumerate("ab"))
     assert t.montage_of([a, b]) == ("C0", "C1", "C2") and t.layout_warning([a, b]) == []
     b.windows.x[:, 1] = 0.0
     assert list(flat_channels(b.windows)) == [False, True, False]
@@ -411,10 +412,8 @@ def test_one_electrode_is_one_channel_whatever_each_file_calls_it():
     from brainkit.training import teach as t
 
     starts, labels = np.arange(0, 40, 4.0), ["left", "right"] * 5
-    a = _set(starts, labels, "a.edf", names=["EEG FP1-REF", "EEG T3-REF", "EEG CZ-REF"])
-    b = _set(starts, labels, "b.edf", names=["T7", "Pz", "eeg fp1-le"])
-    for s in (a, b):
-        s.windows.x[:] = np.random.default_rng(0).normal(size=s.windows.x.shape)
+    a = _set(starts, labels, "a.edf", names=["EEG FP1-REF", "EEG T3-REF", "EEG CZ-REF"], seed=0)
+    b = _set(starts, labels, "b.edf", names=["T7", "Pz", "eeg fp1-le"], seed=1)
     montage = t.montage_of([a, b])
     assert montage == ("EEG FP1-REF", "EEG T3-REF")
     assert channel_index(b.windows.sensors.names, montage) == [2, 0]
@@ -425,10 +424,8 @@ def test_one_electrode_is_one_channel_whatever_each_file_calls_it():
                                         "EEG CZ-REF, Pz left out of the channel readings"]
     with pytest.raises(BrainkitError, match="lacks EEG CZ-REF"):
         channel_index(b.windows.sensors.names, ["EEG FP1-REF", "EEG CZ-REF"], "my_task")
-    b2, c = (_set(starts, labels, f"{name}.edf", names=names) for name, names in
-             (("b2", ["T7", "Cz", "eeg fp1-le"]), ("c", ["FP1", "T7"])))
-    for s in (b2, c):
-        s.windows.x[:] = np.random.default_rng(1).normal(size=s.windows.x.shape)
+    b2 = _set(starts, labels, "b2.edf", names=["T7", "Cz", "eeg fp1-le"], seed=2)
+    c = _set(starts, labels, "c.edf", names=["FP1", "T7"], seed=3)
     # Cz, in a and b2 by two names, is left out once, by the first recording's name
     assert t.layout_warning([a, b2, c]) == ["the recordings differ in channels: taught on the 2 every one has; "
                                             "EEG CZ-REF left out of the channel readings"]
@@ -441,10 +438,8 @@ def test_recordings_of_other_devices_are_taught_on_the_regions():
     from brainkit.training import teach as t
 
     starts, labels = np.arange(0, 40, 4.0), ["left", "right"] * 5
-    muse = _set(starts, labels, "muse.edf", names=["TP9", "AF7", "AF8", "TP10"])
-    cap = _set(starts, labels, "cap.edf", names=["AF7", "AF8", "Fz", "Cz", "Pz", "Oz", "C3", "C4"])
-    for s in (muse, cap):
-        s.windows.x[:] = np.random.default_rng(2).normal(size=s.windows.x.shape)
+    muse = _set(starts, labels, "muse.edf", names=["TP9", "AF7", "AF8", "TP10"], seed=0)
+    cap = _set(starts, labels, "cap.edf", names=["AF7", "AF8", "Fz", "Cz", "Pz", "Oz", "C3", "C4"], seed=1)
     task = taught_task("mixed_devices", ["left", "right"], 4.0)
     assert t.montage_of([muse, cap]) == () and t.montage_of([muse, muse]) == ("TP9", "AF7", "AF8", "TP10")
     assert [f.name for f in t.families_for(task, [muse, cap])] == [t.HEAD]
