@@ -63,6 +63,17 @@ def candidates(x: np.ndarray, sfreq: float) -> dict:
     return out
 
 
+def with_neighbours(features: np.ndarray, starts_s, half: int) -> np.ndarray:
+    """``features`` (N, F) of one recording's windows beside the mean over each window's
+    neighbours within ``half`` windows in time, (N, 2F)."""
+    order = np.argsort(starts_s, kind="stable")
+    f = features[order]
+    context = np.stack([f[max(0, i - half):i + half + 1].mean(0) for i in range(len(f))])
+    out = np.empty_like(context)
+    out[order] = context
+    return np.concatenate([features, out], 1)
+
+
 def main() -> None:
     from brainkit.data.corpora import load_task
     from brainkit.evaluation.baselines import _logreg, channel_feature_array, labels_of
@@ -144,6 +155,14 @@ def main() -> None:
     for name, make in nonlinear.items():
         fit = lambda a, y, b, make=make: make().fit(a, y).predict_proba(b)  # noqa: E731
         print(name, "on the read-out", score(lambda j: readout[j], fit), "+ all", score(every, fit))
+
+    band = [band_power(j) for j in range(len(sets))]
+    for half in (1, 2):
+        near = [with_neighbours(readout[j], sets[j].windows.starts_s, half) for j in range(len(sets))]
+        near_run = out_of_fold(lambda j: near[j], head)
+        print(f"with the neighbours within {half} windows: read-out head", summary(near_run[0]),
+              f"({per_set(near_run[1])} wrong)", "| band power",
+              score(lambda j: with_neighbours(band[j], sets[j].windows.starts_s, half), logreg))
 
     print("windows wrong per Bonn set (of 500 each): read-out head", per_set(head_run[1]),
           "| band power", per_set(band_run[1]))

@@ -14,6 +14,14 @@
    clinic's recordings may come: run 7 with its channels in reverse order, run 11 without Fp1
    and T10 (bad channels removed); ``flat/...``: the same runs, run 7 with Cz flat (zeros, a
    disconnected lead).
+5. ``bonn_seizure.csv``: a seizure detector taught from a few dozen segments, as another
+   hospital would (task ``seizure_site``): 20 ictal segments of Bonn set E and 20 of sets A-D
+   (5 each), the first of each block of 20 segments (4 of E's), five 4-s windows per segment;
+   ``subject`` is the block (``bonn-healthy-1``, as the corpus guesses people; every fold leaves
+   whole blocks out).
+6. ``eegmat_workload.csv``: mental arithmetic vs rest taught across people (task
+   ``workload_site``): EEGMAT's first 12 subjects, the published protocol's windows (the last
+   60 s of each recording, 4 s every 2 s); folds by subject.
 
 Nothing here is copied into the repository (runs/ is ignored).
 """
@@ -26,6 +34,14 @@ from pathlib import Path
 import numpy as np
 
 
+def _write(rows, target: Path) -> Path:
+    with open(target, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return target
+
+
 def eeglab_manifest(data: Path, out: Path, window_s: float = 0.6) -> Path:
     import scipy.io as sio
 
@@ -34,12 +50,7 @@ def eeglab_manifest(data: Path, out: Path, window_s: float = 0.6) -> Path:
     rows = [{"path": os.path.relpath(path, out), "task": "square_position", "label": f"position_{int(e.position)}",
              "start_s": f"{(float(e.latency) - 1) / float(eeg.srate):.6f}", "duration_s": f"{window_s:g}",
              "subject": "eeglab"} for e in eeg.event if e.type == "square"]
-    target = out / "eeglab_square.csv"
-    with open(target, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return target
+    return _write(rows, out / "eeglab_square.csv")
 
 
 def muse_like(data: Path, out: Path) -> list[Path]:
@@ -69,12 +80,7 @@ def motor_manifest(data: Path, out: Path, run: str = "R11") -> Path:
              "start_s": f"{o:.6f}", "duration_s": "4", "subject": "S001"}
             for o, d in zip(raw.annotations.onset, raw.annotations.description) if d in names
             and o + 4 <= raw.times[-1]]
-    target = out / f"motor_exec_{run}.csv"
-    with open(target, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return target
+    return _write(rows, out / f"motor_exec_{run}.csv")
 
 
 def mixed_channels(data: Path, out: Path) -> list[Path]:
@@ -99,6 +105,38 @@ def mixed_channels(data: Path, out: Path) -> list[Path]:
     return written
 
 
+def bonn_manifest(data: Path, out: Path, per_block: dict | None = None) -> Path:
+    from brainkit.data.corpora import BONN_BLOCK, BONN_SETS
+
+    per_block = per_block or {"E_S": 4, "A_Z": 1, "B_O": 1, "C_N": 1, "D_F": 1}
+    rows = []
+    for folder, n in per_block.items():
+        people, _, state = BONN_SETS[folder]
+        files = sorted((data / "bonn" / folder).glob("*.[tT][xX][tT]"))
+        for i, path in enumerate(files):
+            if i % BONN_BLOCK < n:
+                rows += [{"path": os.path.relpath(path, out), "task": "seizure_site",
+                          "label": "seizure" if state == "seizure" else "none", "start_s": f"{4.0 * k:.6f}",
+                          "duration_s": "4", "subject": f"bonn-{people}-{i // BONN_BLOCK + 1}", "sfreq": "173.61"}
+                         for k in range(5)]
+    return _write(rows, out / "bonn_seizure.csv")
+
+
+def eegmat_manifest(data: Path, out: Path, n_subjects: int = 12) -> Path:
+    import mne
+
+    rows = []
+    for subject in range(n_subjects):
+        for run, label in (("1", "rest"), ("2", "arithmetic")):
+            path = data / "eegmat" / f"Subject{subject:02d}_{run}.edf"
+            raw = mne.io.read_raw_edf(path, verbose="error")
+            end = raw.n_times / raw.info["sfreq"]
+            rows += [{"path": os.path.relpath(path, out), "task": "workload_site", "label": label,
+                      "start_s": f"{end - 60 + 2 * k:.6f}", "duration_s": "4", "subject": f"Subject{subject:02d}"}
+                     for k in range(29)]
+    return _write(rows, out / "eegmat_workload.csv")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data")
@@ -110,7 +148,8 @@ def main() -> None:
         return
     data, out = Path(args.data).resolve(), Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    for p in [eeglab_manifest(data, out), *muse_like(data, out), motor_manifest(data, out), *mixed_channels(data, out)]:
+    for p in [eeglab_manifest(data, out), *muse_like(data, out), motor_manifest(data, out), *mixed_channels(data, out),
+              bonn_manifest(data, out), eegmat_manifest(data, out)]:
         print(p)
     onsets = np.sort([float(r["start_s"]) for r in csv.DictReader(open(out / "eeglab_square.csv"))])
     print(f"square stimuli: {len(onsets)}, shortest gap {np.diff(onsets).min():.2f} s")
