@@ -22,6 +22,12 @@
 6. ``eegmat_workload.csv``: mental arithmetic vs rest taught across people (task
    ``workload_site``): EEGMAT's first 12 subjects, the published protocol's windows (the last
    60 s of each recording, 4 s every 2 s); folds by subject.
+7. ``bipolar/SubjectNN_1.edf`` ... and ``eegmat_bipolar.csv``: the same task as a hospital with
+   another montage would record it (task ``workload_bipolar``): EEGMAT's next 12 subjects
+   (12-23), each recording re-derived to the 18 leads of the longitudinal and parasagittal
+   bipolar montage (``Fp1-F7`` ... ``Cz-Pz``, as CHB-MIT's EDFs name them) plus one lead stored
+   twice (``T4-T6`` and ``T4-T6-dup``, as CHB-MIT holds ``T8-P8``), resampled to 256 Hz and
+   written as EDF; the same windows and folds as 6.
 
 Nothing here is copied into the repository (runs/ is ignored).
 """
@@ -122,19 +128,43 @@ def bonn_manifest(data: Path, out: Path, per_block: dict | None = None) -> Path:
     return _write(rows, out / "bonn_seizure.csv")
 
 
-def eegmat_manifest(data: Path, out: Path, n_subjects: int = 12) -> Path:
+#: The longitudinal ("double banana") and parasagittal bipolar leads of a 10-20 cap, in EEGMAT's
+#: names (T3/T4/T5/T6 for T7/T8/P7/P8), and the lead CHB-MIT stores twice.
+BIPOLAR = ("Fp1-F7", "F7-T3", "T3-T5", "T5-O1", "Fp2-F8", "F8-T4", "T4-T6", "T6-O2", "Fp1-F3", "F3-C3",
+           "C3-P3", "P3-O1", "Fp2-F4", "F4-C4", "C4-P4", "P4-O2", "Fz-Cz", "Cz-Pz")
+TWICE = "T4-T6"
+
+
+def bipolar_edf(path: Path, target: Path) -> Path:
+    """One EEGMAT recording as a hospital with a bipolar montage stores it (item 7)."""
     import mne
 
-    rows = []
-    for subject in range(n_subjects):
+    raw = mne.io.read_raw_edf(path, preload=True, verbose="error")
+    data = {name.removeprefix("EEG "): row for name, row in zip(raw.ch_names, raw.get_data())}
+    leads = [*BIPOLAR, TWICE]
+    x = np.stack([data[a] - data[b] for a, b in (lead.split("-") for lead in leads)])
+    info = mne.create_info([*BIPOLAR, f"{TWICE}-dup"], raw.info["sfreq"], "eeg")
+    bipolar = mne.io.RawArray(x, info, verbose="error").resample(256.0, verbose="error")
+    mne.export.export_raw(target, bipolar, fmt="edf", overwrite=True, verbose="error")
+    return target
+
+
+def eegmat_manifest(data: Path, out: Path, subjects=range(12), bipolar: bool = False) -> Path:
+    import mne
+
+    rows, task = [], "workload_bipolar" if bipolar else "workload_site"
+    (out / "bipolar").mkdir(exist_ok=True)
+    for subject in subjects:
         for run, label in (("1", "rest"), ("2", "arithmetic")):
             path = data / "eegmat" / f"Subject{subject:02d}_{run}.edf"
+            if bipolar:
+                path = bipolar_edf(path, out / "bipolar" / path.name)
             raw = mne.io.read_raw_edf(path, verbose="error")
             end = raw.n_times / raw.info["sfreq"]
-            rows += [{"path": os.path.relpath(path, out), "task": "workload_site", "label": label,
+            rows += [{"path": os.path.relpath(path, out), "task": task, "label": label,
                       "start_s": f"{end - 60 + 2 * k:.6f}", "duration_s": "4", "subject": f"Subject{subject:02d}"}
                      for k in range(29)]
-    return _write(rows, out / "eegmat_workload.csv")
+    return _write(rows, out / ("eegmat_bipolar.csv" if bipolar else "eegmat_workload.csv"))
 
 
 def main() -> None:
@@ -149,7 +179,8 @@ def main() -> None:
     data, out = Path(args.data).resolve(), Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     for p in [eeglab_manifest(data, out), *muse_like(data, out), motor_manifest(data, out), *mixed_channels(data, out),
-              bonn_manifest(data, out), eegmat_manifest(data, out)]:
+              bonn_manifest(data, out), eegmat_manifest(data, out),
+              eegmat_manifest(data, out, subjects=range(12, 24), bipolar=True)]:
         print(p)
     onsets = np.sort([float(r["start_s"]) for r in csv.DictReader(open(out / "eeglab_square.csv"))])
     print(f"square stimuli: {len(onsets)}, shortest gap {np.diff(onsets).min():.2f} s")

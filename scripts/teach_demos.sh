@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README's "Teach a new task" tables: teach the demo tasks (20 draws per learning-curve point),
 # score the held-out runs, print the tables. Run from the repository root after
-# `python scripts/teach_demos.py` (about 15 minutes):
+# `python scripts/teach_demos.py` (about 18 minutes):
 #     bash scripts/teach_demos.sh [PACKS_FOLDER]        (default runs/teach/packs)
 set -euxo pipefail
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -31,10 +31,12 @@ $PY -m brainkit teach --manifest runs/teach/bonn_seizure.csv --threads 1 --draws
     --out "$P/seizure_site" > "$P/seizure_site.json"
 $PY -m brainkit teach --manifest runs/teach/eegmat_workload.csv --threads 1 --draws $DRAWS \
     --out "$P/workload_site" > "$P/workload_site.json"
+$PY -m brainkit teach --manifest runs/teach/eegmat_bipolar.csv --threads 1 --draws $DRAWS \
+    --out "$P/workload_bipolar" > "$P/workload_bipolar.json"
 $PY -m brainkit teach --from-annotations $D/S001R03.edf $D/S001R07.edf --map "T1=left,T2=right" \
     --window-s 4 --task motor_exec --threads 1 --draws $DRAWS --out "$P/motor_exec_r3r7" > "$P/r3r7.json"
 $PY -m brainkit evaluate --manifest runs/teach/motor_exec_R11.csv --tasks "$P/motor_exec_r3r7" > "$P/eval_r11.json"
 $PY scripts/teach_heldout.py --train $D/S001R03.edf $D/S001R07.edf --test $D/S001R11.edf > "$P/heldout_r11.txt"
 $PY scripts/teach_heldout.py --train $D/S001R04.edf $D/S001R08.edf --test $D/S001R12.edf > "$P/heldout_r12.txt"
 $PY scripts/teach_demos.py --table "$P/motor_exec" "$P/motor_img" "$P/motor_exec_mixed" "$P/motor_exec_flat" "$P/square_position" "$P/eyes_muse_stride1" "$P/eyes_muse_stride0.5" \
-    "$P/seizure_site" "$P/workload_site"
+    "$P/seizure_site" "$P/workload_site" "$P/workload_bipolar"
