@@ -54,6 +54,14 @@ st.metric("Answer", str(ex["answer"]), f"p = {probabilities.max():.2f}", delta_c
 st.caption(" · ".join(f"{a}: {p:.2f}" for a, p in zip(get_task(task).answers, probabilities)))
 
 relative = "from silence" if b is None else f"from window {b + 1} ({windows.starts_s[b]:.1f} s)"
+change = float(ex["logprob"] - ex["baseline_logprob"])
+added = (f"The channels' attributions add up to the change of log p({ex['answer']}) {relative} "
+         f"({change:+.3f}) within {100 * float(ex['completeness_relative']):.1f} % "
+         f"({int(ex['n_steps'])} integration steps).")
+if bool(ex["complete"]):
+    st.caption(added)
+else:
+    st.warning(added + " More than 5 % is missing: read the maps as approximate.")
 figures = explanation_figures(ex, windows, relative)
 if (bars := readout_figure(ex)) is not None:
     st.plotly_chart(bars, key="readout")

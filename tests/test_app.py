@@ -288,6 +288,8 @@ def _assert_explain_page(at: AppTest, task: str) -> None:
     at.button(key="explain").click().run()
     assert not at.exception, at.exception
     assert at.metric[0].label == "Answer"
+    # how far the maps add up to the change of the answer, as a caption (or a warning beyond 5 %)
+    assert any("add up to the change of log p(" in m.value for m in [*at.caption, *at.warning])
     _assert_figures_have_data(at, 5)  # IG heatmap, topomap, 2 attention maps, token attribution
 
 

@@ -145,6 +145,12 @@ def test_tokenize_and_explain(tiny, samples_dir, tmp_path):
     e = np.load(tmp_path / "e.npz", allow_pickle=False)
     assert e["attribution"].shape == (19, 1024) and e["token_attribution"].shape == (4, 16, 2)
     assert int(e["baseline_index"]) == -1
+    printed = json.loads(res.stdout)  # how far the attributions add up, and with how many steps
+    assert printed["integration_steps"] == int(e["n_steps"]) and printed["complete"] == bool(e["complete"])
+    assert printed["completeness_relative"] == pytest.approx(float(e["completeness_relative"]))
+    res = run("explain", samples_dir / "eyes_open_closed.edf", "--task", "eyes", "--steps", "8",
+              "--max-steps", "4", "--out", tmp_path / "e3.npz", *model_args(tiny))
+    assert res.returncode == 2 and "--max-steps at least --steps" in res.stderr and "Traceback" not in res.stderr
     res = run("explain", samples_dir / "eyes_open_closed.edf", "--task", "eyes", "--window-index", "3",
               "--baseline-window", "45", "--steps", "8", "--out", tmp_path / "e2.npz", *model_args(tiny))
     assert res.returncode == 2 and "--baseline-window must be in 0..44" in res.stderr

@@ -16,6 +16,8 @@ from brainkit.explain.attention import connector_attention, lm_attention, to_sou
 from brainkit.explain.attribution import (AnswerModel, TokenAnswerModel, completeness, explain_window,
                                           integrated_gradients, token_attributions)
 from brainkit.explain.correlations import linear_cka, task_correlations
+from brainkit.explain.integrated import (COMPLETENESS_FLOOR_NATS, COMPLETENESS_TOLERANCE, answer_change,
+                                         complete_integrated_gradients)
 from brainkit.explain.readout import RecordingContext, readout_contributions, reference_row
 from brainkit.explain.sanity import cascading_randomization, copy_decoder, sanity_checks
 from brainkit.models.readout import FEATURE_NAMES, REGIONS
@@ -31,7 +33,7 @@ torch.set_num_threads(1)
 
 TASK = "n170"  # 1-s windows; both answers are two tokens long, so neither option wins by length
 N_STEPS = 42  # six model evaluations per piece of the path
-TOLERANCE = 0.05  # relative completeness error
+TOLERANCE = COMPLETENESS_TOLERANCE  # relative completeness error, 5 %
 #: The tiny random model's answer hardly depends on its input: between two windows of white noise,
 #: or from the zero signal, its log-probability moves by 1e-5 to 2e-3 nats, and the quadrature
 #: and float32 rounding leave up to about 5e-5 nats unaccounted (seeds 0-6 of the model, measured;
@@ -40,7 +42,7 @@ TOLERANCE = 0.05  # relative completeness error
 #: TOLERANCE plus this floor; a wrong attribution (a missed factor, a path piece or a stopped
 #: gradient) is off by the size of the attributions themselves (1e-3 to 0.2 here). The shipped
 #: model, whose answers move by tenths of a nat to nats, is held to TOLERANCE alone (slow test).
-FLOOR_NATS = 1e-4
+FLOOR_NATS = COMPLETENESS_FLOOR_NATS  # 1e-4
 
 
 def assert_complete(total: float, gap: float):
@@ -49,9 +51,8 @@ def assert_complete(total: float, gap: float):
         f"the attributions add up to {total:.3g}, the answer moved by {gap:.3g} nats"
 
 
-def answer_change(model, x, target, baseline=None) -> float:
-    with torch.no_grad():
-        return float(model(x)[0, target] - model(torch.zeros_like(x) if baseline is None else baseline)[0, target])
+def change_of(model, x, target, baseline=None) -> float:
+    return float(answer_change(model, x, target, baseline)[0])
 
 
 #: tasks the tiny decoder decides by its read-out (p300 and auditory_oddball keep the spectral head)
@@ -130,11 +131,30 @@ def test_pieces_capture_log_band_power_near_the_zero_baseline():
     assert completeness(model, x, 0, cut)[1][0] < 0.01
 
 
+def test_steps_are_doubled_until_the_attributions_add_up():
+    """log(1 + 50 |x|^2) from zero bends within the path's first tenth: one Gauss-Legendre node
+    misses a quarter of it (two: 4 %, four: 7 %, eight: 0.4 %); doubling reaches 5 %, and a linear
+    model is complete at once."""
+    def bent(z):  # (N, C, T) -> (N, 2)
+        s = torch.log1p(50 * z.pow(2).flatten(1).sum(1))
+        return torch.stack([s, -s], 1)
+
+    x, zero = torch.full((1, 2, 8), 0.5), torch.zeros(1, 2, 8)
+    attr, error, relative, steps = complete_integrated_gradients(bent, x, 0, baseline=zero, n_steps=1, max_steps=1)
+    assert steps == 1 and relative[0] > 0.2  # what one step misses
+    attr, error, relative, steps = complete_integrated_gradients(bent, x, 0, baseline=zero, n_steps=1, max_steps=256)
+    assert 1 < steps <= 256 and relative[0] <= TOLERANCE
+    assert float(attr.sum()) == pytest.approx(float(bent(x)[0, 0] - bent(zero)[0, 0]), rel=TOLERANCE)
+    torch.manual_seed(0)
+    linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
+    assert complete_integrated_gradients(linear, x, 1, baseline=zero, n_steps=2)[3] == 2
+
+
 def test_integrated_gradients_are_complete(problem):
     model, x, target = problem
     attr = integrated_gradients(model, x, target, n_steps=N_STEPS, internal_batch_size=16)
     assert attr.shape == x.shape and torch.isfinite(attr).all()
-    assert_complete(float(attr.sum()), answer_change(model, x, target))
+    assert_complete(float(attr.sum()), change_of(model, x, target))
 
 
 def test_frozen_model_is_the_model_at_the_window(bk, windows, problem):
@@ -217,7 +237,7 @@ def test_sequence_window_is_read_with_its_recording(bk, night):
     target = int(np.argsort(p)[-2])
     start = torch.from_numpy(night.x[:1])
     attr = integrated_gradients(model, x, target, baseline=start, n_steps=N_STEPS, internal_batch_size=16)
-    assert_complete(float(attr.sum()), answer_change(model, x, target, start))
+    assert_complete(float(attr.sum()), change_of(model, x, target, start))
 
 
 def test_readout_contributions_decompose_the_heads_logit(bk, night):
@@ -327,6 +347,7 @@ def test_shipped_models_explanations_are_complete(data_dir):
     gap = float(out["logprob"] - out["baseline_logprob"])
     assert str(out["answer"]) == "closed" and gap > 1.0  # measured: 2.2 nats from the zero signal
     assert float(out["completeness_relative"]) < TOLERANCE  # measured: 2.1 %
+    assert bool(out["complete"]) and int(out["n_steps"]) == 32  # no doubling needed
 
 
 def test_explain_window_contract(bk, windows, tmp_path):
@@ -342,6 +363,11 @@ def test_explain_window_contract(bk, windows, tmp_path):
     assert all(isinstance(v, np.ndarray) or np.isscalar(v) for v in out.values())
     assert all(np.asarray(v).dtype != object for v in out.values())
     assert str(out["answer"]) in get_task(TASK).answers
+    # 14 steps, doubled at most twice; complete says whether the saved attributions add up
+    assert int(out["n_steps"]) in (14, 28, 56)
+    change = float(out["logprob"] - out["baseline_logprob"])
+    assert bool(out["complete"]) == bool(abs(float(out["attribution"].sum()) - change)
+                                         <= max(TOLERANCE * abs(change), FLOOR_NATS) + 1e-9)
     np.testing.assert_allclose(out["probabilities"].sum(), 1.0, rtol=1e-5)
     np.testing.assert_allclose(out["channel_attribution"], out["attribution"].sum(-1), rtol=1e-5)
     assert 0 < out["lm_attention"].sum() <= 1 + 1e-6 and 0 < out["connector_attention"].sum() <= 1 + 1e-6

@@ -241,12 +241,16 @@ def cmd_explain(args) -> int:
         for flag, index in (("--window-index", args.window_index), ("--baseline-window", args.baseline_window)):
             if index is not None and not 0 <= index < len(windows):
                 raise BrainkitError(f"{flag} must be in 0..{len(windows) - 1} for this recording")
+        if args.steps < 1 or (args.max_steps is not None and args.max_steps < args.steps):
+            raise BrainkitError("--steps must be at least 1 and --max-steps at least --steps")
         result = explain_window(bk, windows, task.id, args.window_index, n_steps=args.steps,
-                                baseline_index=args.baseline_window)
+                                baseline_index=args.baseline_window, max_steps=args.max_steps)
     np.savez_compressed(args.out, **result)
     _print_json({"out": args.out, "task": task.id, "window_index": args.window_index,
                  "answer": str(result["answer"]),
-                 "probabilities": dict(zip(task.answers, map(float, result["probabilities"])))})
+                 "probabilities": dict(zip(task.answers, map(float, result["probabilities"]))),
+                 "completeness_relative": float(result["completeness_relative"]),
+                 "complete": bool(result["complete"]), "integration_steps": int(result["n_steps"])})
     return 0
 
 

@@ -55,8 +55,9 @@ from brainkit.errors import BrainkitError
 from brainkit.explain.attention import (connector_attention, lm_attention, require_eager, task_routing,
                                         to_sources)
 from brainkit.explain.context import explaining, fixed_router, model_lock, temperature_of, tile
-from brainkit.explain.integrated import (IG_BOUNDARIES, completeness, integrated_gradients,  # noqa: F401 (re-exported)
-                                         path_quadrature, token_attributions)
+from brainkit.explain.integrated import (IG_BOUNDARIES, complete_integrated_gradients,  # noqa: F401 (re-exported)
+                                         completeness, integrated_gradients, is_complete, path_quadrature,
+                                         token_attributions)
 from brainkit.explain.readout import (READOUT_BOUNDARIES, READOUT_STEPS_PER_PIECE, ReadoutPath,
                                      RecordingContext, readout_contributions, readout_rows,
                                      reference_row)
@@ -257,7 +258,7 @@ def _str(values) -> np.ndarray:
 
 def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int = 64,
                    token_steps: int = 32, internal_batch_size: int | None = 16,
-                   baseline_index: int | None = None) -> dict:
+                   baseline_index: int | None = None, max_steps: int | None = None) -> dict:
     """Everything the ``explain`` command saves, for one window.
 
     Parameters
@@ -269,7 +270,9 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
     task : str
     window_index : int
     n_steps, token_steps : int
-        Model evaluations per integrated-gradients path (input, tokens).
+        Model evaluations per integrated-gradients path (input, tokens). The input's are doubled
+        until its attributions are complete (:func:`complete_integrated_gradients`), up to
+        ``max_steps`` (default four times ``n_steps``).
     internal_batch_size : int, optional
         Path points per forward pass.
     baseline_index : int, optional
@@ -288,7 +291,8 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
         ``query_attention`` (M, K, P), ``channel_attention`` (M, C), ``lm_soft_attention`` (M,),
         ``selected`` (M,), ``routing_by_task`` (n_tasks, M*Q), ``task_ids`` (n_tasks,),
         ``completeness_error``, ``completeness_relative`` (input attributions against
-        ``logprob - baseline_logprob``), ``token_completeness_error``,
+        ``logprob - baseline_logprob``), ``complete`` (within tolerance), ``n_steps`` (taken),
+        ``token_completeness_error``,
         ``token_completeness_relative``, ``logprob`` (the answer's log-probability),
         ``baseline_logprob`` (the frozen model of the module docstring at the start signal: the
         window's codes and queries, the start's samples), ``baseline_index`` (-1: the zero
@@ -311,9 +315,9 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
         with torch.no_grad():
             logp = model(x)[0]  # (A,)
             base = model(torch.zeros_like(x) if start is None else start)[0]
-        attr = integrated_gradients(model, x, a, baseline=start, n_steps=n_steps,
-                                    internal_batch_size=internal_batch_size)
-        err, rel = completeness(model, x, a, attr, start)
+        attr, err, rel, steps = complete_integrated_gradients(
+            model, x, a, baseline=start, n_steps=n_steps, max_steps=max_steps or 4 * n_steps,
+            internal_batch_size=internal_batch_size)
         with torch.no_grad():
             codes, latents, bp = window_features(bk.tokenizer, x, one.sensors, one.sfreq,
                                                  bk.decoder.config.bands_hz)  # (1, K, P, L/D), (1, C, B)
@@ -336,8 +340,8 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
             contributions.append(c)
     attr = attr[0].numpy()
     tok_err = abs(float(tok_delta[0]))
-    logger.info("explained window %d for %s: %s, completeness error %.2g (%.1f%%)", window_index,
-                task.id, task.answers[a], err[0], 100 * rel[0])
+    logger.info("explained window %d for %s: %s, completeness error %.2g (%.1f%%) with %d steps", window_index,
+                task.id, task.answers[a], err[0], 100 * rel[0], steps)
     return {
         "ch_names": _str(one.sensors.names), "attribution": attr.astype(np.float32),
         "channel_attribution": attr.sum(-1), "channel_attribution_abs": np.abs(attr).sum(-1),
@@ -350,6 +354,7 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
         "routing_by_task": routes[:, 0].reshape(len(routes), -1),
         "task_ids": _str(bk.decoder.config.task_ids),
         "completeness_error": np.float64(err[0]), "completeness_relative": np.float64(rel[0]),
+        "complete": np.bool_(is_complete(err, float(logp[a] - base[a]))), "n_steps": np.int64(steps),
         "token_completeness_error": np.float64(tok_err),
         "token_completeness_relative": np.float64(tok_err / max(abs(tok_gap), 1e-8)),
         "logprob": np.float64(logp[a]), "baseline_logprob": np.float64(base[a]),

@@ -102,8 +102,19 @@ def path_quadrature(boundaries, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(alphas), np.concatenate(weights)
 
 
-def completeness(model, x, target, attribution, baseline=None) -> tuple[np.ndarray, np.ndarray]:
-    """How far attributions are from adding up to ``f(x) - f(baseline)``.
+def answer_change(model, x, target, baseline=None) -> np.ndarray:
+    """``f(x) - f(baseline)`` of the target answer per window, (N,) float64 (baseline default zeros)."""
+    baseline = torch.zeros_like(x) if baseline is None else baseline
+    target = torch.as_tensor(target).expand(len(x))
+    with torch.no_grad():
+        fx, fb = model(x), model(baseline)  # (N, A)
+    rows = torch.arange(len(x))
+    return (fx[rows, target] - fb[rows, target]).double().numpy()
+
+
+def completeness(model, x, target, attribution, baseline=None, change=None) -> tuple[np.ndarray, np.ndarray]:
+    """How far attributions are from adding up to ``f(x) - f(baseline)`` (``change``, computed
+    by :func:`answer_change` when not given).
 
     Returns
     -------
@@ -112,14 +123,54 @@ def completeness(model, x, target, attribution, baseline=None) -> tuple[np.ndarr
     relative : ndarray, shape (N,)
         ``error / max(|f(x) - f(baseline)|, 1e-8)``.
     """
-    baseline = torch.zeros_like(x) if baseline is None else baseline
-    target = torch.as_tensor(target).expand(len(x))
-    with torch.no_grad():
-        fx, fb = model(x), model(baseline)  # (N, A)
-    rows = torch.arange(len(x))
-    delta = (fx[rows, target] - fb[rows, target]).double()
-    error = (attribution.flatten(1).double().sum(1) - delta).abs()
-    return error.numpy(), (error / delta.abs().clamp(min=1e-8)).numpy()
+    change = answer_change(model, x, target, baseline) if change is None else change
+    error = np.abs(attribution.flatten(1).double().sum(1).numpy() - change)
+    return error, error / np.maximum(np.abs(change), 1e-8)
+
+
+#: Integrated gradients are complete when their sum misses the change of the answer by at most
+#: this share of it...
+COMPLETENESS_TOLERANCE = 0.05
+#: ...or by at most this many nats, float32's resolution of a log-probability summed along a
+#: path (a window compared with one the model answers alike moves its answer by less).
+COMPLETENESS_FLOOR_NATS = 1e-4
+
+
+def complete_integrated_gradients(model, x, target, *, baseline=None, n_steps: int = 64,
+                                  max_steps: int = 256, internal_batch_size: int | None = None):
+    """:func:`integrated_gradients` with the number of steps doubled, from ``n_steps`` up to
+    ``max_steps``, until every window's attributions are complete (:data:`COMPLETENESS_TOLERANCE`,
+    :data:`COMPLETENESS_FLOOR_NATS`).
+
+    The shipped model's answer bends sharply along some paths: from an eyes-open window to an
+    eyes-closed one (EEGMMIDB S001), log p(closed) falls over the first sixth of the path, then
+    rises steeply and unevenly (the read-out's line length and peaks are kinked); on the sample
+    recording 32, 64 and 128 steps miss 6.6, 4.0 and 1.8 % of the change (README, "Where the
+    model looks").
+
+    Returns
+    -------
+    attribution : Tensor, shape like x
+    error, relative : ndarray, shape (N,)
+        :func:`completeness` of the attributions returned.
+    steps : int
+        The steps they took; ``error`` may still be above tolerance at ``max_steps``.
+    """
+    change, steps = answer_change(model, x, target, baseline), n_steps
+    while True:
+        attr = integrated_gradients(model, x, target, baseline=baseline, n_steps=steps,
+                                    internal_batch_size=internal_batch_size)
+        error, relative = completeness(model, x, target, attr, baseline, change)
+        if is_complete(error, change) or 2 * steps > max_steps:
+            return attr, error, relative, steps
+        steps *= 2
+
+
+def is_complete(error, change) -> bool:
+    """Every window's attributions miss its ``change`` by at most :data:`COMPLETENESS_TOLERANCE`
+    of it or :data:`COMPLETENESS_FLOOR_NATS`."""
+    return bool(np.all(np.asarray(error) <= np.maximum(COMPLETENESS_TOLERANCE * np.abs(change),
+                                                        COMPLETENESS_FLOOR_NATS)))
 
 
 def token_attributions(model, codes, target, n_steps: int = 32,
