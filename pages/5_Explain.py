@@ -54,10 +54,11 @@ st.metric("Answer", str(ex["answer"]), f"p = {probabilities.max():.2f}", delta_c
 st.caption(" · ".join(f"{a}: {p:.2f}" for a, p in zip(get_task(task).answers, probabilities)))
 
 relative = "from silence" if b is None else f"from window {b + 1} ({windows.starts_s[b]:.1f} s)"
-change = float(ex["logprob"] - ex["baseline_logprob"])
+change, missed = float(ex["logprob"] - ex["baseline_logprob"]), float(ex["completeness_relative"])
+within = (f"within {100 * missed:.1f} %" if missed <= 0.05 or not bool(ex["complete"])
+          else f"to {float(ex['completeness_error']):.1g} (the answer hardly moves)")
 added = (f"The channels' attributions add up to the change of log p({ex['answer']}) {relative} "
-         f"({change:+.3f}) within {100 * float(ex['completeness_relative']):.1f} % "
-         f"({int(ex['n_steps'])} integration steps).")
+         f"({change:+.3f}) {within}, with {int(ex['n_steps'])} integration steps.")
 if bool(ex["complete"]):
     st.caption(added)
 else:

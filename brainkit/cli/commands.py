@@ -232,6 +232,8 @@ def cmd_explain(args) -> int:
     from brainkit.preprocess import make_windows
     from brainkit.tasks import get_task
 
+    if args.steps < 1 or (args.max_steps is not None and args.max_steps < args.steps):
+        raise BrainkitError("--steps must be at least 1 and --max-steps at least --steps")
     packs = packs_of(args)
     with taught_context(packs):
         task = get_task(args.task)
@@ -241,8 +243,6 @@ def cmd_explain(args) -> int:
         for flag, index in (("--window-index", args.window_index), ("--baseline-window", args.baseline_window)):
             if index is not None and not 0 <= index < len(windows):
                 raise BrainkitError(f"{flag} must be in 0..{len(windows) - 1} for this recording")
-        if args.steps < 1 or (args.max_steps is not None and args.max_steps < args.steps):
-            raise BrainkitError("--steps must be at least 1 and --max-steps at least --steps")
         result = explain_window(bk, windows, task.id, args.window_index, n_steps=args.steps,
                                 baseline_index=args.baseline_window, max_steps=args.max_steps)
     np.savez_compressed(args.out, **result)
