@@ -8,6 +8,7 @@ Inputs are what ``brainkit crossval`` wrote (nothing here measures anything):
         --out runs/crossval_erp.json
 
 Usage: python scripts/card_crossval.py runs/crossval_main.json runs/crossval_erp.json [--write]
+       python scripts/card_crossval.py      (the tables of what the shipped metrics.json holds)
 """
 
 from __future__ import annotations
@@ -37,9 +38,15 @@ def merge(paths) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("results", nargs="+", type=Path)
+    p.add_argument("results", nargs="*", type=Path,
+                   help="brainkit crossval outputs (none: the shipped metrics.json's 'crossval')")
     p.add_argument("--write", action="store_true", help="write metrics.json's 'crossval' entry")
     args = p.parse_args()
+    if not args.results:
+        if args.write:
+            p.error("--write needs the crossval outputs to write")
+        print(markdown(json.loads((DEFAULT_CHECKPOINT / "metrics.json").read_text())["crossval"]))
+        return
     result = merge(args.results)
     print(markdown(result))
     if args.write:

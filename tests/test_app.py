@@ -413,8 +413,10 @@ def test_model_card_leads_with_the_crossval_chart(tmp_path, monkeypatch):
     from test_card import fake_crossval
 
     at = _card_checkpoint(tmp_path, monkeypatch, {"decoder": {}, "crossval": fake_crossval()})
-    (chart,) = _figures(at)
+    chart, gaps = _figures(at)
     bars = [t for t in chart["data"] if t["type"] == "bar"]
+    assert [t["name"] for t in gaps["data"]] == ["bandpower_logreg", "posterior_alpha", "yasa_staging"]
+    assert "paired" in at.caption[1].value
     assert [b["name"] for b in bars] == ["brainkit", "bandpower_logreg", "posterior_alpha",
                                          "xdawn_tangent", "yasa_staging"]
     assert _values(bars[0]["error_y"]["array"]).astype(float) == pytest.approx(

@@ -11,7 +11,8 @@ import pytest
 from brainkit import BrainkitError
 from brainkit.models.checkpoint import DEFAULT_CHECKPOINT, load_correlations, load_metrics
 from brainkit.tasks import TASK_IDS, get_task
-from brainkit.viz.card import crossval_figure, method_order
+from brainkit.evaluation.crossval import paired_gaps
+from brainkit.viz.card import crossval_figure, gap_figure, method_order
 
 
 def fake_crossval() -> dict:
@@ -105,3 +106,45 @@ def test_crossval_figure_has_a_bar_per_method_with_the_spread_over_folds():
     assert [s.y0 for s in lines] == pytest.approx([1 / len(get_task(t).answers) for t in tasks])
     assert [s.y0 for s in lines] == pytest.approx([0.5, 0.2, 0.5])
     assert all(s.x0 < i < s.x1 for i, s in enumerate(lines))
+
+
+def test_gap_figure_shows_each_baseline_paired_fold_by_fold_with_two_standard_errors():
+    cv = fake_crossval()
+    gaps = paired_gaps(cv)
+    assert list(gaps) == ["eyes", "sleep_stage", "p300"]
+    eyes = np.subtract([0.9, 0.8, 0.85], [0.7, 0.75, 0.8])  # brainkit minus band power, fold by fold
+    assert gaps["eyes"]["gaps"]["bandpower_logreg"] == pytest.approx(
+        {"mean": eyes.mean(), "se": eyes.std(ddof=1) / np.sqrt(3)})
+    assert gaps["eyes"]["reference"] == "brainkit"
+    assert gaps["p300"]["gaps"]["xdawn_tangent"] == {"mean": None, "se": None}  # never scored
+    fig = gap_figure(gaps, method_order(cv))
+    traces = {t.name: t for t in fig.data}
+    assert list(traces) == ["bandpower_logreg", "posterior_alpha", "yasa_staging"]  # the card's order
+    power = traces["bandpower_logreg"]
+    assert list(power.y) == ["eyes", "sleep_stage", "p300"]
+    assert power.x[0] == pytest.approx(100 * eyes.mean())
+    assert power.error_x.array[0] == pytest.approx(200 * eyes.std(ddof=1) / np.sqrt(3))
+    assert power.x[1] == pytest.approx(100 * 0.125)  # sleep: 0.6 - 0.5 and 0.7 - 0.55
+    # a method has one colour in both charts
+    bars = {b.name: b.marker.color for b in crossval_figure(cv).data if b.type == "bar"}
+    assert all(t.marker.color == bars[name] for name, t in traces.items())
+    assert len({t.marker.color for t in traces.values()}) == 3
+    assert [s.x0 for s in fig.layout.shapes] == [0]  # the line of no difference
+
+
+def test_the_shipped_cards_tables_are_its_metrics():
+    """The card's cross-validation figures are the shipped metrics.json's: each method's mean ±
+    std in its task's row, and the paired table's rows as ``scripts/card_crossval.py`` prints
+    them (a card edited by hand, or metrics rerun without the card, fails here)."""
+    from brainkit.evaluation.crossval import _cell, markdown
+
+    card = (DEFAULT_CHECKPOINT / "MODEL_CARD.md").read_text(encoding="utf-8")
+    crossval = load_metrics()["crossval"]
+    for task, r in crossval["tasks"].items():
+        (row,) = [line for line in card.splitlines() if line.startswith(f"| {task} | {r['unit']} (")]
+        for name, m in r["methods"].items():
+            assert f"| {_cell(m['balanced_accuracy'])} |" in row, (task, name)
+    gap_rows = [line for line in markdown(crossval).splitlines()
+                if line.split(" | ")[1:2] in (["brainkit"], ["read-out head"])]
+    assert len(gap_rows) == len(paired_gaps(crossval)) == len(crossval["tasks"])
+    assert [r for r in gap_rows if r not in card] == []

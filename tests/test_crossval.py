@@ -59,6 +59,31 @@ def test_crossval_scores_a_method_in_every_fold():
     assert "| eyes |" in cv.markdown({"tasks": {"eyes": out}})
 
 
+def test_brainkit_is_compared_with_each_baseline_fold_by_fold():
+    rng = np.random.default_rng(3)
+    sets = [_set(f"s{i}", lab, rng=rng) for i in range(10) for lab in ("open", "closed")]
+
+    def perfect(train, test, task):
+        return np.array([[1.0, 0.0] if lab == "open" else [0.0, 1.0] for s in test for lab in s.windows.labels])
+
+    def by_subject(train, test, task):  # right on the even subjects, wrong on the odd ones
+        even = [int(s.subject[1:]) % 2 == 0 for s in test for _ in s.windows.labels]
+        return np.abs(perfect(train, test, task) - (~np.array(even))[:, None])
+
+    out = cv.crossval_task("eyes", sets, {"read-out head": perfect, "half": by_subject}, k=5)
+    per_fold = np.subtract(out["methods"]["read-out head"]["balanced_accuracy"]["folds"],
+                           out["methods"]["half"]["balanced_accuracy"]["folds"])
+    assert per_fold.std() > 0  # the folds differ, so the standard error is not zero by construction
+    (gap,) = cv.paired_gaps({"tasks": {"eyes": out}}).values()
+    assert gap["reference"] == "read-out head"  # no language model in these folds
+    assert gap["gaps"]["half"] == pytest.approx({"mean": per_fold.mean(),
+                                                 "se": per_fold.std(ddof=1) / np.sqrt(len(per_fold))})
+    text = cv.markdown({"tasks": {"eyes": out}})
+    assert (f"| eyes | read-out head | {100 * per_fold.mean():+.1f} ± "
+            f"{100 * per_fold.std(ddof=1) / np.sqrt(len(per_fold)):.1f} |") in text
+    assert cv.paired_gaps({"tasks": {"eyes": {**out, "methods": {"half": out["methods"]["half"]}}}}) == {}
+
+
 def test_methods_are_scored_at_other_gains_in_the_same_folds():
     """A method that reads the absolute amplitude fails at another gain; one that does not, does
     not change; the model's own method is left out of the gains (its answers follow its head)."""

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from brainkit.evaluation.metrics import classification_metrics, expected_calibration_error
+from brainkit.evaluation.metrics import classification_metrics, expected_calibration_error, paired_gap
 
 
 def test_perfect_and_chance():
@@ -37,6 +37,12 @@ def test_ece_of_overconfident_predictions():
     y = np.array([0, 1] * 50)
     proba = np.tile([0.99, 0.01], (100, 1))  # always 99% sure of class 0, right half the time
     assert expected_calibration_error(y, proba) == pytest.approx(0.49, abs=1e-6)
+
+
+def test_a_paired_gap_leaves_out_a_fold_that_could_not_be_scored():
+    assert paired_gap([0.9, None, 0.7], [0.8, 0.5, 0.8]) == pytest.approx({"mean": 0.0, "se": 0.1})
+    assert paired_gap([0.9], [0.8]) == pytest.approx({"mean": 0.1, "se": None})
+    assert paired_gap([None], [0.8]) == {"mean": None, "se": None}
 
 
 def test_bandpower_baseline_on_real_data(data_dir):

@@ -242,14 +242,6 @@ def test_a_learning_curve_point_is_the_mean_of_its_draws(taught):
         {"mean": gaps.mean(), "se": gaps.std(ddof=1) / np.sqrt(len(gaps))})
 
 
-def test_a_paired_gap_leaves_out_a_fold_that_could_not_be_scored():
-    from brainkit.training.teach import paired_gap
-
-    assert paired_gap([0.9, None, 0.7], [0.8, 0.5, 0.8]) == pytest.approx({"mean": 0.0, "se": 0.1})
-    assert paired_gap([0.9], [0.8]) == pytest.approx({"mean": 0.1, "se": None})
-    assert paired_gap([None], [0.8]) == {"mean": None, "se": None}
-
-
 def test_a_drawn_set_reads_its_inputs_from_its_recordings(taught):
     """The inputs of windows drawn for a learning-curve point are the rows of their recording's,
     computed once: the same head as from inputs computed afresh from the drawn windows."""

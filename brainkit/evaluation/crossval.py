@@ -24,8 +24,9 @@ import numpy as np
 
 from brainkit._logging import logger
 from brainkit.evaluation.baselines import BASELINES, labels_of
-from brainkit.evaluation.metrics import balanced_accuracy, classification_metrics
+from brainkit.evaluation.metrics import balanced_accuracy, classification_metrics, paired_gap
 from brainkit.tasks import get_task
+from brainkit.viz.card import OURS, method_order
 
 MIN_SUBJECTS = 3  #: below this many subjects a task is grouped by recording instead
 LEAVE_ONE_OUT_MAX = 8  #: with at most this many groups every group is a fold of its own
@@ -209,16 +210,52 @@ def shift_table(bk, tasks=None, data_dir=None, max_windows: int = 240) -> dict:
     return out
 
 
+def paired_gaps(result: dict) -> dict:
+    """brainkit minus each baseline, paired over the folds both were scored in.
+
+    The same folds make the differences paired: a fold of hard subjects lowers every method, so
+    the spread of the per-fold differences is much smaller than either method's spread over folds.
+
+    Parameters
+    ----------
+    result : dict
+        :func:`crossval`'s output (``tasks[task]["methods"][method]["balanced_accuracy"]["folds"]``).
+
+    Returns
+    -------
+    dict
+        ``task -> {"reference": "brainkit" (or "read-out head" where the language model was not
+        run), "gaps": {baseline: {"mean", "se"}}}`` (:func:`brainkit.evaluation.metrics.paired_gap`,
+        fractions; ``se`` over folds), for the tasks with brainkit and at least one baseline.
+    """
+    out = {}
+    for task, r in result["tasks"].items():
+        ours = next((m for m in OURS if m in r["methods"]), None)
+        if ours is None:
+            continue
+        folds_of = {name: m["balanced_accuracy"]["folds"] for name, m in r["methods"].items()}
+        gaps = {name: paired_gap(folds_of[ours], f) for name, f in folds_of.items() if name not in OURS}
+        if gaps:
+            out[task] = {"reference": ours, "gaps": gaps}
+    return out
+
+
 def _cell(summary) -> str:
     if not summary or summary.get("mean") is None:
         return "-"
     return f"{100 * summary['mean']:.1f} ± {100 * summary['std']:.1f}"
 
 
+def _gap_cell(gap) -> str:
+    if not gap or gap.get("mean") is None:
+        return "-"
+    se = "" if gap["se"] is None else f" ± {100 * gap['se']:.1f}"
+    return f"{100 * gap['mean']:+.1f}{se}"
+
+
 def markdown(result: dict) -> str:
     """The model card's tables: cross-validation, language model vs read-out head, shifts."""
-    names = sorted({m for r in result["tasks"].values() for m in r["methods"]},
-                   key=lambda m: (m != "brainkit", m != "read-out head", m))
+    names = method_order(result)
     lines = ["| task | unit | folds | windows | " + " | ".join(names) + " |",
              "|---|---|---|---|" + "---|" * len(names)]
     for task, r in result["tasks"].items():
@@ -226,6 +263,15 @@ def markdown(result: dict) -> str:
         lines.append(f"| {task} | {r['unit']} ({r['n_groups']}) | {r['n_folds']} | {r['n_windows']} | "
                      + " | ".join(cells) + " |")
     text = "Balanced accuracy (%), mean ± spread (std) over folds\n\n" + "\n".join(lines) + "\n"
+    gaps = paired_gaps(result)
+    if gaps:
+        baselines = [n for n in names if n not in OURS]
+        text += ("\nbrainkit minus each baseline, paired over the same folds: points, ± standard error"
+                 " over folds (within about two of zero is not evidence either way)\n\n"
+                 "| task | brainkit as | " + " | ".join(baselines) + " |\n|---|---|" + "---|" * len(baselines) + "\n")
+        for task, g in gaps.items():
+            cells = [_gap_cell(g["gaps"].get(n)) for n in baselines]
+            text += f"| {task} | {g['reference']} | " + " | ".join(cells) + " |\n"
     if result.get("agreement"):
         text += ("\nLanguage model vs read-out head, out of fold\n\n| task | agreement | language model |"
                  " read-out head |\n|---|---|---|---|\n")

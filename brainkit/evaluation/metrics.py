@@ -27,6 +27,15 @@ def expected_calibration_error(y_true, proba, n_bins: int = 10) -> float:
     return float(ece)
 
 
+def paired_gap(ours, theirs) -> dict:
+    """``mean`` and ``se`` (standard error; None from one pair) of ``ours - theirs``, paired (the
+    same folds, or the same draws of training windows); a pair with a missing score (a fold that
+    could not be scored) is left out."""
+    d = np.array([a - b for a, b in zip(ours, theirs) if a is not None and b is not None])
+    return {"mean": float(d.mean()) if len(d) else None,
+            "se": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None}
+
+
 def balanced_accuracy(y_true, y_pred) -> float:
     """Mean recall over the classes present in ``y_true`` (sklearn's ``balanced_accuracy_score``,
     without its input validation: cross-validation scores thousands of folds)."""

@@ -54,7 +54,7 @@ from brainkit.data.corpora import LabelledSet
 from brainkit.errors import BrainkitError
 from brainkit.evaluation.baselines import bandpower_logreg, csp_lda, labels_of, xdawn_tangent
 from brainkit.evaluation.crossval import Split, crossval_task, folds
-from brainkit.evaluation.metrics import classification_metrics
+from brainkit.evaluation.metrics import classification_metrics, paired_gap
 from brainkit.inference import answer_log_probabilities, window_montage, window_readout
 from brainkit.models.readout import (EVOKED_BAND_HZ, MAX_FILTERED_SAMPLES, N_FEATURES, SPATIAL_BAND_HZ, Montage, band_limited,
                                      channel_index, evoked_times, fit_head, fit_lda_head, softmax_logits)
@@ -493,14 +493,6 @@ def cross_validate(task: Task, sets, k: int = 5, seed: int = 0, curve=LEARNING_C
                 scores = {name: runs[0]["methods"][name]["balanced_accuracy"]["folds"] for name in methods}
             out["curve_gap"][point] = {name: paired_gap(scores[kept.name], scores[name]) for name in classical}
     return out
-
-
-def paired_gap(ours, theirs) -> dict:
-    """``mean`` and ``se`` (standard error; None from one pair) of ``ours - theirs``, paired; a
-    pair with a missing score (a fold that could not be scored) is left out."""
-    d = np.array([a - b for a, b in zip(ours, theirs) if a is not None and b is not None])
-    return {"mean": float(d.mean()) if len(d) else None,
-            "se": float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None}
 
 
 def fit_pack(bk, task: Task, sets, reading_steps: int = 24, batch_size: int = 8, lr: float = 1e-2,
