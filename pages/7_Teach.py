@@ -5,9 +5,8 @@ on Decode, Explain and Task correlations, for this user only."""
 import streamlit as st
 
 from brainkit import BrainkitError
-from brainkit.data.labelled import class_counts, count_warnings, recording_sets
+from brainkit.data.labelled import annotation_task, class_counts, count_warnings, recording_sets
 from brainkit.io import read_recording
-from brainkit.tasks import taught_task
 from brainkit.training.teach import layout_warning, teach
 from brainkit.viz.teach import comparison_rows, gap_rows, learning_curve_figure
 from pages._model import brainkit_or_stop, taught_packs
@@ -50,7 +49,7 @@ if len(chosen) < 2:
     st.info("Choose the annotations of two or more classes.")
     st.stop()
 try:
-    task = taught_task(task_id, list(labels.values()), window_s, caption, event_locked=not stride)
+    task = annotation_task(task_id, labels, window_s, stride or None, caption)
     sets = recording_sets(recordings, labels, window_s, stride or None, config=bk.preprocess_config)
 except BrainkitError as err:
     st.error(str(err))

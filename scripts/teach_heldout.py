@@ -21,17 +21,17 @@ def main() -> None:
     p.add_argument("--window-s", type=float, default=4.0)
     args = p.parse_args()
 
-    from brainkit.data.labelled import annotation_sets, parse_mapping
+    from brainkit.data.labelled import annotation_sets, annotation_task, parse_mapping
     from brainkit.evaluation.baselines import labels_of
     from brainkit.evaluation.metrics import balanced_accuracy
     from brainkit.models.checkpoint import load_preprocess_config
-    from brainkit.tasks import taught_task, taught_tasks
+    from brainkit.tasks import taught_tasks
     from brainkit.training import teach as t
 
     mapping, config = parse_mapping(args.map), load_preprocess_config(None)
     train, test = (annotation_sets(files, mapping, args.window_s, None, config=config)
                    for files in (args.train, args.test))
-    task = taught_task("heldout", list(dict.fromkeys(mapping.values())), args.window_s, event_locked=True)
+    task = annotation_task("heldout", mapping, args.window_s)
     families = t.families_for(task, train)
     inputs = t.HeadInputs(t.montage_of(train))
     methods = {f.name: inputs.method(f) for f in (*families, t.kept_family(families))}

@@ -40,7 +40,7 @@ def main() -> None:
     else:
         mapping = parse_mapping(args.map)
         sets = annotation_sets(args.annotations, mapping, args.window_s, None, config=load_preprocess_config(None))
-        task = taught_task("taught", list(dict.fromkeys(mapping.values())), args.window_s, event_locked=True)
+        task = annotation_task("taught", mapping, args.window_s)
     shrinkage = "auto" if args.evoked_shrinkage == "auto" else float(args.evoked_shrinkage)
     families = tuple(replace(f, shrinkage=shrinkage) if f.evoked else f for f in t.families_for(task, sets))
     cv = t.cross_validate(task, sets, families=families)

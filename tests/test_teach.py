@@ -155,6 +155,17 @@ def test_annotation_errors_are_one_line(samples_dir):
     assert (labels == "open").sum() == (labels == "closed").sum() == 21  # 3 blocks of 30 s each: 7 windows
 
 
+def test_annotations_that_share_a_label_teach_one_answer():
+    from brainkit.data.labelled import annotation_task
+
+    sleep = annotation_task("deep_sleep", {"S3": "n3", "S4": "n3", "S2": "n2"}, 30.0, stride_s=30.0)
+    assert sleep.answers == ("n3", "n2") and not sleep.event_locked  # windows every stride
+    onsets = annotation_task("motor", {"T1": "left", "T2": "right"}, 4.0)
+    assert onsets.answers == ("left", "right") and onsets.event_locked  # one window per onset
+    with pytest.raises(BrainkitError, match="two or more different labels"):
+        annotation_task("motor", {"T1": "left", "T2": "left"}, 4.0)
+
+
 def test_a_teaching_manifest_names_one_task(tmp_path, samples_dir):
     from brainkit.data.labelled import manifest_sets
     from brainkit.data.manifests import read_manifest

@@ -66,25 +66,21 @@ def taught_context(packs):
 
 def _sets(args, config):
     from brainkit.cli.commands import read_complete
-    from brainkit.data.labelled import annotation_sets, manifest_sets, parse_mapping
+    from brainkit.data.labelled import annotation_sets, annotation_task, manifest_sets, parse_mapping
     from brainkit.tasks import taught_task
 
     if args.manifest:
         task_id, window_s, sets = manifest_sets(args.manifest, config, read=read_complete)
         labels = [str(a) for s in sets for a in s.windows.labels]
-        event_locked = args.event_locked
-    else:
-        if not (args.map and args.window_s and args.task):
-            raise BrainkitError("--from-annotations needs --map, --window-s and --task")
-        task_id, window_s = args.task, args.window_s
-        taught_task(task_id, ["a", "b"], window_s)  # a bad id fails before the recordings are read
-        mapping = parse_mapping(args.map)
-        sets = annotation_sets(args.from_annotations, mapping, window_s, args.stride_s, config=config,
-                               read=lambda f: read_complete(f))
-        labels = list(mapping.values())
-        event_locked = args.stride_s is None
-    answers = sorted(dict.fromkeys(labels), key=labels.index)
-    return taught_task(task_id, answers, window_s, args.caption, event_locked), sets
+        return taught_task(task_id, labels, window_s, args.caption, args.event_locked), sets
+    if not (args.map and args.window_s and args.task):
+        raise BrainkitError("--from-annotations needs --map, --window-s and --task")
+    mapping = parse_mapping(args.map)
+    # the task first: a bad id fails before the recordings are read
+    task = annotation_task(args.task, mapping, args.window_s, args.stride_s, args.caption)
+    sets = annotation_sets(args.from_annotations, mapping, args.window_s, args.stride_s, config=config,
+                           read=lambda f: read_complete(f))
+    return task, sets
 
 
 def cmd_teach(args) -> int:

@@ -41,6 +41,16 @@ def parse_mapping(text: str) -> dict[str, str]:
     return mapping
 
 
+def annotation_task(task_id: str, mapping: dict[str, str], window_s: float, stride_s: float | None = None,
+                    caption: str | None = None):
+    """The task taught from annotations: its answers are ``mapping``'s labels in order (two
+    annotations may share one), event-locked when there is no stride (one window per onset).
+    Its windows are :func:`annotation_sets` (or :func:`recording_sets`) with the same arguments."""
+    from brainkit.tasks import taught_task
+
+    return taught_task(task_id, list(mapping.values()), window_s, caption, event_locked=stride_s is None)
+
+
 def _labelled(windows: Windows, labels, subject: str, source: str) -> LabelledSet:
     windows.labels = np.asarray(labels, dtype=str)
     return LabelledSet(None, windows, subject, "train", source, "user")
