@@ -6,14 +6,15 @@ import numpy as np
 import streamlit as st
 
 from brainkit import BrainkitError
-from brainkit.explain.attribution import explain_window
+from brainkit.explain.attribution import RECORDING, RECORDING_STARTS, SILENCE, explain_window
 from brainkit.preprocess import preprocess, sliding_windows
 from brainkit.tasks import get_task
 from brainkit.viz.explain import explanation_figures, readout_figure, token_attribution_figure
 from pages._model import brainkit_or_stop
 from pages._session import recording_or_stop, results
 
-SILENCE, OTHER = "silence (the all-zero signal)", "another window of this recording"
+STARTS = {f"the rest of this recording ({RECORDING_STARTS} windows across it)": RECORDING,
+          "another window of this recording": None, "silence (the all-zero signal)": SILENCE}
 
 st.title("Explain")
 recording = recording_or_stop()
@@ -26,14 +27,16 @@ except BrainkitError as err:
     st.stop()
 windows = sliding_windows(prep, get_task(task).window_s)
 i = st.slider("Window", 1, len(windows), 1, key="explain_index") - 1 if len(windows) > 1 else 0
-start = st.radio("Attribute the answer relative to", [SILENCE, OTHER] if len(windows) > 1 else [SILENCE],
-                 horizontal=True, key="explain_start",
+choices = list(STARTS) if len(windows) > 1 else list(STARTS)[-1:]
+start = st.radio("Attribute the answer relative to", choices, horizontal=True, key="explain_start",
                  help="Integrated gradients follow a path from a starting signal to the window. From "
-                      "another window (for example one at rest, or with the eyes open), the maps show "
-                      "what in this window moves the answer compared with that one; from silence, every "
-                      "channel's whole band power counts.")
-b = None
-if start == OTHER:
+                      "the rest of the recording (paths from windows spread across it, averaged) or "
+                      "from another window (for example one at rest, or with the eyes open), the maps "
+                      "show what in this window moves the answer compared with those; silence sits at "
+                      "the floor of every band power, and the maps from it say more about those floors "
+                      "than about the signal.")
+b = STARTS[start]
+if b is None:
     b = int(st.number_input("Reference window", 1, len(windows), 2 if i == 0 else 1,
                             key="explain_baseline")) - 1
 key = ("explain", task, i, b)
@@ -44,7 +47,7 @@ if key not in results():
         st.stop()
     try:
         with st.spinner("Computing attention and integrated gradients..."):
-            results()[key] = explain_window(bk, windows, task, i, baseline_index=b)
+            results()[key] = explain_window(bk, windows, task, i, baseline=b)
     except BrainkitError as err:
         st.error(str(err))
         st.stop()
@@ -53,12 +56,19 @@ probabilities = np.asarray(ex["probabilities"], dtype=float)
 st.metric("Answer", str(ex["answer"]), f"p = {probabilities.max():.2f}", delta_color="off")
 st.caption(" · ".join(f"{a}: {p:.2f}" for a, p in zip(get_task(task).answers, probabilities)))
 
-relative = "from silence" if b is None else f"from window {b + 1} ({windows.starts_s[b]:.1f} s)"
+if b == RECORDING:
+    relative = f"from {int(ex['n_paths'])} windows across the recording (mean)"
+elif b == SILENCE:
+    relative = "from silence"
+else:
+    relative = f"from window {b + 1} ({windows.starts_s[b]:.1f} s)"
 change, missed = float(ex["logprob"] - ex["baseline_logprob"]), float(ex["completeness_relative"])
 within = (f"within {100 * missed:.1f} %" if missed <= 0.05 or not bool(ex["complete"])
           else f"to {float(ex['completeness_error']):.1g} (the answer hardly moves)")
+paths = int(ex["n_paths"])
+steps = f"{int(ex['n_steps'])} integration steps" + (f" over {paths} paths" if paths > 1 else "")
 added = (f"The channels' attributions add up to the change of log p({ex['answer']}) {relative} "
-         f"({change:+.3f}) {within}, with {int(ex['n_steps'])} integration steps.")
+         f"({change:+.3f}) {within}, with {steps}.")
 if bool(ex["complete"]):
     st.caption(added)
 else:

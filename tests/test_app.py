@@ -288,8 +288,16 @@ def _assert_explain_page(at: AppTest, task: str) -> None:
     at.button(key="explain").click().run()
     assert not at.exception, at.exception
     assert at.metric[0].label == "Answer"
-    # how far the maps add up to the change of the answer, as a caption (or a warning beyond 5 %)
-    assert any("add up to the change of log p(" in m.value for m in [*at.caption, *at.warning])
+    # how far the maps add up to the change of the answer, as a caption (or a warning beyond 5 %),
+    # by default from windows across the recording (silence alone where it has one window)
+    said = " ".join(m.value for m in [*at.caption, *at.warning])
+    start = at.radio(key="explain_start")
+    assert "add up to the change of log p(" in said
+    if len(start.options) > 1:
+        assert start.value == start.options[0] and start.value.startswith("the rest of this recording")
+        assert "windows across the recording (mean)" in said and "paths" in said
+    else:
+        assert "from silence" in said
     _assert_figures_have_data(at, 5)  # IG heatmap, topomap, 2 attention maps, token attribution
 
 

@@ -440,7 +440,7 @@ def test_sample_recording_on_every_page(server, browser, samples_dir):
     _goto(page, "Model card", "Model card")
     body = page.locator('[data-testid="stMain"]').inner_text()
     assert ("not trained yet" in body) != (SHIPPED / "MODEL_CARD.md").is_file()
-    _assert_plots_have_data(page, 1, "Model card")  # cross-validated accuracy against the baselines
+    _assert_plots_have_data(page, 2, "Model card")  # cross-validated accuracy; brainkit minus the baselines
     _screenshot(page, "sample_7_model_card.png", "7_model_card.png")
 
     _goto(page, "Decode", "Decode")  # the answers are kept while the user was away

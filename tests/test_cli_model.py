@@ -144,9 +144,11 @@ def test_tokenize_and_explain(tiny, samples_dir, tmp_path):
     assert res.returncode == 0, res.stderr
     e = np.load(tmp_path / "e.npz", allow_pickle=False)
     assert e["attribution"].shape == (19, 1024) and e["token_attribution"].shape == (4, 16, 2)
-    assert int(e["baseline_index"]) == -1
+    assert int(e["baseline_index"]) == -1 and str(e["baseline"]) == "recording"
     printed = json.loads(res.stdout)  # how far the attributions add up, and with how many steps
     assert printed["integration_steps"] == int(e["n_steps"]) and printed["complete"] == bool(e["complete"])
+    assert printed["baseline"] == "recording" and printed["baseline_windows"] == [0, 15, 30, 44]
+    assert printed["paths"] == 4 and 3 not in printed["baseline_windows"]
     assert printed["completeness_relative"] == pytest.approx(float(e["completeness_relative"]))
     res = run("explain", samples_dir / "eyes_open_closed.edf", "--task", "eyes", "--steps", "8",
               "--max-steps", "4", "--out", tmp_path / "e3.npz", *model_args(tiny))

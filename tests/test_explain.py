@@ -141,13 +141,30 @@ def test_steps_are_doubled_until_the_attributions_add_up():
 
     x, zero = torch.full((1, 2, 8), 0.5), torch.zeros(1, 2, 8)
     attr, error, relative, steps = complete_integrated_gradients(bent, x, 0, baseline=zero, n_steps=1, max_steps=1)
-    assert steps == 1 and relative[0] > 0.2  # what one step misses
+    assert steps.tolist() == [1] and relative[0] > 0.2  # what one step misses
     attr, error, relative, steps = complete_integrated_gradients(bent, x, 0, baseline=zero, n_steps=1, max_steps=256)
-    assert 1 < steps <= 256 and relative[0] <= TOLERANCE
+    assert 1 < steps[0] <= 256 and relative[0] <= TOLERANCE
     assert float(attr.sum()) == pytest.approx(float(bent(x)[0, 0] - bent(zero)[0, 0]), rel=TOLERANCE)
     torch.manual_seed(0)
     linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
-    assert complete_integrated_gradients(linear, x, 1, baseline=zero, n_steps=2)[3] == 2
+    assert complete_integrated_gradients(linear, x, 1, baseline=zero, n_steps=2)[3].tolist() == [2]
+
+
+def test_several_starts_average_their_paths_and_double_only_the_hard_ones():
+    """Expected gradients over three starts: the mean attributions add up to f(x) minus the mean
+    of f(start); the path from zero (bent near its start) is doubled, the short ones are not."""
+    def bent(z):
+        s = torch.log1p(50 * z.pow(2).flatten(1).sum(1))
+        return torch.stack([s, -s], 1)
+
+    x = torch.full((1, 2, 8), 0.5)
+    starts = torch.stack([torch.zeros(2, 8), torch.full((2, 8), 0.5), torch.full((2, 8), 0.45)])
+    attr, error, relative, steps = complete_integrated_gradients(bent, x, 0, baseline=starts, n_steps=1,
+                                                                 max_steps=256)
+    assert attr.shape == x.shape and steps[0] > 1 and steps[1:].tolist() == [1, 1]
+    change = float(bent(x)[0, 0] - bent(starts)[:, 0].mean())
+    assert relative[0] <= TOLERANCE and float(attr.sum()) == pytest.approx(change, rel=TOLERANCE)
+    assert error[0] == pytest.approx(abs(float(attr.sum()) - change), abs=1e-6)
 
 
 def test_integrated_gradients_are_complete(problem):
@@ -348,6 +365,25 @@ def test_shipped_models_explanations_are_complete(data_dir):
     assert str(out["answer"]) == "closed" and gap > 1.0  # measured: 2.2 nats from the zero signal
     assert float(out["completeness_relative"]) < TOLERANCE  # measured: 2.1 %
     assert bool(out["complete"]) and int(out["n_steps"]) == 32  # no doubling needed
+    assert str(out["baseline"]) == "silence"  # one window: nothing else to start from
+
+
+@pytest.mark.slow
+def test_shipped_model_explains_the_sample_against_the_rest_of_it(samples_dir):
+    """The Explain page's first view: the sample's first window (eyes open), from four windows
+    across the recording. From silence its attributions missed the change 34-fold (the path
+    crosses the read-out's floors and back: down 2.8 nats, up 2.8); from the recording they add up."""
+    from brainkit.io import read_recording
+    from brainkit.models.checkpoint import DEFAULT_CHECKPOINT
+    from brainkit.preprocess import make_windows
+
+    if not (DEFAULT_CHECKPOINT / "decoder" / "config.json").exists():
+        pytest.skip("no decoder shipped in brainkit/assets/brainkit-base")
+    windows = make_windows(read_recording(samples_dir / "eyes_open_closed.edf"), 4.0, 4.0)
+    out = explain_window(Brainkit(attn_implementation="eager"), windows, "eyes", 0, token_steps=4)
+    assert str(out["baseline"]) == "recording" and out["baseline_windows"].tolist() == [1, 15, 30, 44]
+    assert str(out["answer"]) == "open" and float(out["logprob"] - out["baseline_logprob"]) > 0.3  # measured 0.44
+    assert bool(out["complete"]), float(out["completeness_relative"])  # measured: 2.6 %, 160 steps
 
 
 def test_explain_window_contract(bk, windows, tmp_path):
@@ -363,8 +399,14 @@ def test_explain_window_contract(bk, windows, tmp_path):
     assert all(isinstance(v, np.ndarray) or np.isscalar(v) for v in out.values())
     assert all(np.asarray(v).dtype != object for v in out.values())
     assert str(out["answer"]) in get_task(TASK).answers
-    # 14 steps, doubled at most twice; complete says whether the saved attributions add up
-    assert int(out["n_steps"]) in (14, 28, 56)
+    # from windows across the recording, the 14 steps shared by the paths (at least 8 each),
+    # each doubled at most twice; complete says whether the saved attributions add up
+    starts = out["baseline_windows"]
+    assert str(out["baseline"]) == "recording" and int(out["n_paths"]) == len(starts) == min(4, len(windows) - 1)
+    assert 1 not in starts and int(out["baseline_index"]) == -1
+    per_path = max(8, -(-14 // len(starts)))
+    assert set(out["path_steps"].tolist()) <= {per_path, 2 * per_path, 4 * per_path}
+    assert int(out["n_steps"]) == out["path_steps"].sum()
     change = float(out["logprob"] - out["baseline_logprob"])
     assert bool(out["complete"]) == bool(abs(float(out["attribution"].sum()) - change)
                                          <= max(TOLERANCE * abs(change), FLOOR_NATS) + 1e-9)
@@ -386,17 +428,20 @@ def test_explain_window_contract(bk, windows, tmp_path):
 
 def test_explain_window_from_another_window(bk, windows):
     """Attributions from window 0 to window 1 add up to the change of the answer between them."""
-    out = explain_window(bk, windows, TASK, window_index=1, n_steps=14, token_steps=4, baseline_index=0)
-    assert int(out["baseline_index"]) == 0
+    out = explain_window(bk, windows, TASK, window_index=1, n_steps=14, token_steps=4, baseline=0)
+    assert int(out["baseline_index"]) == 0 and str(out["baseline"]) == "window"
     gap = float(out["logprob"] - out["baseline_logprob"])
     assert_complete(float(out["attribution"].sum()), gap)
     assert float(out["completeness_error"]) == pytest.approx(abs(out["attribution"].sum() - gap), abs=1e-6)
-    same = explain_window(bk, windows, TASK, window_index=1, n_steps=4, token_steps=4, baseline_index=1)
+    same = explain_window(bk, windows, TASK, window_index=1, n_steps=4, token_steps=4, baseline=1)
     assert np.abs(same["attribution"]).max() == 0  # a path of length zero
-    zero = explain_window(bk, windows, TASK, window_index=1, n_steps=14, token_steps=4)
-    assert int(zero["baseline_index"]) == -1 and not np.allclose(zero["attribution"], out["attribution"])
-    with pytest.raises(BrainkitError, match="window_index"):
-        explain_window(bk, windows, TASK, window_index=1, baseline_index=len(windows))
+    zero = explain_window(bk, windows, TASK, window_index=1, n_steps=14, token_steps=4, baseline="silence")
+    assert int(zero["baseline_index"]) == -1 and str(zero["baseline"]) == "silence"
+    assert zero["baseline_windows"].size == 0 and not np.allclose(zero["attribution"], out["attribution"])
+    with pytest.raises(BrainkitError, match="baseline window .* out of range"):
+        explain_window(bk, windows, TASK, window_index=1, baseline=len(windows))
+    with pytest.raises(BrainkitError, match="'recording', 'silence' or a window index"):
+        explain_window(bk, windows, TASK, window_index=1, baseline="rest")
 
 
 # ------------------------------------------------------------------------ task correlations

@@ -166,12 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", required=True)
     p.add_argument("--window-index", type=int, default=0)
     p.add_argument("--stride-s", type=float, help="stride between windows (default: the window length)")
-    p.add_argument("--steps", type=int, default=64, help="integrated-gradients steps")
+    p.add_argument("--steps", type=int, default=64,
+                   help="integrated-gradients steps (shared by the paths from the recording's windows)")
     p.add_argument("--max-steps", type=int,
                    help="double the steps up to this many until the attributions add up to the "
                         "change of the answer within 5 %% (default: four times --steps)")
+    p.add_argument("--baseline", choices=("recording", "silence"), default="recording",
+                   help="start integrated gradients from 8 windows spread across the recording, "
+                        "averaged (default), or from the all-zero signal")
     p.add_argument("--baseline-window", type=int,
-                   help="start integrated gradients from this window (default: the zero signal)")
+                   help="start integrated gradients from this one window instead")
     p.add_argument("--out", default="explain.npz")
     _model_options(p)
     add_tasks_option(p)

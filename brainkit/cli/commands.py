@@ -243,14 +243,17 @@ def cmd_explain(args) -> int:
         for flag, index in (("--window-index", args.window_index), ("--baseline-window", args.baseline_window)):
             if index is not None and not 0 <= index < len(windows):
                 raise BrainkitError(f"{flag} must be in 0..{len(windows) - 1} for this recording")
+        baseline = args.baseline if args.baseline_window is None else args.baseline_window
         result = explain_window(bk, windows, task.id, args.window_index, n_steps=args.steps,
-                                baseline_index=args.baseline_window, max_steps=args.max_steps)
+                                baseline=baseline, max_steps=args.max_steps)
     np.savez_compressed(args.out, **result)
     _print_json({"out": args.out, "task": task.id, "window_index": args.window_index,
                  "answer": str(result["answer"]),
                  "probabilities": dict(zip(task.answers, map(float, result["probabilities"]))),
                  "completeness_relative": float(result["completeness_relative"]),
-                 "complete": bool(result["complete"]), "integration_steps": int(result["n_steps"])})
+                 "complete": bool(result["complete"]), "integration_steps": int(result["n_steps"]),
+                 "baseline": str(result["baseline"]), "baseline_windows": result["baseline_windows"].tolist(),
+                 "paths": int(result["n_paths"])})
     return 0
 
 

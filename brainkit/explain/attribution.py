@@ -16,14 +16,17 @@ there is the straight-through gradient, and it is smooth everywhere else, so int
 are complete for it. With ``frozen=False`` codes and queries are recomputed at every point of the
 path (each code switch is then a jump no gradient sees, and completeness fails by their sum).
 
-**Baseline and path.** The baseline is the zero signal unless another window is given. From
+**Baseline and path.** :func:`explain_window` starts from windows spread across the same
+recording and averages the paths' attributions (expected gradients; :func:`start_windows`), from
+one window given, or from the zero signal (``"silence"``, and a one-window recording). From
 zero, log band power ``log(P + 1e-6)`` moves from -13.8 to its value within ``alpha ~ 1e-3 /
 sqrt(P)`` of the baseline, far below the first point of a 50-step grid, so that path is cut at
 :data:`IG_BOUNDARIES` (one piece per decade of alpha), each integrated by Gauss-Legendre nodes
 uniform in log(alpha) (:func:`path_quadrature`); the pieces add up to the integral over the whole
 path. A task decided by the read-out is gain-invariant down to its floors, far lower: its path is
-cut down to 1e-20 (:data:`~brainkit.explain.readout.READOUT_BOUNDARIES`). From another window the
-path is one piece.
+cut down to 1e-20 (:data:`~brainkit.explain.readout.READOUT_BOUNDARIES`); its answer there
+falls through the floors and rises again by nats for a net change near zero, which is why silence
+is not the default. From another window the path is one piece.
 
 **Read-out.** For the tasks in ``decoder.config.readout_tasks`` the read-out features are
 recomputed from x inside the forward pass (:class:`~brainkit.explain.readout.ReadoutPath`), with
@@ -62,6 +65,7 @@ from brainkit.explain.readout import (READOUT_BOUNDARIES, READOUT_STEPS_PER_PIEC
                                      RecordingContext, readout_contributions, readout_rows,
                                      reference_row)
 from brainkit.inference import answer_log_probabilities, fit_window, window_features
+from brainkit.preprocess import evenly_spaced
 from brainkit.models.spectral import band_power_features
 from brainkit.tasks import get_task
 
@@ -256,9 +260,39 @@ def _str(values) -> np.ndarray:
     return np.array([str(v) for v in values], dtype=str)  # fixed-width unicode, never object
 
 
+#: where integrated gradients start: windows spread across the recording (the default), or silence
+RECORDING, SILENCE = "recording", "silence"
+#: windows of the recording a window is explained against by default, spread across it
+RECORDING_STARTS = 4
+MIN_STEPS_PER_PATH = 8  #: with several starts, each path takes at least this many steps
+
+
+def start_windows(n_windows: int, window_index: int, baseline=RECORDING) -> np.ndarray:
+    """The windows integrated gradients start from: up to :data:`RECORDING_STARTS` of the
+    recording's windows spread evenly across it, the explained one left out (``"recording"``;
+    none in a one-window recording), none (``"silence"``), or the one window given (an index).
+
+    Raises
+    ------
+    BrainkitError
+        For an index out of range or an unknown name.
+    """
+    if isinstance(baseline, str):
+        if baseline not in (RECORDING, SILENCE):
+            raise BrainkitError(f"the baseline is {RECORDING!r}, {SILENCE!r} or a window index, not {baseline!r}")
+        if baseline == SILENCE:
+            return np.array([], dtype=int)
+        others = np.delete(np.arange(n_windows), window_index)
+        return others[evenly_spaced(len(others), RECORDING_STARTS)]
+    if not 0 <= int(baseline) < n_windows:
+        raise BrainkitError(f"the baseline window {baseline} is out of range: the recording has "
+                            f"{n_windows} windows (0-{n_windows - 1})")
+    return np.array([int(baseline)])
+
+
 def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int = 64,
                    token_steps: int = 32, internal_batch_size: int | None = 16,
-                   baseline_index: int | None = None, max_steps: int | None = None) -> dict:
+                   baseline=RECORDING, max_steps: int | None = None) -> dict:
     """Everything the ``explain`` command saves, for one window.
 
     Parameters
@@ -270,16 +304,22 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
     task : str
     window_index : int
     n_steps, token_steps : int
-        Model evaluations per integrated-gradients path (input, tokens). The input's are doubled
+        Model evaluations along the input's integrated-gradients paths (shared by the paths, at
+        least :data:`MIN_STEPS_PER_PATH` each) and along the tokens'. The input's are doubled
         until its attributions are complete (:func:`complete_integrated_gradients`), up to
         ``max_steps`` (default four times ``n_steps``).
     internal_batch_size : int, optional
         Path points per forward pass.
-    baseline_index : int, optional
-        Start the input attributions from this window of the same recording instead of the
-        all-zero signal: they then say what in the window moves the answer relative to that one
-        (e.g. a rest or eyes-open window). The zero signal sits at the log floor of every band
-        power, so its attributions lean on the model's weights as much as on the signal.
+    baseline : str or int
+        Where the input attributions start (:func:`start_windows`). ``"recording"`` (default):
+        from windows spread across the same recording, the attributions averaged (expected
+        gradients): what in this window moves the answer compared with the rest of the
+        recording, the reference the read-out's contributions are measured from too. A window
+        index: compared with that window (e.g. a rest or eyes-open one). ``"silence"``: from the
+        all-zero signal, which sits at the floor of every band power; a read-out task is
+        gain-invariant, so that path swings its answer by nats through the floors and back (the
+        sample's first window: down 2.8 nats and up again, a net change of 0.02), and the maps
+        say more about the floors than about the signal.
 
     Returns
     -------
@@ -291,16 +331,19 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
         ``query_attention`` (M, K, P), ``channel_attention`` (M, C), ``lm_soft_attention`` (M,),
         ``selected`` (M,), ``routing_by_task`` (n_tasks, M*Q), ``task_ids`` (n_tasks,),
         ``completeness_error``, ``completeness_relative`` (input attributions against
-        ``logprob - baseline_logprob``), ``complete`` (within tolerance), ``n_steps`` (taken),
+        ``logprob - baseline_logprob``), ``complete`` (within tolerance), ``n_steps`` (taken, over
+        all paths), ``path_steps`` (each path's),
         ``token_completeness_error``,
         ``token_completeness_relative``, ``logprob`` (the answer's log-probability),
-        ``baseline_logprob`` (the frozen model of the module docstring at the start signal: the
-        window's codes and queries, the start's samples), ``baseline_index`` (-1: the zero
-        signal), ``task``, ``window_index``, ``start_s``, ``sfreq``; ``readout_names`` (F',) and
+        ``baseline_logprob`` (the frozen model of the module docstring at the start signals,
+        averaged: the window's codes and queries, the start's samples), ``baseline``
+        (``recording``, ``window`` or ``silence``), ``baseline_windows`` (the start windows'
+        indices), ``baseline_index`` (the one start window, else -1), ``n_paths``, ``task``,
+        ``window_index``, ``start_s``, ``sfreq``; ``readout_names`` (F',) and
         ``readout_contributions`` (F',): the read-out head's logit decomposition
         (:func:`~brainkit.explain.readout.readout_contributions`, measured from the mean of the
-        recording's windows, or from the baseline window), largest first; empty for a task
-        without read-out.
+        start windows, or of all the recording's windows from silence), largest first; empty
+        for a task without read-out.
 
     Raises
     ------
@@ -310,13 +353,19 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
     task = get_task(task)
     require_eager(bk.decoder)
     model, one, x, a = window_model(bk, windows, task.id, window_index)
-    start = None if baseline_index is None else window_input(windows, task.id, baseline_index)[1]
+    fitted = fit_window(windows, task.window_s)
+    starts = start_windows(len(fitted), window_index, baseline)
+    start = (torch.from_numpy(np.ascontiguousarray(fitted.x[starts], dtype=np.float32)) if len(starts)
+             else None)
+    paths = max(1, len(starts))
+    steps_per_path = n_steps if paths == 1 else max(MIN_STEPS_PER_PATH, -(-n_steps // paths))
+    max_per_path = (max_steps or 4 * n_steps) * steps_per_path // n_steps
     with model_lock(bk), explaining(bk.tokenizer, bk.decoder):
         with torch.no_grad():
             logp = model(x)[0]  # (A,)
-            base = model(torch.zeros_like(x) if start is None else start)[0]
+            base = model(torch.zeros_like(x) if start is None else start).mean(0)
         attr, err, rel, steps = complete_integrated_gradients(
-            model, x, a, baseline=start, n_steps=n_steps, max_steps=max_steps or 4 * n_steps,
+            model, x, a, baseline=start, n_steps=steps_per_path, max_steps=max_per_path,
             internal_batch_size=internal_batch_size)
         with torch.no_grad():
             codes, latents, bp = window_features(bk.tokenizer, x, one.sensors, one.sfreq,
@@ -334,14 +383,15 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
         routes = task_routing(bk.decoder, latents, bp, one.scale, one.sensors, readout=every)  # (n_tasks, 1, M, Q)
     names, contributions = [], []
     if readout is not None:
-        reference = reference_row(bk.decoder, task.id, model.context, baseline_index)
+        reference = reference_row(bk.decoder, task.id, model.context, starts if len(starts) else None)
         for region, feature, c in readout_contributions(bk.decoder, readout[0], task.id, a, reference):
             names.append(f"{region} {feature}")
             contributions.append(c)
     attr = attr[0].numpy()
     tok_err = abs(float(tok_delta[0]))
-    logger.info("explained window %d for %s: %s, completeness error %.2g (%.1f%%) with %d steps", window_index,
-                task.id, task.answers[a], err[0], 100 * rel[0], steps)
+    kind = SILENCE if not len(starts) else (RECORDING if isinstance(baseline, str) else "window")
+    logger.info("explained window %d for %s from %s: %s, completeness error %.2g (%.1f%%) with %d steps over "
+                "%d path(s)", window_index, task.id, kind, task.answers[a], err[0], 100 * rel[0], steps.sum(), paths)
     return {
         "ch_names": _str(one.sensors.names), "attribution": attr.astype(np.float32),
         "channel_attribution": attr.sum(-1), "channel_attribution_abs": np.abs(attr).sum(-1),
@@ -354,11 +404,13 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
         "routing_by_task": routes[:, 0].reshape(len(routes), -1),
         "task_ids": _str(bk.decoder.config.task_ids),
         "completeness_error": np.float64(err[0]), "completeness_relative": np.float64(rel[0]),
-        "complete": np.bool_(is_complete(err, float(logp[a] - base[a]))), "n_steps": np.int64(steps),
+        "complete": np.bool_(is_complete(err, float(logp[a] - base[a]))), "n_steps": np.int64(steps.sum()),
+        "path_steps": steps.astype(np.int64),
         "token_completeness_error": np.float64(tok_err),
         "token_completeness_relative": np.float64(tok_err / max(abs(tok_gap), 1e-8)),
         "logprob": np.float64(logp[a]), "baseline_logprob": np.float64(base[a]),
-        "baseline_index": np.int64(-1 if baseline_index is None else baseline_index),
+        "baseline": np.array(kind), "baseline_windows": starts.astype(np.int64), "n_paths": np.int64(paths),
+        "baseline_index": np.int64(starts[0] if kind == "window" else -1),
         "task": np.array(task.id), "window_index": np.int64(window_index),
         "start_s": np.float64(one.starts_s[0]), "sfreq": np.float64(one.sfreq),
         "readout_names": _str(names), "readout_contributions": np.array(contributions, dtype=np.float64),

@@ -197,10 +197,11 @@ def readout_rows(decoder, task: str, context: RecordingContext) -> torch.Tensor 
     return rows
 
 
-def reference_row(decoder, task: str, context: RecordingContext, index: int | None = None):
+def reference_row(decoder, task: str, context: RecordingContext, index=None):
     """What :func:`readout_contributions` measures from: the read-out inputs (F',) of window
-    ``index`` of the context's recording, or their mean over the recording's windows (None)."""
-    rows = np.arange(len(context.features)) if index is None else np.array([index])
+    ``index`` of the context's recording (or their mean over several indices), or their mean
+    over all the recording's windows (None)."""
+    rows = np.arange(len(context.features)) if index is None else np.atleast_1d(index)
     inputs = readout_rows(decoder, task, context.at(rows))
     return inputs.mean(0)
 

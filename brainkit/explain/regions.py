@@ -85,16 +85,16 @@ def eyes_closed_regions(bk, windows, baselines=None, n_steps: int = 32,
     import torch
 
     from brainkit.errors import BrainkitError
-    from brainkit.explain.attribution import integrated_gradients, window_input, window_model
+    from brainkit.explain.attribution import complete_integrated_gradients, window_input, window_model
     from brainkit.explain.context import explaining, model_lock
     from brainkit.tasks import get_task
 
     names = list(windows[0].sensors.names)
-    starts = [None]  # the zero signal
+    starts = None  # the zero signal
     if baselines:
         if any(list(b.sensors.names) != names for b in baselines):
             raise BrainkitError("eyes-open baselines must have the eyes-closed windows' channels")
-        starts = [window_input(b, "eyes", 0)[1] for b in baselines]
+        starts = torch.cat([window_input(b, "eyes", 0)[1] for b in baselines])
     closed = get_task("eyes").answers.index("closed")
     per_channel, signed, p_closed = [], [], []
     for one in windows:
@@ -102,9 +102,9 @@ def eyes_closed_regions(bk, windows, baselines=None, n_steps: int = 32,
         with model_lock(bk), explaining(bk.tokenizer, bk.decoder):
             with torch.no_grad():
                 p_closed.append(float(model(x)[0, closed].exp()))
-            attr = sum(integrated_gradients(model, x, closed, baseline=b, n_steps=n_steps,
-                                            internal_batch_size=internal_batch_size)
-                       for b in starts) / len(starts)
+            attr = complete_integrated_gradients(  # averaged over the starts; n_steps each, not doubled
+                model, x, closed, baseline=starts, n_steps=n_steps, max_steps=n_steps,
+                internal_batch_size=internal_batch_size)[0]
         per_channel.append(attr[0].abs().sum(-1).numpy())
         signed.append(attr[0].sum(-1).numpy())
     per_channel = np.stack(per_channel)  # (N, C)

@@ -114,8 +114,10 @@ def readout_figure(ex: dict, top: int = 10):
     fig = go.Figure(go.Bar(x=values[::-1], y=names[::-1], orientation="h",
                            marker_color=np.where(values[::-1] > 0, "#d62728", "#1f77b4"),
                            hovertemplate="%{y}: %{x:+.3f}<extra></extra>"))
+    starts = np.asarray(ex.get("baseline_windows", []), dtype=int)
     b = int(ex.get("baseline_index", -1))
-    against = "the recording's mean" if b < 0 else f"window {b + 1}"
+    against = (f"window {b + 1}" if b >= 0 else
+               f"the mean of {len(starts)} windows across the recording" if len(starts) else "the recording's mean")
     fig.update_layout(title=title_font(f"Read-out: what makes the answer '{ex['answer']}' "
                                        f"(region and feature, against {against})"),
                       xaxis_title="contribution to the answer's logit (nats)",
