@@ -298,7 +298,7 @@ def cmd_correlations(args) -> int:
         f"validation windows of the shared corpus ({Path(args.data).name}/, subjects held out of "
         f"training): at most {args.n_per_task} per task (seed {args.seed}), one sensor layout per "
         f"task; attribution from integrated gradients of at most "
-        f"{min(args.n_attribution, args.n_per_task)} of them per task")
+        f"{min(args.n_attribution, args.n_per_task)} of them per task, each from the task's other windows")
     # a task without a topography (fewer than two placed channels) has an unknown attribution
     # correlation: null, not 0
     tasks = result["tasks"]

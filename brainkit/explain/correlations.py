@@ -15,7 +15,8 @@ import torch
 from brainkit._logging import logger
 from brainkit.errors import BrainkitError
 from brainkit.explain.attention import query_selection
-from brainkit.explain.attribution import AnswerModel, integrated_gradients
+from brainkit.explain.attribution import (MIN_STEPS_PER_PATH, AnswerModel, complete_integrated_gradients,
+                                         start_windows)
 from brainkit.explain.context import explaining, model_lock, temperature_of
 from brainkit.explain.readout import RecordingContext, readout_rows
 from brainkit.inference import fit_window, recording_reference
@@ -77,7 +78,8 @@ def task_correlations(bk, reference: dict, seed: int = 0, n_attribution: int = 8
     n_attribution : int
         Windows per task for the attribution topographies (integrated gradients are costly).
     n_steps : int
-        Model evaluations per integrated-gradients path.
+        Model evaluations per window's integrated gradients, shared by its paths (at least
+        :data:`~brainkit.explain.attribution.MIN_STEPS_PER_PATH` each).
     batch_size : int
         Windows per forward pass.
 
@@ -148,23 +150,28 @@ def task_correlations(bk, reference: dict, seed: int = 0, n_attribution: int = 8
 
 def _task_topography(bk, windows, task, seed, n_windows, n_steps, batch_size, context=None):
     """Mean normalised channel |integrated gradients| of a seeded subset of windows on the grid
-    (``context``: the read-out features of all ``windows``, their recording)."""
+    (``context``: the read-out features of all ``windows``, their recording). Each window's
+    paths start from the task's other windows (:func:`~brainkit.explain.attribution.start_windows`,
+    as the Explain page's do), averaged; from silence a gain-invariant read-out's attributions
+    would mostly tell of its floors."""
     rng = np.random.default_rng([seed, task_ids().index(task)])
     idx = np.sort(rng.choice(len(windows), min(n_windows, len(windows)), replace=False))
-    sub = windows.select(idx)
+    x_all = torch.from_numpy(np.ascontiguousarray(windows.x, dtype=np.float32))
     totals = []
     with model_lock(bk), explaining(bk.tokenizer, bk.decoder):
-        for i in range(0, len(sub), batch_size):
-            x = torch.from_numpy(np.ascontiguousarray(sub.x[i:i + batch_size], dtype=np.float32))
-            rows = None if context is None else context.at(idx[i:i + batch_size])
-            scale = sub.scale if np.ndim(sub.scale) == 1 else sub.scale[i:i + batch_size]
-            model = AnswerModel(bk.tokenizer, bk.decoder, sub.sensors, scale, task, sub.sfreq,
+        for i in idx:
+            x, starts = x_all[i:i + 1], start_windows(len(windows), int(i))
+            rows = None if context is None else context.at([i])
+            scale = windows.scale if np.ndim(windows.scale) == 1 else windows.scale[i:i + 1]
+            model = AnswerModel(bk.tokenizer, bk.decoder, windows.sensors, scale, task, windows.sfreq,
                                 temperature_of(bk, task), anchor=x, context=rows)
             with torch.no_grad():
-                target = model(x).argmax(-1)  # (n,) the answers given
-            attr = integrated_gradients(model, x, target, n_steps=n_steps,
-                                        internal_batch_size=max(batch_size, len(x)))
-            mag = attr.abs().sum(-1).double()  # (n, C)
+                target = int(model(x)[0].argmax())  # the answer given
+            steps = max(MIN_STEPS_PER_PATH, -(-n_steps // max(1, len(starts))))
+            attr = complete_integrated_gradients(model, x, target, baseline=x_all[starts] if len(starts) else None,
+                                                 n_steps=steps, max_steps=steps,
+                                                 internal_batch_size=batch_size)[0]
+            mag = attr.abs().sum(-1).double()  # (1, C)
             totals.append((mag / mag.sum(-1, keepdim=True).clamp(min=1e-12)).numpy())
     return topography(windows.sensors, np.concatenate(totals).mean(0))
 
