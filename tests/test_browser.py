@@ -441,7 +441,7 @@ def test_sample_recording_on_every_page(server, browser, samples_dir):
     body = page.locator('[data-testid="stMain"]').inner_text()
     assert ("not trained yet" in body) != (SHIPPED / "MODEL_CARD.md").is_file()
     _assert_plots_have_data(page, 2, "Model card")  # cross-validated accuracy; brainkit minus the baselines
-    _screenshot(page, "sample_7_model_card.png", "7_model_card.png")
+    _screenshot(page, "sample_9_model_card.png", "9_model_card.png")
 
     _goto(page, "Decode", "Decode")  # the answers are kept while the user was away
     _assert_plots_have_data(page, 2, "Decode again")
@@ -492,7 +492,7 @@ def test_real_edf_upload_on_every_page(server, browser, data_dir):
     sync_api.expect(page.locator(".st-key-correlate button")).to_be_visible()
     _screenshot(page, "real_6_task_correlations.png")
     _goto(page, "Model card", "Model card")
-    _screenshot(page, "real_7_model_card.png")
+    _screenshot(page, "real_9_model_card.png")
 
     _goto(page, "Upload", "Upload a recording")  # the upload is kept across pages
     sync_api.expect(page.locator("h3").first).to_have_text(path.name)
