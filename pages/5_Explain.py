@@ -7,6 +7,7 @@ import streamlit as st
 
 from brainkit import BrainkitError
 from brainkit.explain.attribution import RECORDING, RECORDING_STARTS, SILENCE, explain_window
+from brainkit.explain.integrated import NEGLIGIBLE_CHANGE_NATS
 from brainkit.preprocess import preprocess, sliding_windows
 from brainkit.tasks import get_task
 from brainkit.viz.explain import explanation_figures, readout_figure, token_attribution_figure
@@ -69,7 +70,12 @@ paths = int(ex["n_paths"])
 steps = f"{int(ex['n_steps'])} integration steps" + (f" over {paths} paths" if paths > 1 else "")
 added = (f"The channels' attributions add up to the change of log p({ex['answer']}) {relative} "
          f"({change:+.3f}) {within}, with {steps}.")
-if bool(ex["complete"]):
+if abs(change) < NEGLIGIBLE_CHANGE_NATS:
+    st.info(f"The answer hardly differs {relative} ({change:+.4f} in log p): there is little for the "
+            "maps to show, and they are mostly the integration's error. Start from a window the model "
+            "answers differently to see what sets this one apart.")
+    st.caption(added)
+elif bool(ex["complete"]):
     st.caption(added)
 else:
     st.warning(added + " More than 5 % is missing: read the maps as approximate.")

@@ -293,6 +293,9 @@ def _assert_explain_page(at: AppTest, task: str) -> None:
     said = " ".join(m.value for m in [*at.caption, *at.warning])
     start = at.radio(key="explain_start")
     assert "add up to the change of log p(" in said
+    (ex,) = [v for k, v in at.session_state["results"].items() if isinstance(k, tuple) and k[0] == "explain"]
+    negligible = abs(float(ex["logprob"] - ex["baseline_logprob"])) < 0.01  # the page's NEGLIGIBLE_CHANGE_NATS
+    assert negligible == any("The answer hardly differs" in m.value for m in at.info), float(ex["logprob"])
     if len(start.options) > 1:
         assert start.value == start.options[0] and start.value.startswith("the rest of this recording")
         assert "windows across the recording (mean)" in said and "paths" in said

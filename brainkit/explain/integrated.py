@@ -134,6 +134,9 @@ COMPLETENESS_TOLERANCE = 0.05
 #: ...or by at most this many nats, float32's resolution of a log-probability summed along a
 #: path (a window compared with one the model answers alike moves its answer by less).
 COMPLETENESS_FLOOR_NATS = 1e-4
+#: a change of the answer's log-probability below this (1 % of its probability) leaves little to
+#: attribute: the maps are then mostly the integration's error (the Explain page says so)
+NEGLIGIBLE_CHANGE_NATS = 0.01
 
 
 def complete_integrated_gradients(model, x, target, *, baseline=None, n_steps: int = 64,
