@@ -172,8 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="double the steps up to this many until the attributions add up to the "
                         "change of the answer within 5 %% (default: four times --steps)")
     p.add_argument("--baseline", choices=("recording", "silence"), default="recording",
-                   help="start integrated gradients from 8 windows spread across the recording, "
-                        "averaged (default), or from the all-zero signal")
+                   help="start integrated gradients from windows spread across the recording, "
+                        "averaged (default; the output names them), or from the all-zero signal")
     p.add_argument("--baseline-window", type=int,
                    help="start integrated gradients from this one window instead")
     p.add_argument("--out", default="explain.npz")

@@ -290,6 +290,12 @@ def start_windows(n_windows: int, window_index: int, baseline=RECORDING) -> np.n
     return np.array([int(baseline)])
 
 
+def steps_per_path(n_steps: int, n_paths: int) -> int:
+    """Integration steps of each of ``n_paths`` paths that share ``n_steps``: all of them for one
+    path, else an equal share of at least :data:`MIN_STEPS_PER_PATH`."""
+    return n_steps if n_paths <= 1 else max(MIN_STEPS_PER_PATH, -(-n_steps // n_paths))
+
+
 def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int = 64,
                    token_steps: int = 32, internal_batch_size: int | None = 16,
                    baseline=RECORDING, max_steps: int | None = None) -> dict:
@@ -352,20 +358,20 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
     """
     task = get_task(task)
     require_eager(bk.decoder)
+    windows = fit_window(windows, task.window_s)  # once: window_model finds them fitted
     model, one, x, a = window_model(bk, windows, task.id, window_index)
-    fitted = fit_window(windows, task.window_s)
-    starts = start_windows(len(fitted), window_index, baseline)
-    start = (torch.from_numpy(np.ascontiguousarray(fitted.x[starts], dtype=np.float32)) if len(starts)
+    starts = start_windows(len(windows), window_index, baseline)
+    start = (torch.from_numpy(np.ascontiguousarray(windows.x[starts], dtype=np.float32)) if len(starts)
              else None)
     paths = max(1, len(starts))
-    steps_per_path = n_steps if paths == 1 else max(MIN_STEPS_PER_PATH, -(-n_steps // paths))
-    max_per_path = (max_steps or 4 * n_steps) * steps_per_path // n_steps
+    per_path = steps_per_path(n_steps, paths)
+    max_per_path = (max_steps or 4 * n_steps) * per_path // n_steps
     with model_lock(bk), explaining(bk.tokenizer, bk.decoder):
         with torch.no_grad():
             logp = model(x)[0]  # (A,)
             base = model(torch.zeros_like(x) if start is None else start).mean(0)
         attr, err, rel, steps = complete_integrated_gradients(
-            model, x, a, baseline=start, n_steps=steps_per_path, max_steps=max_per_path,
+            model, x, a, baseline=start, n_steps=per_path, max_steps=max_per_path,
             internal_batch_size=internal_batch_size)
         with torch.no_grad():
             codes, latents, bp = window_features(bk.tokenizer, x, one.sensors, one.sfreq,

@@ -15,8 +15,8 @@ import torch
 from brainkit._logging import logger
 from brainkit.errors import BrainkitError
 from brainkit.explain.attention import query_selection
-from brainkit.explain.attribution import (MIN_STEPS_PER_PATH, AnswerModel, complete_integrated_gradients,
-                                         start_windows)
+from brainkit.explain.attribution import (AnswerModel, complete_integrated_gradients, start_windows,
+                                         steps_per_path)
 from brainkit.explain.context import explaining, model_lock, temperature_of
 from brainkit.explain.readout import RecordingContext, readout_rows
 from brainkit.inference import fit_window, recording_reference
@@ -79,7 +79,7 @@ def task_correlations(bk, reference: dict, seed: int = 0, n_attribution: int = 8
         Windows per task for the attribution topographies (integrated gradients are costly).
     n_steps : int
         Model evaluations per window's integrated gradients, shared by its paths (at least
-        :data:`~brainkit.explain.attribution.MIN_STEPS_PER_PATH` each).
+        :func:`~brainkit.explain.attribution.steps_per_path`).
     batch_size : int
         Windows per forward pass.
 
@@ -167,7 +167,7 @@ def _task_topography(bk, windows, task, seed, n_windows, n_steps, batch_size, co
                                 temperature_of(bk, task), anchor=x, context=rows)
             with torch.no_grad():
                 target = int(model(x)[0].argmax())  # the answer given
-            steps = max(MIN_STEPS_PER_PATH, -(-n_steps // max(1, len(starts))))
+            steps = steps_per_path(n_steps, len(starts))
             attr = complete_integrated_gradients(model, x, target, baseline=x_all[starts] if len(starts) else None,
                                                  n_steps=steps, max_steps=steps,
                                                  internal_batch_size=batch_size)[0]
