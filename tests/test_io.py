@@ -402,3 +402,24 @@ def test_list_recordings_gives_entry_points(samples_dir, data_dir):
         "eyes_open_closed.edf", "meg_evoked_raw.fif.gz", "oddball_erp.vhdr", "sleep_night.edf"]
     assert [p.name for p in list_recordings(data_dir / "formats/egi_mff")] == [
         "test_egi_multiepoch_paused.mff", "test_egi_pns.mff"]
+
+
+@pytest.mark.parametrize("text, said", [
+    ("Copyright (c) the authors\nAll rights reserved.\n", "holds text, not samples"),
+    ("[C3-A1]\nsee the header\n", "holds text, not samples"),
+    ("1.0 2.0 3.0\n4.0 5.0 6.0\n", "columns separated by spaces"),
+    ("[Cz]\n12\n-3.5\n7\n", "no sampling rate: give"),
+])
+def test_text_that_is_not_one_number_per_line_is_named_before_a_rate_is_asked(tmp_path, text, said):
+    path = tmp_path / "notes.txt"
+    path.write_text(text)
+    with pytest.raises(BrainkitError, match=said):
+        read_recording(path)
+
+
+def test_a_rate_in_the_file_name_is_named_in_the_error_never_assumed(tmp_path):
+    path = tmp_path / "night_N2_200Hz.txt"
+    path.write_text("\n".join(str(v) for v in np.arange(400) % 9))
+    with pytest.raises(BrainkitError, match=r"its name says 200 Hz"):
+        read_recording(path)
+    assert read_recording(path, sfreq=100).sfreq == 100.0  # the given rate, not the name's

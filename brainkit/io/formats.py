@@ -28,6 +28,9 @@ GIVE_RATE = "give the sampling rate (a manifest's sfreq column, --sfreq on the c
 _TIME_COLUMN = re.compile(r"^(timestamps?|time|times|time_?s|time_?ms|t|sample_?time|unix_?time)$",
                           re.IGNORECASE)
 _MARKER_COLUMN = re.compile(r"marker|event|trigger|stim", re.IGNORECASE)
+#: a rate written into a file's name (``..._200Hz.txt``): named in the error, never assumed
+_RATE_IN_NAME = re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*hz(?![a-z])", re.IGNORECASE)
+_PEEK_LINES = 6  #: lines of a single-column text file read to tell numbers from prose
 _STANDARD_RATES = (100, 125, 128, 160, 200, 250, 256, 300, 500, 512, 1000, 1024, 2000, 2048,
                    4000, 4096, 5000, 8192, 10000)
 
@@ -163,13 +166,26 @@ def read_single_column(path: Path, sfreq: float | None = None):
     import mne
 
     warnings: list[str] = []
-    if sfreq is None:
-        raise BrainkitError(f"{path.name} is single-column text, which carries no sampling rate: {GIVE_RATE}")
     with open(path, "r", encoding="utf-8", errors="replace") as f:
-        first = f.readline().strip()
+        lines = [line.strip() for _, line in zip(range(_PEEK_LINES), f)]
+    lines = [line for line in lines if line]
+    first = lines[0] if lines else ""
     name, skip = "EEG", 0
     if first and not _is_number(first):
         name, skip = first.strip("[]# ").strip() or "EEG", 1
+    body = lines[skip:]
+    if (any(len(line.split()) > 1 for line in body)
+            and all(_is_number(cell) for line in body for cell in line.split())):
+        raise BrainkitError(f"{path.name} holds columns separated by spaces: separate them with commas "
+                            "or tabs, under a header that names the channels")
+    if not body or not all(_is_number(line) for line in body):
+        raise BrainkitError(f"{path.name} holds text, not samples: a text recording has one number per "
+                            "line (after an optional name) or numeric columns with a header")
+    if sfreq is None:
+        said = _RATE_IN_NAME.search(path.name)
+        hint = f" (its name says {said.group(1)} Hz)" if said else ""
+        raise BrainkitError(f"{path.name} is single-column text, which carries no sampling rate{hint}: "
+                            f"{GIVE_RATE}")
     try:
         values = np.loadtxt(path, skiprows=skip, dtype=np.float64, ndmin=1)
     except ValueError as err:
