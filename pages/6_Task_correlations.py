@@ -15,6 +15,10 @@ from pages._session import recording_or_stop, results
 MATRICES = {"routing": "Query selection: tasks that route to the same queries",
             "attribution": "Attribution maps: tasks that look at the same channels",
             "representation": "Representations: how alike the soft tokens are under each task"}
+READING = {"routing": "The share of query choices (windows x slots) two tasks' captions make alike on "
+                      "the same windows: 1 when the task's caption changes no choice.",
+           "attribution": "Correlation of the tasks' mean channel-attribution maps on one 10-10 layout.",
+           "representation": "Linear CKA of the soft tokens of the same windows under the two captions."}
 
 
 def show(result: dict, key: str) -> None:
@@ -25,7 +29,9 @@ def show(result: dict, key: str) -> None:
             st.info(f"{title.split(':')[0]}: not computed ({why}).")
             continue
         st.plotly_chart(task_matrix_figure(result["matrices"][name], result["tasks"],
-                                           result.get("order"), title), key=f"{key}_{name}")
+                                           result.get("order"), title, share=name == "routing"),
+                        key=f"{key}_{name}")
+        st.caption(READING[name])
         unknown = result.get(f"{name}_unknown", {})
         if unknown.get("tasks"):
             st.caption(f"Blank cells: {', '.join(unknown['tasks'])} ({unknown['why']}).")

@@ -379,6 +379,7 @@ def test_correlations_page_shows_the_shipped_matrices_without_a_recording_or_the
     assert counts == [[n * n], [(n - blank) ** 2], [n * n]]  # unknown attribution cells left blank
     assert "Computed when the model was built, on validation windows of the shared corpus" in at.caption[0].value
     assert any(c.value.startswith("Blank cells: ") for c in at.caption) == bool(blank)
+    assert sum(c.value.startswith("The share of query choices") for c in at.caption) == 1  # how to read it
     assert "No recording loaded yet" in at.info[-1].value and not at.button
 
 

@@ -15,7 +15,7 @@ from brainkit.data.reference import reference_windows
 from brainkit.explain.attention import connector_attention, lm_attention, to_sources
 from brainkit.explain.attribution import (AnswerModel, TokenAnswerModel, completeness, explain_window,
                                           integrated_gradients, token_attributions)
-from brainkit.explain.correlations import linear_cka, task_correlations
+from brainkit.explain.correlations import linear_cka, shared_choices, task_correlations
 from brainkit.explain.integrated import (COMPLETENESS_FLOOR_NATS, COMPLETENESS_TOLERANCE, answer_change,
                                          complete_integrated_gradients)
 from brainkit.explain.readout import RecordingContext, readout_contributions, reference_row
@@ -466,6 +466,15 @@ def test_linear_cka_properties():
     assert linear_cka(x, np.ones((40, 3))) == 0.0
 
 
+def test_shared_choices_count_the_slots_that_chose_the_same_query():
+    a = np.array([[0, 1, 2], [3, 3, 0]])
+    assert shared_choices(a, a) == 1.0
+    assert shared_choices(a, np.array([[0, 2, 2], [1, 3, 1]])) == pytest.approx(3 / 6)
+    assert shared_choices(a, (a + 1) % 4) == 0.0
+    with pytest.raises(ValueError, match="same windows"):
+        shared_choices(a, a[:1])
+
+
 def test_task_correlations_are_symmetric_and_reproducible(bk):
     reference = {"n170": make_windows(n=4, seed=2),
                  "p300": make_windows(("TP9", "AF7", "AF8", "TP10"), n=4, seed=3),
@@ -483,6 +492,10 @@ def test_task_correlations_are_symmetric_and_reproducible(bk):
         np.testing.assert_allclose(np.diag(m), 1.0)
         assert (m >= -1).all() and (m <= 1).all(), name
     assert np.array(out["matrices"]["attribution"])[3, :3].tolist() == [0.0, 0.0, 0.0]
+    # routing: a fraction of the choices of the same 14 windows' M slots under two captions
+    choices = 14 * bk.decoder.config.n_soft_tokens
+    routing = np.array(out["matrices"]["routing"]) * choices
+    np.testing.assert_allclose(routing, np.round(routing), atol=1e-9)
     json.dumps(out, allow_nan=False)
     assert task_correlations(bk, reference, seed=0, n_attribution=2, n_steps=7) == out
 

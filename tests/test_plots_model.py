@@ -241,3 +241,13 @@ def test_explanation_figures_of_one_window():
     np.testing.assert_allclose(np.asarray(summed.data[0].z), ex["token_attribution"].sum(2))
     second = token_attribution_figure(ex, windows, level=1)
     np.testing.assert_allclose(np.asarray(second.data[0].z), ex["token_attribution"][:, :, 1])
+
+
+def test_a_share_is_coloured_from_its_smallest_value_and_a_similarity_from_minus_one():
+    m = np.array([[1.0, 0.83, 0.97], [0.83, 1.0, 0.9], [0.97, 0.9, 1.0]])
+    share = task_matrix_figure(m, ["a", "b", "c"], share=True).data[0]
+    assert (share.zmin, share.zmax) == (0.8, 1.0) and share.colorbar.title.text == "shared"
+    similarity = task_matrix_figure(m, ["a", "b", "c"]).data[0]
+    assert (similarity.zmin, similarity.zmax, similarity.zmid) == (-1, 1, 0)
+    flat = task_matrix_figure(np.ones((2, 2)), ["a", "b"], share=True).data[0]
+    assert flat.zmin == 0.9  # a matrix of ones still spans a scale

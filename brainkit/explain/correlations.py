@@ -1,7 +1,7 @@
 """Task correlations: which tasks the model treats alike (UniMind's task-aware query selection).
 
-Task x task similarity of the routers' query distributions (1 - Jensen-Shannon distance), of
-channel-attribution topographies interpolated onto one 10-10 layout (Pearson), and of the soft
+Task x task similarity of the queries the router chooses for the same windows under each task's
+caption (the fraction of choices shared), of channel-attribution topographies interpolated onto one 10-10 layout (Pearson), and of the soft
 tokens of the same windows read under each task's caption (linear CKA), each symmetric with a
 unit diagonal. The windows are given: :func:`correlate_tasks` reads them from one recording;
 ``brainkit correlations`` from the validation corpora (:mod:`brainkit.data.reference`).
@@ -45,16 +45,13 @@ def linear_cka(x, y) -> float:
     return float((kx * ky).sum() / denom) if denom > 0 else 0.0
 
 
-def _js_similarity(p, q) -> float:
-    """1 - Jensen-Shannon distance (base 2, in [0, 1]) of routing distributions (M, Q), mean over slots."""
-    p, q = np.asarray(p, np.float64), np.asarray(q, np.float64)
-    m = (p + q) / 2
-
-    def kl(a, b):  # (M,) in bits; 0 log 0 = 0
-        return np.where(a > 0, a * np.log2(np.where(a > 0, a, 1.0) / np.where(b > 0, b, 1.0)), 0.0).sum(-1)
-
-    divergence = np.clip((kl(p, m) + kl(q, m)) / 2, 0.0, 1.0)  # (M,)
-    return float(1.0 - np.sqrt(divergence).mean())
+def shared_choices(a, b) -> float:
+    """The fraction of query choices two captions share: ``a``, ``b`` (N, M) the query each of the
+    same N windows' M slots selected under each caption."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or not a.size:
+        raise ValueError(f"choices of the same windows are compared: shapes {a.shape} and {b.shape}")
+    return float((a == b).mean())
 
 
 def _symmetric(m) -> list[list[float]]:
@@ -87,8 +84,9 @@ def task_correlations(bk, reference: dict, seed: int = 0, n_attribution: int = 8
     -------
     dict (JSON-ready)
         ``tasks``; ``order`` (hierarchical clustering of the routing similarity); ``matrices``:
-        ``routing`` 1 - Jensen-Shannon distance (base 2, mean over slots) of the mean router
-        distributions of each task's windows under its own caption; ``attribution`` Pearson
+        ``routing`` the fraction of query choices (windows x slots) the two tasks' captions
+        share on the same windows (:func:`shared_choices`; *all* reference windows read under
+        both captions, so that only the task changes); ``attribution`` Pearson
         correlation of the mean normalised channel |attribution| (each window's sums to one),
         interpolated onto :data:`~brainkit.viz.topomap.TOPO_LABELS` by
         :func:`~brainkit.viz.topomap.topography` (0 where a task has fewer than
@@ -106,7 +104,7 @@ def task_correlations(bk, reference: dict, seed: int = 0, n_attribution: int = 8
         raise BrainkitError("no reference windows: give at least one task with windows")
     ref = {t: fit_window(reference[t], get_task(t).window_s) for t in tasks}
     dec = bk.decoder
-    routing, reps = {}, {t: [] for t in tasks}
+    chosen, reps = {t: [] for t in tasks}, {t: [] for t in tasks}
     batches = {t: [np.arange(i, min(i + batch_size, len(w))) for i in range(0, len(w), batch_size)]
                for t, w in ref.items()}
     # each task's windows form one "recording" for a read-out read as a sequence (as predict does)
@@ -122,9 +120,8 @@ def task_correlations(bk, reference: dict, seed: int = 0, n_attribution: int = 8
                     conn = dec.connect(lat, bp, scale, ref[t].sensors, caption,
                                        readout=None if inputs is None else inputs[rows])
                     reps[caption].append(conn.soft_tokens.flatten(1).float().numpy())  # (n, M*H)
-                    if t == caption:
-                        routing.setdefault(t, []).append(conn.routing.float().numpy())
-    mean_routes = {t: np.concatenate(routing[t]).mean(0) for t in tasks}  # (M, Q)
+                    chosen[caption].append(conn.selected.numpy())  # (n, M)
+    chosen = {t: np.concatenate(c) for t, c in chosen.items()}  # (N_all, M), same rows for every caption
     reps = {t: np.concatenate(r) for t, r in reps.items()}  # (N_all, M*H)
     topo = {t: _task_topography(bk, ref[t], t, seed, n_attribution, n_steps, batch_size, context.get(t))
             for t in tasks}
@@ -133,7 +130,7 @@ def task_correlations(bk, reference: dict, seed: int = 0, n_attribution: int = 8
     for i in range(n):
         for j in range(i + 1, n):
             a, b = tasks[i], tasks[j]
-            route_m[i, j] = route_m[j, i] = _js_similarity(mean_routes[a], mean_routes[b])
+            route_m[i, j] = route_m[j, i] = shared_choices(chosen[a], chosen[b])
             rep_m[i, j] = rep_m[j, i] = linear_cka(reps[a], reps[b])
             ta, tb = topo[a], topo[b]
             ok = ta is not None and tb is not None and np.ptp(ta) > 0 and np.ptp(tb) > 0

@@ -36,9 +36,11 @@ def cluster_order(matrix: np.ndarray) -> list[int]:
     return [int(i) for i in leaves_list(tree)]
 
 
-def task_matrix_figure(matrix, tasks, order=None, title: str = ""):
+def task_matrix_figure(matrix, tasks, order=None, title: str = "", share: bool = False):
     """Task x task similarity as a clustered heatmap (``order``: task names or row indices;
-    default :func:`cluster_order`), values written in the cells."""
+    default :func:`cluster_order`), values written in the cells. Similarities in [-1, 1] are
+    coloured on one diverging scale; a ``share`` (a fraction, 1 on the diagonal) on a sequential
+    one from its smallest value to 1, so that 0.80 and 0.99 look apart."""
     go = plotly_go()
     m = np.asarray(matrix, dtype=np.float64)
     tasks = list(tasks)
@@ -48,10 +50,16 @@ def task_matrix_figure(matrix, tasks, order=None, title: str = ""):
         idx = [tasks.index(o) if isinstance(o, str) else int(o) for o in order]
     m = m[np.ix_(idx, idx)]
     names = [tasks[i] for i in idx]
+    if share:
+        low = np.nanmin(m) if np.isfinite(m).any() else 0.0
+        colour = dict(colorscale="Reds", zmin=min(np.floor(low * 10) / 10, 0.9), zmax=1.0)
+    else:
+        colour = dict(colorscale="RdBu_r", zmid=0, zmin=-1, zmax=1)
     fig = go.Figure(go.Heatmap(
-        z=m, x=names, y=names, colorscale="RdBu_r", zmid=0, zmin=-1, zmax=1,
+        z=m, x=names, y=names, **colour,
         text=np.where(np.isfinite(m), np.round(m, 2).astype(str), ""), texttemplate="%{text}",
-        colorbar=dict(title="similarity"), hovertemplate="%{y} / %{x}: %{z:.3f}<extra></extra>"))
+        colorbar=dict(title="shared" if share else "similarity"),
+        hovertemplate="%{y} / %{x}: %{z:.3f}<extra></extra>"))
     fig.update_layout(title=title_font(title), height=160 + 38 * len(names),
                       yaxis=dict(autorange="reversed"), margin=dict(l=10, r=10, t=50, b=40))
     return fig
