@@ -148,3 +148,5 @@ def test_the_shipped_cards_tables_are_its_metrics():
                 if line.split(" | ")[1:2] in (["brainkit"], ["read-out head"])]
     assert len(gap_rows) == len(paired_gaps(crossval)) == len(crossval["tasks"])
     assert [r for r in gap_rows if r not in card] == []
+    pooled = markdown(crossval).split("pooled over the folds")[1].split("\n\n")[1].splitlines()[2:]
+    assert len(pooled) == len(crossval["tasks"]) and [r for r in pooled if r not in card] == []

@@ -56,7 +56,10 @@ def test_crossval_scores_a_method_in_every_fold():
     assert out["methods"]["perfect"]["balanced_accuracy"]["mean"] == 1.0
     assert out["methods"]["constant"]["balanced_accuracy"]["mean"] == 0.5
     assert len(out["methods"]["perfect"]["out_of_fold"]["labels"]) == 80
-    assert "| eyes |" in cv.markdown({"tasks": {"eyes": out}})
+    text = cv.markdown({"tasks": {"eyes": out}})
+    assert "| eyes |" in text
+    # pooled over folds: every window answered once; the constant method is right on half (kappa 0)
+    assert "| eyes | 80 | 50.0 / 0.00 | 100.0 / 1.00 |" in text  # constant, perfect
 
 
 def test_brainkit_is_compared_with_each_baseline_fold_by_fold():

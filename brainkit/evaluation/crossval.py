@@ -253,6 +253,12 @@ def _gap_cell(gap) -> str:
     return f"{100 * gap['mean']:+.1f}{se}"
 
 
+def _pooled_cell(pooled) -> str:
+    if not pooled:
+        return "-"
+    return f"{100 * pooled['balanced_accuracy']:.1f} / {pooled['cohen_kappa']:.2f}"
+
+
 def markdown(result: dict) -> str:
     """The model card's tables: cross-validation, language model vs read-out head, shifts."""
     names = method_order(result)
@@ -272,6 +278,14 @@ def markdown(result: dict) -> str:
         for task, g in gaps.items():
             cells = [_gap_cell(g["gaps"].get(n)) for n in baselines]
             text += f"| {task} | {g['reference']} | " + " | ".join(cells) + " |\n"
+    pooled = {task: r for task, r in result["tasks"].items()
+              if any(m.get("pooled") for m in r["methods"].values())}
+    if pooled:
+        text += ("\nEvery test window's answer pooled over the folds: balanced accuracy (%) / Cohen's "
+                 "kappa\n\n| task | windows | " + " | ".join(names) + " |\n|---|---|" + "---|" * len(names) + "\n")
+        for task, r in pooled.items():
+            cells = [_pooled_cell(r["methods"].get(n, {}).get("pooled")) for n in names]
+            text += f"| {task} | {r['n_windows']} | " + " | ".join(cells) + " |\n"
     if result.get("agreement"):
         text += ("\nLanguage model vs read-out head, out of fold\n\n| task | agreement | language model |"
                  " read-out head |\n|---|---|---|---|\n")
