@@ -6,6 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from brainkit.io import list_recordings
+from brainkit.io.formats import rate_in_name
 from brainkit.quality import channel_quality
 from brainkit.viz.signals import annotation_records, pick_channels, psd_figure, trace_figure
 from pages._session import load, upload_key
@@ -13,6 +14,7 @@ from pages._session import load, upload_key
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
 
 st.title("Upload a recording")
+named_rate = None  # a rate the uploaded file's name gives, offered when the file carries none
 if st.radio("Source", ["Sample recording", "My file"], horizontal=True, key="source") == "My file":
     files = st.file_uploader("EEG or MEG recording: one file, the parts of a multi-file format "
                              "(e.g. .vhdr + .vmrk + .eeg), or a .zip", accept_multiple_files=True,
@@ -21,6 +23,7 @@ if st.radio("Source", ["Sample recording", "My file"], horizontal=True, key="sou
                             min_value=0.0, value=0.0, step=1.0, key="sfreq") or None
     if files:
         load(files, upload_key(files, sfreq), sfreq)
+        named_rate = rate_in_name(files[0].name) if len(files) == 1 and sfreq is None else None
 else:
     choice = st.selectbox("Sample recording (SIMULATED)", [p.name for p in list_recordings(SAMPLES)],
                           index=None, placeholder="choose a sample", key="sample")
@@ -30,6 +33,9 @@ else:
 
 if st.session_state.get("load_error"):
     st.error(st.session_state["load_error"])
+    if named_rate and "no sampling rate" in st.session_state["load_error"]:
+        st.button(f"Read it at {named_rate:g} Hz, the rate its name gives", key="rate_from_name",
+                  on_click=st.session_state.update, kwargs={"sfreq": named_rate})
 recording = st.session_state.get("recording")
 if recording is None:
     st.info("Choose a sample or upload a recording (EDF, BDF, FIF, BrainVision, EEGLAB, CSV, ...).")

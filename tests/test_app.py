@@ -239,6 +239,25 @@ def test_damaged_file_shows_one_error_line_and_the_app_stays_usable(edf_bytes):
     _assert_upload_page_shows(at)
 
 
+def test_a_text_export_without_a_rate_is_offered_the_rate_its_name_gives():
+    values = "\n".join(f"{v:.1f}" for v in 20 * np.sin(np.arange(3000) / 7.0)).encode()
+    at = _app()
+    at.radio(key="source").set_value("My file").run()
+    at.file_uploader(key="upload").set_value(("night_N2_200Hz.txt", values, "text/plain")).run()
+    assert not at.exception, at.exception
+    assert len(at.error) == 1 and "its name says 200 Hz" in at.error[0].value
+    assert at.session_state["recording"] is None
+    at.button(key="rate_from_name").click().run()  # the user accepts it: nothing is assumed before
+    assert not at.exception, at.exception
+    assert at.number_input(key="sfreq").value == 200.0 and not at.error
+    assert at.session_state["recording"].sfreq == 200.0
+    assert at.session_state["recording"].duration_s == pytest.approx(15.0)
+    fresh = _app()  # a name that gives no rate: asked for one, nothing offered
+    fresh.radio(key="source").set_value("My file").run()
+    fresh.file_uploader(key="upload").set_value(("night.txt", values, "text/plain")).run()
+    assert "no sampling rate" in fresh.error[0].value and not fresh.button
+
+
 # ------------------------------------------------------------------------------------ model pages
 
 

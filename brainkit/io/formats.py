@@ -161,6 +161,14 @@ def read_table(path: Path, sfreq: float | None = None):
     return raw, warnings
 
 
+def rate_in_name(name: str) -> float | None:
+    """A sampling rate written into a file's name (``data_N2_200Hz.txt`` -> 200.0), or None: named
+    to the user and offered, never assumed."""
+    said = _RATE_IN_NAME.search(Path(name).name)
+    rate = float(said.group(1)) if said else 0.0
+    return rate if rate > 0 else None
+
+
 def read_single_column(path: Path, sfreq: float | None = None):
     """One value per line, optional bracketed or plain-text name on the first line."""
     import mne
@@ -182,8 +190,8 @@ def read_single_column(path: Path, sfreq: float | None = None):
         raise BrainkitError(f"{path.name} holds text, not samples: a text recording has one number per "
                             "line (after an optional name) or numeric columns with a header")
     if sfreq is None:
-        said = _RATE_IN_NAME.search(path.name)
-        hint = f" (its name says {said.group(1)} Hz)" if said else ""
+        said = rate_in_name(path.name)
+        hint = f" (its name says {said:g} Hz)" if said else ""
         raise BrainkitError(f"{path.name} is single-column text, which carries no sampling rate{hint}: "
                             f"{GIVE_RATE}")
     try:
