@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from brainkit.io import list_recordings
-from brainkit.io.formats import rate_in_name
+from brainkit.io.formats import GIVE_RATE, rate_in_name
 from brainkit.quality import channel_quality
 from brainkit.viz.signals import annotation_records, pick_channels, psd_figure, trace_figure
 from pages._session import load, upload_key
@@ -33,7 +33,7 @@ else:
 
 if st.session_state.get("load_error"):
     st.error(st.session_state["load_error"])
-    if named_rate and "no sampling rate" in st.session_state["load_error"]:
+    if named_rate and st.session_state["load_error"].endswith(GIVE_RATE):  # a file without a rate
         st.button(f"Read it at {named_rate:g} Hz, the rate its name gives", key="rate_from_name",
                   on_click=st.session_state.update, kwargs={"sfreq": named_rate})
 recording = st.session_state.get("recording")

@@ -423,3 +423,7 @@ def test_a_rate_in_the_file_name_is_named_in_the_error_never_assumed(tmp_path):
     with pytest.raises(BrainkitError, match=r"its name says 200 Hz"):
         read_recording(path)
     assert read_recording(path, sfreq=100).sfreq == 100.0  # the given rate, not the name's
+    export = tmp_path / "headset_250Hz.csv"  # every reader that needs a rate says it alike
+    export.write_text("Fz,Cz\n" + "".join(f"{i % 5},{i % 3}\n" for i in range(300)))
+    with pytest.raises(BrainkitError, match=r"has no timestamp column \(its name says 250 Hz\)"):
+        read_recording(export)

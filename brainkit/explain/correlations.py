@@ -3,8 +3,9 @@
 Task x task similarity of the queries the router chooses for the same windows under each task's
 caption (the fraction of choices shared), of channel-attribution topographies interpolated onto
 one 10-10 layout (Pearson), and of the soft tokens of the same windows read under each task's
-caption (linear CKA), each symmetric with a unit diagonal. The windows are given: :func:`correlate_tasks` reads them from one recording;
-``brainkit correlations`` from the validation corpora (:mod:`brainkit.data.reference`).
+caption (linear CKA), each symmetric with a unit diagonal. The windows are given:
+:func:`correlate_tasks` reads them from one recording; ``brainkit correlations`` from the
+validation corpora (:mod:`brainkit.data.reference`).
 """
 
 from __future__ import annotations

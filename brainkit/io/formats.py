@@ -135,7 +135,7 @@ def read_table(path: Path, sfreq: float | None = None):
 
     if sfreq is None:
         if not time_cols:
-            raise BrainkitError(f"{path.name} has no timestamp column: {GIVE_RATE}")
+            raise rate_needed(path, "has no timestamp column")
         sfreq = rate_from_timestamps(pd.to_numeric(table[time_cols[0]], errors="coerce").to_numpy(),
                                      warnings)
     data = table[channel_cols].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64).T
@@ -169,6 +169,14 @@ def rate_in_name(name: str) -> float | None:
     return rate if rate > 0 else None
 
 
+def rate_needed(path: Path, why: str) -> BrainkitError:
+    """The error of a file read without a sampling rate: ``why``, the rate its name gives if it
+    gives one, and how to give it (:data:`GIVE_RATE`, which the Upload page looks for)."""
+    said = rate_in_name(path.name)
+    hint = f" (its name says {said:g} Hz)" if said else ""
+    return BrainkitError(f"{path.name} {why}{hint}: {GIVE_RATE}")
+
+
 def read_single_column(path: Path, sfreq: float | None = None):
     """One value per line, optional bracketed or plain-text name on the first line."""
     import mne
@@ -190,10 +198,7 @@ def read_single_column(path: Path, sfreq: float | None = None):
         raise BrainkitError(f"{path.name} holds text, not samples: a text recording has one number per "
                             "line (after an optional name) or numeric columns with a header")
     if sfreq is None:
-        said = rate_in_name(path.name)
-        hint = f" (its name says {said:g} Hz)" if said else ""
-        raise BrainkitError(f"{path.name} is single-column text, which carries no sampling rate{hint}: "
-                            f"{GIVE_RATE}")
+        raise rate_needed(path, "is single-column text, which carries no sampling rate")
     try:
         values = np.loadtxt(path, skiprows=skip, dtype=np.float64, ndmin=1)
     except ValueError as err:
@@ -221,7 +226,7 @@ def read_npz(path: Path, sfreq: float | None = None):
     data = np.atleast_2d(data).astype(np.float64)
     rate = sfreq or _npz_rate(arrays, path)
     if rate is None:
-        raise BrainkitError(f"{path.name} has no rate ('sf' or 'sfreq'): {GIVE_RATE}")
+        raise rate_needed(path, "has no rate ('sf' or 'sfreq')")
     names = arrays.get("chan", arrays.get("ch_names"))
     names = [str(n) for n in names] if names is not None else [f"ch{i + 1}" for i in range(len(data))]
     if len(names) != len(data):
