@@ -112,9 +112,23 @@ def window_readout(windows: Windows, batch_size: int = 64) -> torch.Tensor:
 
 
 @torch.no_grad()
+def window_regularity(windows: Windows, batch_size: int = 64) -> torch.Tensor:
+    """:func:`~brainkit.models.readout.regularity_features` of every window, in batches, (N, R)."""
+    from brainkit.models.readout import REGIONS, regularity_features
+
+    s, scale = windows.sensors, np.asarray(windows.scale)
+    parts = [regularity_features(torch.from_numpy(windows.x[i:i + batch_size]), windows.sfreq, s.pos,
+                                 s.has_position, scale if scale.ndim == 1 else scale[i:i + batch_size])
+             for i in range(0, len(windows), batch_size)]
+    return torch.cat(parts) if parts else torch.zeros(0, len(REGIONS))
+
+
+@torch.no_grad()
 def readout_inputs(decoder, windows: Windows, task: str, batch_size: int = 64):
     """The read-out features of all windows of one recording, or None when the decoder's task
-    does not use them.
+    does not use them: the regions' features (over the recording for a sequence task), then
+    their sample entropy for a task in ``decoder.config.entropy_tasks``, then a taught task's
+    channels.
 
     A task in ``decoder.config.sequence_tasks`` reads every window with its recording: the
     windows must all come from one recording (as in :meth:`Brainkit.predict`).
@@ -130,6 +144,8 @@ def readout_inputs(decoder, windows: Windows, task: str, batch_size: int = 64):
     features = window_readout(windows, batch_size)
     if task in decoder.config.sequence_tasks and len(features):
         features = sequence_features(features, windows.starts_s)
+    if task in decoder.config.entropy_tasks:
+        features = torch.cat([features, window_regularity(windows, batch_size)], 1)
     montage = task_montage(decoder, task)
     if montage and montage_present(windows.sensors.names, montage, task, windows):
         features = torch.cat([features, window_montage(windows, montage, task, batch_size)], 1)

@@ -8,12 +8,15 @@ Inputs are what ``brainkit crossval`` wrote (nothing here measures anything):
         --out runs/crossval_erp.json
 
 Usage: python scripts/card_crossval.py runs/crossval_main.json runs/crossval_erp.json [--write]
+       python scripts/card_crossval.py --update runs/crossval_seizure.json [--write]
+           (only seizure rerun: the other tasks' shipped results kept)
        python scripts/card_crossval.py      (the tables of what the shipped metrics.json holds)
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 from pathlib import Path
 
@@ -21,11 +24,11 @@ from brainkit.evaluation.crossval import markdown
 from brainkit.models.checkpoint import DEFAULT_CHECKPOINT
 
 
-def merge(paths) -> dict:
-    """One crossval result from several runs, without the out-of-fold predictions."""
+def merge(paths, base: dict | None = None) -> dict:
+    """One crossval result from several runs (later runs replace earlier ones task by task),
+    without the out-of-fold predictions; ``base``: a result to start from."""
     out = {"tasks": {}, "agreement": {}, "shifts": {}}
-    for path in paths:
-        part = json.loads(Path(path).read_text())
+    for part in ([copy.deepcopy(base)] if base else []) + [json.loads(Path(path).read_text()) for path in paths]:
         out["k"], out["seed"] = part["k"], part["seed"]
         for task, result in part["tasks"].items():
             for method in result["methods"].values():
@@ -41,19 +44,22 @@ def main() -> None:
     p.add_argument("results", nargs="*", type=Path,
                    help="brainkit crossval outputs (none: the shipped metrics.json's 'crossval')")
     p.add_argument("--write", action="store_true", help="write metrics.json's 'crossval' entry")
+    p.add_argument("--update", action="store_true",
+                   help="start from the shipped metrics.json's results and replace only the tasks "
+                        "of the given runs (a checkpoint whose other tasks did not change)")
     args = p.parse_args()
     if not args.results:
         if args.write:
             p.error("--write needs the crossval outputs to write")
         print(markdown(json.loads((DEFAULT_CHECKPOINT / "metrics.json").read_text())["crossval"]))
         return
-    result = merge(args.results)
+    path = DEFAULT_CHECKPOINT / "metrics.json"
+    result = merge(args.results, json.loads(path.read_text())["crossval"] if args.update else None)
     print(markdown(result))
     if args.write:
-        path = DEFAULT_CHECKPOINT / "metrics.json"
         metrics = json.loads(path.read_text())
         metrics["crossval"] = result
-        path.write_text(json.dumps(metrics, indent=1, default=float) + "\n")
+        path.write_text(json.dumps(metrics, indent=2, default=float) + "\n")  # as card_metrics.py writes it
 
 
 if __name__ == "__main__":

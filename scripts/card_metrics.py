@@ -9,6 +9,7 @@ Inputs are the JSON files the commands in the model card write (nothing here mea
 
 Usage: python scripts/card_metrics.py [--eval runs/eval] [--baselines runs/baselines.json]
        [--single runs/eval-single] [--aux runs/aux_agreement.json] [--write]
+       python scripts/card_metrics.py --eval runs/eval --update   (only the tasks evaluated there)
 """
 
 from __future__ import annotations
@@ -67,8 +68,21 @@ def main() -> None:
     p.add_argument("--extra", type=Path, action="append", default=[],
                    help="JSON files merged into metrics.json's decoder entry under their stem")
     p.add_argument("--write", action="store_true", help="update the checkpoint's metrics.json")
+    p.add_argument("--update", action="store_true",
+                   help="replace only the validation figures of the tasks in --eval (a checkpoint "
+                        "whose other tasks did not change), keeping everything else")
     args = p.parse_args()
     model, single = _load(args.eval), _load(args.single)
+    if args.update:
+        path = DEFAULT_CHECKPOINT / "metrics.json"
+        metrics = json.loads(path.read_text())
+        validation = metrics["decoder"]["validation"]
+        validation.update({t: {k: m.get(k) for k in KEYS} for t, m in model.items()})
+        metrics["decoder"]["mean_balanced_accuracy"] = (
+            sum(m["balanced_accuracy"] for m in validation.values()) / len(validation))
+        path.write_text(json.dumps(metrics, indent=2) + "\n")
+        print(f"updated {', '.join(model)} in {path}")
+        return
     baselines = json.loads(args.baselines.read_text()) if args.baselines.exists() else {}
     print(table(model, baselines, single))
     if args.write:

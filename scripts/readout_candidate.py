@@ -1,16 +1,15 @@
-"""A candidate read-out feature tried on every task before it is shipped: sample entropy.
+"""Sample entropy tried on every task's read-out (shipped for seizure only: MODEL_CARD.md).
 
     python scripts/readout_candidate.py [--task T ...] [--data ../shared/data]
 
 In the folds of ``brainkit crossval`` (grouped by subject, recording or excerpt), the read-out
-head as shipped (the decoder's read-out inputs, its regularisation, refitted in each fold: the
-card's "read-out head" column) is compared with the same head given, beside its inputs, the
-sample entropy of every channel (``scripts/seizure_features.py``: m = 2, r = 0.2 standard
-deviations, the signal averaged over pairs of samples, 128 Hz from the preprocessed 256 Hz)
-averaged over the read-out's scalp regions after its common average reference. A sequence task
-(sleep) reads the entropies as it reads its other features: over the night and with their
-neighbours. Prints balanced accuracy (%, mean ± std over folds) of both and their paired
-difference (± its standard error), with the seconds the entropies took. Nothing here is shipped.
+head on the regions' features (the decoder's read-out inputs without sample entropy, its
+regularisation, refitted in each fold) is compared with the same head given, beside them, the
+sample entropy of every region (:func:`brainkit.models.readout.regularity_features`: m = 2,
+r = 0.2 standard deviations, the signal averaged down to 128 Hz, after the read-out's common
+average), whether or not the checkpoint ships it for the task. Entropies are read per window, as
+``readout_inputs`` appends them. Prints balanced accuracy (%, mean ± std over folds) of both and
+their paired difference (± its standard error), with the seconds the entropies took.
 """
 
 from __future__ import annotations
@@ -19,23 +18,6 @@ import argparse
 import time
 
 import numpy as np
-
-
-def region_entropy(windows) -> np.ndarray:
-    """Sample entropy of every channel of ``windows`` pooled over the read-out's regions, (N, R)."""
-    from seizure_features import sample_entropy
-
-    from brainkit.models.readout import MIN_AVERAGE_REFERENCE_CHANNELS, region_weights
-
-    x = windows.x.astype(np.float64)
-    if x.shape[1] >= MIN_AVERAGE_REFERENCE_CHANNELS:  # the read-out's common average, in volts
-        volts = x * np.asarray(windows.scale, dtype=np.float64)[..., None]
-        x = volts - volts.mean(1, keepdims=True)
-    z = (x - x.mean(-1, keepdims=True)) / (x.std(-1, keepdims=True) + 1e-30)
-    n, c, t = z.shape
-    halved = z.reshape(n * c, t)[:, :t // 2 * 2].reshape(n * c, -1, 2).mean(-1)
-    entropy = sample_entropy(halved).reshape(n, c)
-    return entropy @ region_weights(windows.sensors.pos, windows.sensors.has_position).T
 
 
 def main() -> None:
@@ -51,8 +33,8 @@ def main() -> None:
     from brainkit.evaluation.baselines import labels_of
     from brainkit.evaluation.crossval import folds
     from brainkit.evaluation.metrics import balanced_accuracy
-    from brainkit.inference import Brainkit, readout_inputs
-    from brainkit.models.readout import REGULARISATION, fit_head, sequence_features, softmax_logits
+    from brainkit.inference import Brainkit, readout_inputs, window_regularity
+    from brainkit.models.readout import REGIONS, REGULARISATION, fit_head, softmax_logits
     from brainkit.tasks import get_task
 
     decoder = Brainkit().decoder
@@ -61,12 +43,11 @@ def main() -> None:
         splits, unit = folds(sets, task)
         with torch.no_grad():
             shipped = [readout_inputs(decoder, s.windows, task).numpy() for s in sets]
-        start = time.perf_counter()
-        entropy = [region_entropy(s.windows) for s in sets]
-        seconds = time.perf_counter() - start
-        if task in decoder.config.sequence_tasks:
-            entropy = [sequence_features(torch.from_numpy(e), s.windows.starts_s).numpy()
-                       for e, s in zip(entropy, sets)]
+            if task in decoder.config.entropy_tasks:
+                shipped = [f[:, :-len(REGIONS)] for f in shipped]
+            start = time.perf_counter()
+            entropy = [window_regularity(s.windows).numpy() for s in sets]
+            seconds = time.perf_counter() - start
         with_entropy = [np.concatenate([a, e], 1) for a, e in zip(shipped, entropy)]
         n_answers, C = len(get_task(task).answers), REGULARISATION.get(task, 1.0)
 

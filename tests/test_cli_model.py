@@ -203,6 +203,7 @@ def test_tokenize_pads_a_real_meg_recording_cut_to_0p3_s(tiny, data_dir, tmp_pat
     (["fit-readout", "--anchor-temperature", "sleep_stage=sharp"], "expected TASK=T"),
     (["fit-readout", "--anchor-temperature", "dreaming=0.1"], "TASK must be a task id"),
     (["fit-readout", "--anchor-temperature", "sleep_stage=0"], "T above 0"),
+    (["fit-readout", "--entropy-task", "dreaming"], "not a task id"),
 ])
 def test_bad_arguments_give_one_line(tiny, args, match):
     res = run(*args, *(model_args(tiny) if args[0] != "tokenize" else []))

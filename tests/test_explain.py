@@ -18,7 +18,8 @@ from brainkit.explain.attribution import (AnswerModel, TokenAnswerModel, complet
 from brainkit.explain.correlations import linear_cka, shared_choices, task_correlations
 from brainkit.explain.integrated import (COMPLETENESS_FLOOR_NATS, COMPLETENESS_TOLERANCE, answer_change,
                                          complete_integrated_gradients)
-from brainkit.explain.readout import RecordingContext, readout_contributions, reference_row
+from brainkit.explain.readout import (RecordingContext, feature_names, readout_contributions, readout_rows,
+                                     reference_row)
 from brainkit.explain.sanity import cascading_randomization, copy_decoder, sanity_checks
 from brainkit.models.readout import FEATURE_NAMES, REGIONS
 from brainkit.models.llm import tiny_language_model
@@ -57,6 +58,8 @@ def change_of(model, x, target, baseline=None) -> float:
 
 #: tasks the tiny decoder decides by its read-out (p300 and auditory_oddball keep the spectral head)
 READOUT_TASKS = ("n170", "eyes", "ssvep", "sleep_stage")
+#: of those, the ones that also read sample entropy (a window's task and a sequence task)
+ENTROPY_TASKS = ("n170", "sleep_stage")
 
 
 def tiny_brainkit(attn_implementation="eager", seed=0) -> Brainkit:
@@ -68,7 +71,7 @@ def tiny_brainkit(attn_implementation="eager", seed=0) -> Brainkit:
                                                     n_levels=2)).eval()
     cfg = BrainDecoderConfig(lm_hidden=lm.config.hidden_size, latent_dim=16, n_sources=4, d_model=32,
                              n_soft_tokens=4, pool_size=3, n_layers=1, n_query_layers=1, dropout=0.0,
-                             readout_tasks=READOUT_TASKS)
+                             readout_tasks=READOUT_TASKS, entropy_tasks=ENTROPY_TASKS)
     bk = object.__new__(Brainkit)  # Brainkit's methods, without loading a checkpoint
     bk.checkpoint, bk._lock = None, threading.Lock()
     bk.tokenizer, bk.decoder = tokenizer, BrainDecoder(cfg).attach_lm(lm, tok).eval()
@@ -257,6 +260,27 @@ def test_sequence_window_is_read_with_its_recording(bk, night):
     assert_complete(float(attr.sum()), change_of(model, x, target, start))
 
 
+@pytest.mark.parametrize("task", ENTROPY_TASKS)
+def test_explained_read_out_is_the_decoded_one(bk, windows, night, task):
+    """The explanation's read-out inputs (regions, then sample entropy, held) are the ones
+    decoding reads, for a window's task and for a sequence task; named column by column."""
+    w, row = (night, 2) if task == "sleep_stage" else (windows, 1)
+    x = torch.from_numpy(w.x[row:row + 1])
+    context = RecordingContext.of(w, [row])
+    model = AnswerModel(bk.tokenizer, bk.decoder, w.sensors, w.scale, task, 256.0, anchor=x, context=context)
+    with torch.no_grad():
+        explained = model.readout_inputs(x)[0]
+    decoded = readout_inputs(bk.decoder, w, task)[row]
+    # (float64 against float32: z-scores over five epochs differ by up to 3e-4)
+    torch.testing.assert_close(explained, decoded.to(explained.dtype), rtol=1e-3, atol=1e-3)
+    names = feature_names(bk.decoder, task)
+    assert len(names) == len(decoded) == bk.decoder.readout_heads[task].in_features
+    assert names[-len(REGIONS):] == [(r, "sample_entropy") for r in REGIONS]
+    torch.testing.assert_close(readout_rows(bk.decoder, task, context)[0], decoded.to(torch.float64),
+                               rtol=1e-5, atol=1e-5, check_dtype=False)
+    assert float(decoded[-len(REGIONS)]) > 1.5  # white noise is irregular (about 2.2)
+
+
 def test_readout_contributions_decompose_the_heads_logit(bk, night):
     model, x = sleep_model(bk, night)
     with torch.no_grad():
@@ -415,7 +439,8 @@ def test_explain_window_contract(bk, windows, tmp_path):
     assert 0 < out["lm_attention"].sum() <= 1 + 1e-6 and 0 < out["connector_attention"].sum() <= 1 + 1e-6
     assert list(out["ch_names"]) == windows.sensors.names
     names, contributions = out["readout_names"], out["readout_contributions"]
-    assert names.shape == contributions.shape == (len(REGIONS) * len(FEATURE_NAMES),)
+    assert names.shape == contributions.shape == (len(REGIONS) * (len(FEATURE_NAMES) + 1),)  # + sample entropy
+    assert sum(n.endswith("sample_entropy") for n in names) == len(REGIONS)
     assert names[0].split()[0] in REGIONS and np.abs(contributions[0]) == np.abs(contributions).max()
     np.savez(tmp_path / "explain.npz", **out)
     with np.load(tmp_path / "explain.npz", allow_pickle=False) as z:
@@ -495,7 +520,7 @@ def test_task_correlations_are_symmetric_and_reproducible(bk):
     # routing: a fraction of the choices of the same 14 windows' M slots under two captions
     choices = 14 * bk.decoder.config.n_soft_tokens
     routing = np.array(out["matrices"]["routing"]) * choices
-    np.testing.assert_allclose(routing, np.round(routing), atol=1e-9)
+    np.testing.assert_allclose(routing, np.round(routing), atol=choices * 5e-7)  # stored to 6 decimals
     json.dumps(out, allow_nan=False)
     assert task_correlations(bk, reference, seed=0, n_attribution=2, n_steps=7) == out
 

@@ -85,6 +85,44 @@ def test_average_reference_changes_nothing_even_after_scaling_again():
     assert torch.allclose(a, b, atol=2e-3)
 
 
+def _sample_entropy_by_definition(row, m=2, r=0.2):
+    """Richman and Moorman's definition, pair by pair (counts plus one, as the read-out's)."""
+    tol, n = r * row.std(), len(row) - m
+    def matches(length):
+        return sum(max(abs(row[i + k] - row[j + k]) for k in range(length)) <= tol
+                   for i in range(n) for j in range(i + 1, n))
+    return -np.log((matches(m + 1) + 1) / (matches(m) + 1))
+
+
+def test_sample_entropy_is_the_definition_at_128_hz():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 96))  # at 256 Hz: 48 samples at 128 Hz
+    x[1, 0] = np.sin(np.arange(96) * 2 * np.pi * 9 / 256) + 0.05 * x[1, 0]
+    got = r.sample_entropy(torch.from_numpy(x), 256.0).numpy()
+    halved = x.reshape(2, 3, 48, 2).mean(-1)
+    expected = np.array([[_sample_entropy_by_definition(row) for row in w] for w in halved])
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert got[1, 0] < 1.0 < got[0].min()  # a rhythm is predictable, noise is not
+
+
+def test_sample_entropy_reads_regularity_free_of_gain():
+    rng = np.random.default_rng(6)
+    t = np.arange(1024) / 256.0
+    noise = rng.standard_normal((1, 4, 1024))
+    rhythm = np.sin(2 * np.pi * 3 * t) + 0.1 * noise  # a 3-Hz discharge
+    x = torch.from_numpy(np.concatenate([noise, rhythm]))
+    h = r.sample_entropy(x, 256.0)
+    assert 1.9 < float(h[0].min()) and float(h[0].max()) < 2.5  # white noise: about 2.2
+    assert float(h[1].max()) < 1.0
+    for gain in (0.25, 4.0):  # exact in binary floating point
+        assert torch.equal(r.sample_entropy(x * gain, 256.0), h)
+    # every channel of a region: one 4-channel window of noise reads the same in every region
+    pos, has = _cap(("O1", "O2", "Fp1", "Fp2"))
+    pooled = r.regularity_features(x, 256.0, pos, has, np.full(4, 1e-5))
+    assert pooled.shape == (2, len(r.REGIONS))
+    assert float(pooled[1, r.REGIONS.index("occipital")]) == pytest.approx(float(h[1, :2].mean()))
+
+
 def test_waveform_shape_known_answers():
     """Kurtosis 1.5 and peak-to-RMS sqrt(2) for a sine, about 3 and above 3 for Gaussian noise;
     a spike train has a far larger kurtosis; none of it moves with the gain."""
@@ -144,3 +182,23 @@ def test_fit_head_matches_the_logistic_regression_it_folds():
     assert accuracy > 0.95  # separable by construction; an unfitted head sits near 0.5
     weight3, bias3 = r.fit_head(x, y, 3)  # an answer never seen in training is never chosen
     assert ((x @ weight3.T + bias3).argmax(1) != 2).all()
+
+
+def test_refitting_one_task_keeps_the_other_heads():
+    """``fit-readout --task eyes --entropy-task eyes``: eyes' head is rebuilt wider (its regions'
+    sample entropy), n170's is kept as it was; giving a task entropy without refitting it is refused."""
+    from brainkit.errors import BrainkitError
+    from brainkit.models.decoder import BrainDecoder, BrainDecoderConfig
+    from brainkit.training.readout import with_readout
+
+    torch.manual_seed(0)
+    config = BrainDecoderConfig(lm_hidden=16, latent_dim=8, n_sources=2, d_model=16, n_soft_tokens=2,
+                                pool_size=2, n_layers=1, n_query_layers=1, readout_tasks=("n170", "eyes"))
+    decoder = BrainDecoder(config).eval()
+    new = with_readout(decoder, ["eyes"], entropy_tasks=["eyes"])
+    assert new.config.entropy_tasks == ["eyes"] and new.config.readout_tasks == ["eyes", "n170"]
+    assert new.readout_heads["eyes"].in_features == r.N_FEATURES + len(r.REGIONS)
+    assert torch.equal(new.readout_heads["n170"].weight, decoder.readout_heads["n170"].weight)
+    assert torch.equal(new.answer_prototypes["eyes"], decoder.answer_prototypes["eyes"])
+    with pytest.raises(BrainkitError, match="refit it too"):
+        with_readout(decoder, ["n170"], entropy_tasks=["eyes"])

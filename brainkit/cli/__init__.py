@@ -130,7 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit-readout", help="fit the decoder's read-out heads on the whole corpus")
     _data_option(p)
     _model_options(p)
-    p.add_argument("--task", action="append", help="only this task (repeatable; default all)")
+    p.add_argument("--task", action="append", help="only this task (repeatable; default all; the "
+                                                   "other tasks keep their heads)")
+    p.add_argument("--entropy-task", action="append", metavar="TASK",
+                   help="TASK's read-out also reads each region's sample entropy (repeatable; "
+                        "default: as the checkpoint has it)")
     p.add_argument("--reading-steps", type=int, default=0,
                    help="then fit the answer prototypes so the language model reads the read-out")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")

@@ -166,13 +166,16 @@ def cmd_fit_readout(args) -> int:
             raise BrainkitError(f"--anchor-temperature {item!r}: expected TASK=T, e.g. sleep_stage=0.03") from None
         if task not in TASK_IDS or not anchors[task] > 0:
             raise BrainkitError(f"--anchor-temperature {item!r}: TASK must be a task id and T above 0")
-    bk = _model(args)
-    decoder = with_readout(bk.decoder, args.task or TASK_IDS)
+    unknown = [t for t in args.entropy_task or [] if t not in TASK_IDS]
+    if unknown:
+        raise BrainkitError(f"--entropy-task {unknown[0]}: not a task id ({', '.join(TASK_IDS)})")
+    bk, tasks = _model(args), args.task or TASK_IDS
+    decoder = with_readout(bk.decoder, tasks, args.entropy_task)
     bk.decoder = decoder.attach_lm(*bk.decoder.lm)
     decoder.config.anchor_temperatures = {**decoder.config.anchor_temperatures, **anchors}
-    report = {"training_accuracy": fit_all(decoder, args.data, decoder.config.readout_tasks)}
+    report = {"training_accuracy": fit_all(decoder, args.data, tasks)}
     if args.reading_steps:
-        report["reading_agreement"] = tune_reading(bk, args.data, steps=args.reading_steps)
+        report["reading_agreement"] = tune_reading(bk, args.data, tasks, steps=args.reading_steps)
     if args.temperatures_from:
         result = json.loads(Path(args.temperatures_from).read_text())
         # the tasks with out-of-fold answers of the language model are recalibrated, the others

@@ -37,13 +37,16 @@ import torch
 
 from brainkit.errors import BrainkitError
 from brainkit.explain.context import tile
-from brainkit.inference import montage_present, task_montage, window_montage
-from brainkit.models.readout import (CONTEXT_HALF_WIDTHS, FEATURE_NAMES, REGIONS, Montage, readout_features,
-                                     sequence_features)
+from brainkit.inference import montage_present, task_montage, window_montage, window_regularity
+from brainkit.models.readout import (CONTEXT_HALF_WIDTHS, FEATURE_NAMES, N_FEATURES, REGIONS, Montage,
+                                     readout_features, regularity_features, sequence_features)
 from brainkit.models.taskpack import head_for
 
-#: features held at the anchor's values (see the module docstring)
+#: features held at the anchor's values (see the module docstring; an entropy task's sample
+#: entropies are held too)
 HELD_FEATURES = ("edge_hz", "alpha_peak_hz")
+ENTROPY_NAMES = [(r, "sample_entropy") for r in REGIONS]  #: an entropy task's columns after the regions'
+
 #: cuts of the path from the zero signal when the read-out decides (one piece per decade)...
 READOUT_BOUNDARIES = (0.0, *(10.0 ** -k for k in range(20, 0, -1)), 1.0)
 #: ...and model evaluations per piece at least: the floors are clamps (kinks) and swing the
@@ -60,15 +63,16 @@ def feature_names(decoder, task: str, width: int | None = None) -> list[tuple[st
     A taught task's channels follow the regions as (channel, feature) where the inputs have them
     (``width``: the inputs' columns, default all)."""
     base = [(r, f) for r in REGIONS for f in FEATURE_NAMES]
+    extra = ENTROPY_NAMES if task in decoder.config.entropy_tasks else []
     montage = task_montage(decoder, task)
     if montage:
         return base + montage.names() if width in (None, len(base) + montage.width) else base
-    n_parts = decoder.readout_heads[task].in_features // len(base)
+    n_parts = (decoder.readout_heads[task].in_features - len(extra)) // len(base)
     if n_parts == 1:
-        return base
+        return base + extra
     context = [f" (z, +-{h} epochs)" for h in CONTEXT_HALF_WIDTHS]
     parts = (["", " (z, night)"][-(n_parts - len(context)):] if n_parts > len(context) else []) + context
-    return [(r, f + part) for part in parts for r, f in base]
+    return [(r, f + part) for part in parts for r, f in base] + extra
 
 
 def window_readout(windows) -> torch.Tensor:
@@ -154,13 +158,15 @@ class ReadoutPath:
         windows = getattr(context, "windows", None)  # the recording's, as decoding checks them
         self.montage = (montage if montage and montage_present(sensors.names, montage, task, windows)
                         else Montage())
-        held = [f in HELD_FEATURES for _ in REGIONS for f in FEATURE_NAMES] + [False] * self.montage.width
+        self.entropy = task in decoder.config.entropy_tasks
+        held = ([f in HELD_FEATURES for _ in REGIONS for f in FEATURE_NAMES] + [True] * len(REGIONS) * self.entropy
+                + [False] * self.montage.width)
         self.mask, self.held = torch.tensor(held), None
         if anchor is not None:
             with torch.no_grad():
                 self.held = self.features(anchor, anchor_scale)  # (n, F)
             if self.sequence and context is None:
-                context = RecordingContext(self.held, np.arange(len(anchor), dtype=float),
+                context = RecordingContext(self.held[:, :N_FEATURES], np.arange(len(anchor), dtype=float),
                                            np.arange(len(anchor)))
         if self.sequence and context is None:
             raise BrainkitError(f"task {task} reads windows with their recording: give the "
@@ -171,16 +177,22 @@ class ReadoutPath:
         """In float64: the floors lie at gains whose squares underflow float32 (1e-20 ** 2)."""
         s = self.sensors
         scale = torch.as_tensor(np.asarray(scale), dtype=torch.float64)
-        f = readout_features(x.double(), self.sfreq, s.pos, s.has_position, scale)  # (B, F)
+        parts = [readout_features(x.double(), self.sfreq, s.pos, s.has_position, scale)]  # (B, F)
+        if self.entropy:  # held (a step function): computed for the anchor only
+            parts.append(regularity_features(x.double(), self.sfreq, s.pos, s.has_position, scale)
+                         if self.held is None else
+                         tile(self.held[:, N_FEATURES:N_FEATURES + len(REGIONS)], len(x)).double())
         if self.montage:
-            f = torch.cat([f, self.montage.features(x.double(), self.sfreq, scale, s.names, self.task)], 1)
-        return f.to(x.dtype)
+            parts.append(self.montage.features(x.double(), self.sfreq, scale, s.names, self.task))
+        return torch.cat(parts, 1).to(x.dtype)
 
     def __call__(self, x, scale) -> torch.Tensor:
         f = self.features(x, scale)
         if self.held is not None:
             f = torch.where(self.mask, tile(self.held, len(f)).to(f.dtype), f)
-        return self.context.rows(f) if self.sequence else f
+        if not self.sequence:
+            return f
+        return torch.cat([self.context.rows(f[:, :N_FEATURES]), f[:, N_FEATURES:]], 1)
 
 
 def readout_rows(decoder, task: str, context: RecordingContext) -> torch.Tensor | None:
@@ -189,9 +201,12 @@ def readout_rows(decoder, task: str, context: RecordingContext) -> torch.Tensor 
     if task not in decoder.config.readout_tasks:
         return None
     if task in decoder.config.sequence_tasks:
-        return context.all_rows()
-    rows = context.features[torch.as_tensor(context.index)]
+        rows = context.all_rows()
+    else:
+        rows = context.features[torch.as_tensor(context.index)]
     montage, w = task_montage(decoder, task), context.windows
+    if task in decoder.config.entropy_tasks:
+        rows = torch.cat([rows, window_regularity(w.select(context.index)).to(rows.dtype)], 1)
     if montage and w is not None and montage_present(w.sensors.names, montage, task, w):
         rows = torch.cat([rows, window_montage(w.select(context.index), montage, task).to(rows.dtype)], 1)
     return rows

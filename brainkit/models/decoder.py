@@ -68,7 +68,7 @@ class BrainDecoderConfig(PretrainedConfig):
                  w_aux=0.5, w_option=1.0, answer_anchor=True, spectral_head=True, task_ids=TASK_IDS,
                  task_answers=None, temperatures=None, lm_sha256=None, readout_tasks=None,
                  sequence_tasks=("sleep_stage",), deep_tasks=(), max_time_tokens=16, anchor_temperatures=None,
-                 **kwargs):
+                 entropy_tasks=(), **kwargs):
         self.latent_dim, self.n_sources, self.d_model = latent_dim, n_sources, d_model
         self.n_heads, self.n_layers, self.n_query_layers = n_heads, n_layers, n_query_layers
         self.n_soft_tokens, self.pool_size = n_soft_tokens, pool_size
@@ -85,6 +85,9 @@ class BrainDecoderConfig(PretrainedConfig):
         #: the ones whose deep path (connector queries) adds its logits to the read-out's
         self.readout_tasks = list(readout_tasks or [])
         self.sequence_tasks, self.deep_tasks = list(sequence_tasks), list(deep_tasks)
+        #: read-out tasks that also read the sample entropy of each region
+        #: (brainkit.models.readout.regularity_features), after the other read-out features
+        self.entropy_tasks = list(entropy_tasks)
         #: source-time tokens per source at most: longer windows (a 30-s window has 120 patches)
         #: have their patches averaged in groups before the connector's blocks (None: never)
         self.max_time_tokens = max_time_tokens
@@ -190,7 +193,7 @@ class BrainDecoder(PreTrainedModel):
         from brainkit.models import readout
 
         n_in = {t: readout.N_FEATURES * (readout.SEQUENCE_FACTOR if t in c.sequence_tasks else 1)
-                for t in c.readout_tasks}
+                + len(readout.REGIONS) * (t in c.entropy_tasks) for t in c.readout_tasks}
         self.readout_heads = nn.ModuleDict({t: nn.Linear(n_in[t], len(c.task_answers[t])) for t in c.readout_tasks})
         self.answer_prototypes = nn.ParameterDict(
             {t: nn.Parameter(torch.zeros(len(c.task_answers[t]), c.lm_hidden)) for t in c.task_ids})

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from brainkit._logging import logger
+from brainkit.errors import BrainkitError
 from brainkit.evaluation.baselines import labels_of
 from brainkit.inference import readout_inputs
 from brainkit.models.readout import REGULARISATION, fit_head, set_head
@@ -39,17 +40,32 @@ def fit_readout(decoder, sets, task: str) -> float:
     return float(((x @ weight.T + bias).argmax(1) == y).mean())
 
 
-def with_readout(decoder, tasks=TASK_IDS):
-    """A copy of ``decoder`` whose config decides ``tasks`` by the read-out (heads still empty;
-    everything else, answer prototypes included, copied)."""
+def with_readout(decoder, tasks=TASK_IDS, entropy_tasks=None):
+    """A copy of ``decoder`` whose config decides ``tasks`` by the read-out, their heads empty
+    (to be fitted); every other read-out task keeps its head, and everything else, answer
+    prototypes included, is copied.
+
+    Parameters
+    ----------
+    entropy_tasks : sequence of str, optional
+        The tasks whose read-out also reads sample entropy (``config.entropy_tasks``); default:
+        the decoder's. A task whose inputs this changes must be among ``tasks``.
+    """
     from brainkit.models.decoder import BrainDecoder
 
     config = decoder.config.__class__.from_dict(decoder.config.to_dict())
-    config.readout_tasks = list(tasks)
+    config.readout_tasks = [t for t in TASK_IDS if t in set(tasks) | set(config.readout_tasks)]
+    if entropy_tasks is not None:
+        changed = set(entropy_tasks) ^ set(config.entropy_tasks)
+        if changed - set(tasks):
+            raise BrainkitError(f"sample entropy changes the read-out of {', '.join(sorted(changed - set(tasks)))}: "
+                                "refit it too (--task)")
+        config.entropy_tasks = [t for t in TASK_IDS if t in set(entropy_tasks)]
     new = BrainDecoder(config)
-    state = {k: v for k, v in decoder.state_dict().items() if not k.startswith("readout_heads.")}
+    refit = tuple(f"readout_heads.{t}." for t in tasks)
+    state = {k: v for k, v in decoder.state_dict().items() if not k.startswith(refit)}
     missing, unexpected = new.load_state_dict(state, strict=False)
-    assert not unexpected and all(k.startswith("readout_heads.") for k in missing), (missing, unexpected)
+    assert not unexpected and all(k.startswith(refit) for k in missing), (missing, unexpected)
     return new.eval()
 
 
