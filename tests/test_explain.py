@@ -21,7 +21,7 @@ from brainkit.explain.integrated import (COMPLETENESS_FLOOR_NATS, COMPLETENESS_T
 from brainkit.explain.readout import (RecordingContext, feature_names, readout_contributions, readout_rows,
                                      reference_row)
 from brainkit.explain.sanity import cascading_randomization, copy_decoder, sanity_checks
-from brainkit.models.readout import FEATURE_NAMES, REGIONS
+from brainkit.models.readout import FEATURE_NAMES, REGIONS, empty_regions
 from brainkit.models.llm import tiny_language_model
 from brainkit.inference import Brainkit, readout_inputs
 from brainkit.preprocess import Windows
@@ -295,6 +295,14 @@ def test_readout_contributions_decompose_the_heads_logit(bk, night):
     assert sum(c for *_, c in out) == pytest.approx(expected, rel=1e-6)
     sizes = [abs(c) for *_, c in out]
     assert sizes == sorted(sizes, reverse=True) and sizes[0] > 0
+    # a recording with sensors in no region but the whole head: one region, the same sum
+    folded = readout_contributions(bk.decoder, row, "sleep_stage", 3, reference, empty=REGIONS[1:])
+    assert {o[0] for o in folded} == {"whole"} and len(folded) == len(out) // len(REGIONS)
+    assert sum(c for *_, c in folded) == pytest.approx(expected, rel=1e-6)
+    by_feature = {}
+    for _, f, c in out:
+        by_feature[f] = by_feature.get(f, 0.0) + c
+    assert all(c == pytest.approx(by_feature[f], abs=1e-12) for _, f, c in folded)
     with pytest.raises(BrainkitError, match="read-out"):
         readout_contributions(bk.decoder, row, "p300")
 
@@ -439,8 +447,11 @@ def test_explain_window_contract(bk, windows, tmp_path):
     assert 0 < out["lm_attention"].sum() <= 1 + 1e-6 and 0 < out["connector_attention"].sum() <= 1 + 1e-6
     assert list(out["ch_names"]) == windows.sensors.names
     names, contributions = out["readout_names"], out["readout_contributions"]
-    assert names.shape == contributions.shape == (len(REGIONS) * (len(FEATURE_NAMES) + 1),)  # + sample entropy
-    assert sum(n.endswith("sample_entropy") for n in names) == len(REGIONS)
+    # Fz, Cz, Pz, Oz: no temporal, left or right sensor, so those regions are the whole head's
+    present = len(REGIONS) - len(empty_regions(windows.sensors.pos, windows.sensors.has_position))
+    assert present == len(REGIONS) - 3
+    assert names.shape == contributions.shape == (present * (len(FEATURE_NAMES) + 1),)  # + sample entropy
+    assert sum(n.endswith("sample_entropy") for n in names) == present
     assert names[0].split()[0] in REGIONS and np.abs(contributions[0]) == np.abs(contributions).max()
     np.savez(tmp_path / "explain.npz", **out)
     with np.load(tmp_path / "explain.npz", allow_pickle=False) as z:

@@ -39,6 +39,8 @@ def test_region_weights_fall_back_to_the_whole_head():
     occipital = r.REGIONS.index("occipital")
     assert np.allclose(w[occipital], w[0])  # no occipital sensor: reads the whole head
     assert np.allclose(r.region_weights(np.zeros((3, 3)), np.zeros(3, bool)), 1 / 3)  # no positions
+    assert r.empty_regions(pos, has) == ["central", "temporal", "parietal", "occipital", "posterior"]
+    assert r.empty_regions(np.zeros((1, 3)), np.zeros(1, bool)) == list(r.REGIONS[1:])  # one unplaced channel
 
 
 @pytest.mark.parametrize("gain", [0.25, 4.0, 1e3])

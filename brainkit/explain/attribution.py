@@ -66,6 +66,7 @@ from brainkit.explain.readout import (READOUT_BOUNDARIES, READOUT_STEPS_PER_PIEC
                                      reference_row)
 from brainkit.inference import answer_log_probabilities, fit_window, window_features
 from brainkit.preprocess import evenly_spaced
+from brainkit.models.readout import empty_regions
 from brainkit.models.spectral import band_power_features
 from brainkit.tasks import get_task
 
@@ -390,7 +391,8 @@ def explain_window(bk, windows, task: str, window_index: int = 0, n_steps: int =
     names, contributions = [], []
     if readout is not None:
         reference = reference_row(bk.decoder, task.id, model.context, starts if len(starts) else None)
-        for region, feature, c in readout_contributions(bk.decoder, readout[0], task.id, a, reference):
+        empty = empty_regions(one.sensors.pos, one.sensors.has_position)
+        for region, feature, c in readout_contributions(bk.decoder, readout[0], task.id, a, reference, empty):
             names.append(f"{region} {feature}")
             contributions.append(c)
     attr = attr[0].numpy()

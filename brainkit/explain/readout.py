@@ -222,7 +222,7 @@ def reference_row(decoder, task: str, context: RecordingContext, index=None):
 
 
 def readout_contributions(decoder, readout_row, task: str, answer: int | None = None,
-                          reference=None) -> list[tuple[str, str, float]]:
+                          reference=None, empty=()) -> list[tuple[str, str, float]]:
     """The read-out head's answer decomposed over regions and features.
 
     The head is linear, ``logits = W f + b``. The contribution of feature j to answer a is
@@ -240,6 +240,10 @@ def readout_contributions(decoder, readout_row, task: str, answer: int | None = 
         Answer index explained (default: the head's own choice).
     reference : array, shape (F',), optional
         Features measured from (e.g. the mean of the recording's windows); default zeros.
+    empty : sequence of str
+        Regions the recording has no sensor in (:func:`~brainkit.models.readout.empty_regions`):
+        they read the whole head, so their contributions are added to the whole head's (a
+        one-channel recording has one region, not nine copies of it).
 
     Returns
     -------
@@ -256,6 +260,8 @@ def readout_contributions(decoder, readout_row, task: str, answer: int | None = 
         answer = int(np.argmax(w @ f + head.bias.detach().double().numpy()))
     ref = np.zeros_like(f) if reference is None else np.asarray(reference, dtype=np.float64).reshape(-1)
     c = (w[answer] - w.mean(0)) * (f - ref)  # (F',)
-    names = feature_names(decoder, task, len(f))
-    order = np.argsort(-np.abs(c), kind="stable")
-    return [(names[j][0], names[j][1], float(c[j])) for j in order]
+    summed: dict[tuple[str, str], float] = {}
+    for (region, feature), value in zip(feature_names(decoder, task, len(f)), c):
+        key = ("whole" if region in empty else region, feature)
+        summed[key] = summed.get(key, 0.0) + float(value)
+    return sorted(((r, feature, v) for (r, feature), v in summed.items()), key=lambda t: -abs(t[2]))

@@ -115,6 +115,20 @@ def region_weights(pos, has_position) -> np.ndarray:
         Metres (ignored where ``has_position`` is False).
     has_position : array, shape (C,), bool
     """
+    member = _membership(pos, has_position)
+    empty = member.sum(1) == 0
+    member[empty] = member[0]  # a region without a sensor reads the whole head
+    return member / member.sum(1, keepdims=True)
+
+
+def empty_regions(pos, has_position) -> list[str]:
+    """The :data:`REGIONS` without a sensor of the layout (each reads the whole head)."""
+    member = _membership(pos, has_position)
+    return [r for r, row in zip(REGIONS, member) if not row.any()]
+
+
+def _membership(pos, has_position) -> np.ndarray:
+    """(R, C) ones where a channel belongs to a region (every channel to ``whole``)."""
     pos = np.asarray(pos, dtype=np.float64).reshape(-1, 3)
     placed = np.asarray(has_position, dtype=bool) & np.isfinite(pos).all(1) & pos.any(1)
     member = np.zeros((len(REGIONS), len(pos)))
@@ -122,9 +136,7 @@ def region_weights(pos, has_position) -> np.ndarray:
     for c in np.flatnonzero(placed):
         for region in regions_of(pos[c]):
             member[REGIONS.index(region), c] = 1.0
-    empty = member.sum(1) == 0
-    member[empty] = member[0]  # a region without a sensor reads the whole head
-    return member / member.sum(1, keepdims=True)
+    return member
 
 
 def welch(x: torch.Tensor, sfreq: float) -> tuple[torch.Tensor, torch.Tensor]:
