@@ -123,6 +123,15 @@ def test_sample_entropy_reads_regularity_free_of_gain():
     pooled = r.regularity_features(x, 256.0, pos, has, np.full(4, 1e-5))
     assert pooled.shape == (2, len(r.REGIONS))
     assert float(pooled[1, r.REGIONS.index("occipital")]) == pytest.approx(float(h[1, :2].mean()))
+    # a disconnected lead (zeros) is left out of its regions, not read as perfectly regular
+    dead = x.clone()
+    dead[:, 0] = 0.0  # O1
+    pooled_dead = r.regularity_features(dead, 256.0, pos, has, np.full(4, 1e-5))
+    occipital = r.REGIONS.index("occipital")
+    assert float(pooled_dead[0, occipital]) == pytest.approx(float(r.sample_entropy(dead, 256.0)[0, 1]))
+    assert float(pooled_dead[0, occipital]) > 1.9  # O2's noise alone, not halved by a zero
+    silent = r.regularity_features(torch.zeros(1, 4, 1024, dtype=torch.float64), 256.0, pos, has, np.full(4, 1e-5))
+    assert torch.equal(silent, torch.zeros(1, len(r.REGIONS), dtype=torch.float64))
 
 
 def test_waveform_shape_known_answers():

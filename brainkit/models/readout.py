@@ -213,7 +213,6 @@ def waveform_shape(x: torch.Tensor) -> torch.Tensor:
 
 ENTROPY_RATE_HZ = 128.0  #: Hz the signal is averaged down to before its sample entropy...
 ENTROPY_M, ENTROPY_R = 2, 0.2  #: ...template length and tolerance (standard deviations)
-ENTROPY_PAIRS = 2 ** 20  #: sample pairs compared at once (about 5 bytes each; more ran slower)
 
 
 @torch.no_grad()
@@ -227,33 +226,48 @@ def sample_entropy(x: torch.Tensor, sfreq: float) -> torch.Tensor:
     given that their first ``m`` do, over all pairs of distinct templates, counts plus one so that
     it is never infinite. A seizure's rhythmic discharge is regular (low), a waking scalp EEG
     irregular (high). A step function of the signal: no gradient (explanations hold it).
-    Its cost grows with the square of the window (about 1 ms per channel and 4-s window, one thread).
+
+    In NumPy, one channel-window at a time: every pair of samples is compared once (in float32)
+    and the templates' matches are read off that matrix shifted. Its cost grows with the square
+    of the window (about 0.2 ms per channel and 4-s window, steady; torch's version of the same
+    ran 0.4-3 ms, varying with its threads; BENCHMARKS.md).
     """
     m, step = ENTROPY_M, max(1, int(round(sfreq / ENTROPY_RATE_HZ)))
-    n_windows, n_channels, T = x.shape
-    rows = x.reshape(-1, T)[:, :T // step * step].reshape(n_windows * n_channels, -1, step).mean(-1)
-    tolerance = ENTROPY_R * rows.std(-1, unbiased=False)  # (rows,)
+    a = x.detach().cpu().numpy().astype(np.float64)
+    n_windows, n_channels, T = a.shape
+    rows = a.reshape(-1, T)[:, :T // step * step].reshape(n_windows * n_channels, -1, step).mean(-1)
     n = rows.shape[1] - m  # templates of m + 1 samples
-    out, per_chunk = [], max(1, ENTROPY_PAIRS // rows.shape[1] ** 2)
-    for chunk, tol in zip(rows.split(per_chunk), tolerance.split(per_chunk)):
-        lo, hi = (chunk - tol[:, None])[:, :, None], (chunk + tol[:, None])[:, :, None]
-        near = (chunk[:, None, :] >= lo) & (chunk[:, None, :] <= hi)  # every pair of samples
-        close = near[:, :n, :n].clone()
+    out = np.zeros(len(rows))
+    for i, row in enumerate(rows if n > 0 else ()):
+        tolerance = np.float32(ENTROPY_R * row.std())
+        row = row.astype(np.float32)  # differences and comparisons are exact operations: any CPU agrees
+        distance = np.subtract.outer(row, row)
+        near = np.abs(distance, out=distance) <= tolerance  # every pair of samples
+        close = near[:n, :n].copy()
         for j in range(1, m):  # templates match in their first m samples...
-            close &= near[:, j:j + n, j:j + n]
-        longer = close & near[:, m:m + n, m:m + n]  # ...and in the next
-        pairs = lambda c: (c.view(torch.uint8).sum((1, 2), dtype=torch.int64) - n).to(x.dtype) / 2  # noqa: E731
-        out.append(-torch.log((pairs(longer) + 1) / (pairs(close) + 1)))  # distinct pairs, each once
-    return torch.cat(out).reshape(n_windows, n_channels) if out else x.new_zeros(n_windows, n_channels)
+            close &= near[j:j + n, j:j + n]
+        longer = close & near[m:m + n, m:m + n]  # ...and in the next
+        pairs_close, pairs_longer = ((np.count_nonzero(c) - n) / 2 for c in (close, longer))  # distinct, once
+        out[i] = -np.log((pairs_longer + 1) / (pairs_close + 1))
+    return torch.from_numpy(out.reshape(n_windows, n_channels)).to(x.dtype)
 
 
 def regularity_features(x: torch.Tensor, sfreq: float, pos, has_position, scale) -> torch.Tensor:
     """:func:`sample_entropy` of every channel pooled over :data:`REGIONS` (after the read-out's
     common average), (N, C, T) -> (N, R): the read-out's extra input for the tasks in
-    ``config.entropy_tasks`` (seizure: MODEL_CARD.md says why only there)."""
+    ``config.entropy_tasks`` (seizure: MODEL_CARD.md says why only there).
+
+    A channel constant in a window (a disconnected lead: zeros) has no entropy there (a constant
+    would read as perfectly regular, a seizure's mark) and is left out of that window's regions;
+    a region with no live channel reads the live channels of the whole head.
+    """
+    live = (x.amax(-1) > x.amin(-1)).to(x.dtype)  # (N, C), before the average mixes leads
     x, _, _ = common_average(x, scale)
     weights = torch.as_tensor(region_weights(pos, has_position), dtype=x.dtype, device=x.device)
-    return sample_entropy(x, sfreq) @ weights.T
+    member = (weights > 0).to(x.dtype)  # (R, C)
+    count = live @ member.T  # (N, R) live channels per region
+    pooled = (sample_entropy(x, sfreq) * live) @ member.T / count.clamp(min=1)
+    return torch.where(count > 0, pooled, pooled[:, :1])  # whole head: every channel is a member
 
 
 def common_average(x: torch.Tensor, scale):
