@@ -134,6 +134,26 @@ def test_sample_entropy_reads_regularity_free_of_gain():
     assert torch.equal(silent, torch.zeros(1, len(r.REGIONS), dtype=torch.float64))
 
 
+def test_a_disconnected_lead_is_left_out_of_its_windows():
+    """A lead of zeros reads as if the recording lacked it (it would dilute the regions' relative
+    powers and join the common average), in the windows where it is dead and only there."""
+    rng = np.random.default_rng(7)
+    pos, has = _cap()
+    x = _alpha_windows(rng, 3, 2.0, [17, 18]).double()
+    scale = rng.uniform(5e-6, 2e-5, 19)
+    keep = [c for c in range(19) if c != TEN_TWENTY.index("Fz")]
+    without = r.readout_features(x[:, keep], 256.0, pos[keep], has[keep], scale[keep])
+    dead = x.clone()
+    dead[:, TEN_TWENTY.index("Fz")] = 0.0
+    torch.testing.assert_close(r.readout_features(dead, 256.0, pos, has, scale), without)
+    mixed = x.clone()
+    mixed[1, TEN_TWENTY.index("Fz")] = 0.0
+    got, whole = r.readout_features(mixed, 256.0, pos, has, scale), r.readout_features(x, 256.0, pos, has, scale)
+    torch.testing.assert_close(got[[0, 2]], whole[[0, 2]])
+    torch.testing.assert_close(got[1], without[1])
+    assert (whole[1] - without[1]).abs().max() > 0.01  # leaving it out is not nothing
+
+
 def test_waveform_shape_known_answers():
     """Kurtosis 1.5 and peak-to-RMS sqrt(2) for a sine, about 3 and above 3 for Gaussian noise;
     a spike train has a far larger kurtosis; none of it moves with the gain."""

@@ -286,7 +286,9 @@ def common_average(x: torch.Tensor, scale):
 
 
 def readout_features(x: torch.Tensor, sfreq: float, pos, has_position, scale) -> torch.Tensor:
-    """The read-out vector of every window.
+    """The read-out vector of every window; a lead constant in a window (disconnected: zeros) is
+    left out of that window, as if the recording did not have it (it would dilute every region's
+    relative powers and join the common average).
 
     Parameters
     ----------
@@ -305,6 +307,24 @@ def readout_features(x: torch.Tensor, sfreq: float, pos, has_position, scale) ->
     Tensor, shape (N, N_FEATURES)
         Region-major: for each of :data:`REGIONS`, the :data:`FEATURE_NAMES`.
     """
+    live = x.amax(-1) > x.amin(-1)  # (N, C)
+    if bool(live.all()) or not bool(live.any()):
+        return _readout_features(x, sfreq, pos, has_position, scale)
+    pos, has_position = np.asarray(pos, dtype=np.float64).reshape(-1, 3), np.asarray(has_position, dtype=bool)
+    scale = torch.as_tensor(np.asarray(scale), dtype=x.dtype, device=x.device)
+    patterns, group = torch.unique(live, dim=0, return_inverse=True)
+    parts, order = [], []
+    for k, pattern in enumerate(patterns):
+        rows = (group == k).nonzero().squeeze(1)
+        keep = pattern.nonzero().squeeze(1) if pattern.any() else torch.arange(x.shape[1], device=x.device)
+        kept_scale = scale[..., keep][rows] if scale.ndim == 2 else scale[keep]
+        parts.append(_readout_features(x[rows][:, keep], sfreq, pos[keep.cpu().numpy()],
+                                       has_position[keep.cpu().numpy()], kept_scale))
+        order.append(rows)
+    return torch.cat(parts)[torch.argsort(torch.cat(order))]
+
+
+def _readout_features(x: torch.Tensor, sfreq: float, pos, has_position, scale) -> torch.Tensor:
     x, scale, rereferenced = common_average(x, scale)
     freqs, power = welch(x, sfreq)  # (N, C, F)
     total = power[..., _between(freqs, TOTAL_BAND_HZ)].sum(-1)  # (N, C)
