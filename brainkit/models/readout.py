@@ -255,19 +255,37 @@ def sample_entropy(x: torch.Tensor, sfreq: float) -> torch.Tensor:
 def regularity_features(x: torch.Tensor, sfreq: float, pos, has_position, scale) -> torch.Tensor:
     """:func:`sample_entropy` of every channel pooled over :data:`REGIONS` (after the read-out's
     common average), (N, C, T) -> (N, R): the read-out's extra input for the tasks in
-    ``config.entropy_tasks`` (seizure: MODEL_CARD.md says why only there).
+    ``config.entropy_tasks`` (seizure: MODEL_CARD.md says why only there). A lead constant in a
+    window is left out of it (:func:`by_live_leads`): a constant would read as perfectly regular,
+    a seizure's mark."""
+    return by_live_leads(_regularity_features, x, sfreq, pos, has_position, scale)
 
-    A channel constant in a window (a disconnected lead: zeros) has no entropy there (a constant
-    would read as perfectly regular, a seizure's mark) and is left out of that window's regions;
-    a region with no live channel reads the live channels of the whole head.
-    """
-    live = (x.amax(-1) > x.amin(-1)).to(x.dtype)  # (N, C), before the average mixes leads
+
+def _regularity_features(x, sfreq, pos, has_position, scale):
     x, _, _ = common_average(x, scale)
     weights = torch.as_tensor(region_weights(pos, has_position), dtype=x.dtype, device=x.device)
-    member = (weights > 0).to(x.dtype)  # (R, C)
-    count = live @ member.T  # (N, R) live channels per region
-    pooled = (sample_entropy(x, sfreq) * live) @ member.T / count.clamp(min=1)
-    return torch.where(count > 0, pooled, pooled[:, :1])  # whole head: every channel is a member
+    return sample_entropy(x, sfreq) @ weights.T
+
+
+def by_live_leads(features, x: torch.Tensor, sfreq: float, pos, has_position, scale) -> torch.Tensor:
+    """``features(x, sfreq, pos, has_position, scale)`` of every window with the leads constant in
+    it (disconnected: zeros; railed) left out, as if the recording did not have them: windows are
+    grouped by their live leads. Every lead is kept where all are live or none is."""
+    live = x.amax(-1) > x.amin(-1)  # (N, C)
+    if bool(live.all()) or not bool(live.any()):
+        return features(x, sfreq, pos, has_position, scale)
+    pos, has_position = np.asarray(pos, dtype=np.float64).reshape(-1, 3), np.asarray(has_position, dtype=bool)
+    scale = torch.as_tensor(np.asarray(scale), dtype=x.dtype, device=x.device)
+    patterns, group = torch.unique(live, dim=0, return_inverse=True)
+    parts, order = [], []
+    for k, pattern in enumerate(patterns):
+        rows = (group == k).nonzero().squeeze(1)
+        keep = pattern.nonzero().squeeze(1) if pattern.any() else torch.arange(x.shape[1], device=x.device)
+        kept = keep.cpu().numpy()
+        parts.append(features(x[rows][:, keep], sfreq, pos[kept], has_position[kept],
+                              scale[..., keep][rows] if scale.ndim == 2 else scale[keep]))
+        order.append(rows)
+    return torch.cat(parts)[torch.argsort(torch.cat(order))]
 
 
 def common_average(x: torch.Tensor, scale):
@@ -287,8 +305,8 @@ def common_average(x: torch.Tensor, scale):
 
 def readout_features(x: torch.Tensor, sfreq: float, pos, has_position, scale) -> torch.Tensor:
     """The read-out vector of every window; a lead constant in a window (disconnected: zeros) is
-    left out of that window, as if the recording did not have it (it would dilute every region's
-    relative powers and join the common average).
+    left out of that window (:func:`by_live_leads`: it would dilute every region's relative powers
+    and join the common average).
 
     Parameters
     ----------
@@ -307,21 +325,7 @@ def readout_features(x: torch.Tensor, sfreq: float, pos, has_position, scale) ->
     Tensor, shape (N, N_FEATURES)
         Region-major: for each of :data:`REGIONS`, the :data:`FEATURE_NAMES`.
     """
-    live = x.amax(-1) > x.amin(-1)  # (N, C)
-    if bool(live.all()) or not bool(live.any()):
-        return _readout_features(x, sfreq, pos, has_position, scale)
-    pos, has_position = np.asarray(pos, dtype=np.float64).reshape(-1, 3), np.asarray(has_position, dtype=bool)
-    scale = torch.as_tensor(np.asarray(scale), dtype=x.dtype, device=x.device)
-    patterns, group = torch.unique(live, dim=0, return_inverse=True)
-    parts, order = [], []
-    for k, pattern in enumerate(patterns):
-        rows = (group == k).nonzero().squeeze(1)
-        keep = pattern.nonzero().squeeze(1) if pattern.any() else torch.arange(x.shape[1], device=x.device)
-        kept_scale = scale[..., keep][rows] if scale.ndim == 2 else scale[keep]
-        parts.append(_readout_features(x[rows][:, keep], sfreq, pos[keep.cpu().numpy()],
-                                       has_position[keep.cpu().numpy()], kept_scale))
-        order.append(rows)
-    return torch.cat(parts)[torch.argsort(torch.cat(order))]
+    return by_live_leads(_readout_features, x, sfreq, pos, has_position, scale)
 
 
 def _readout_features(x: torch.Tensor, sfreq: float, pos, has_position, scale) -> torch.Tensor:
