@@ -99,28 +99,29 @@ def window_features(tokenizer, x, sensors, sfreq: float, bands_hz):
     return codes, latents, band_power_features(x, sfreq, bands_hz)
 
 
-@torch.no_grad()
+def _in_batches(features, windows: Windows, batch_size: int, width: int) -> torch.Tensor:
+    """``features(x, sfreq, pos, has_position, scale)`` of every window, ``batch_size`` at a time
+    (a per-window scale (N, C) sliced with its windows), (N, width), without gradients."""
+    s, scale = windows.sensors, np.asarray(windows.scale)
+    with torch.no_grad():
+        parts = [features(torch.from_numpy(np.ascontiguousarray(windows.x[i:i + batch_size])), windows.sfreq,
+                          s.pos, s.has_position, scale if scale.ndim == 1 else scale[i:i + batch_size])
+                 for i in range(0, len(windows), batch_size)]
+    return torch.cat(parts) if parts else torch.zeros(0, width)
+
+
 def window_readout(windows: Windows, batch_size: int = 64) -> torch.Tensor:
     """:func:`~brainkit.models.readout.readout_features` of every window, in batches, (N, F)."""
-    from brainkit.models.readout import readout_features
+    from brainkit.models.readout import N_FEATURES, readout_features
 
-    s = windows.sensors
-    parts = [readout_features(torch.from_numpy(windows.x[i:i + batch_size]), windows.sfreq, s.pos,
-                              s.has_position, windows.scale)
-             for i in range(0, len(windows), batch_size)]
-    return torch.cat(parts) if parts else torch.zeros(0, 0)
+    return _in_batches(readout_features, windows, batch_size, N_FEATURES)
 
 
-@torch.no_grad()
 def window_regularity(windows: Windows, batch_size: int = 64) -> torch.Tensor:
     """:func:`~brainkit.models.readout.regularity_features` of every window, in batches, (N, R)."""
     from brainkit.models.readout import REGIONS, regularity_features
 
-    s, scale = windows.sensors, np.asarray(windows.scale)
-    parts = [regularity_features(torch.from_numpy(windows.x[i:i + batch_size]), windows.sfreq, s.pos,
-                                 s.has_position, scale if scale.ndim == 1 else scale[i:i + batch_size])
-             for i in range(0, len(windows), batch_size)]
-    return torch.cat(parts) if parts else torch.zeros(0, len(REGIONS))
+    return _in_batches(regularity_features, windows, batch_size, len(REGIONS))
 
 
 @torch.no_grad()

@@ -37,7 +37,8 @@ import torch
 
 from brainkit.errors import BrainkitError
 from brainkit.explain.context import tile
-from brainkit.inference import montage_present, task_montage, window_montage, window_regularity
+from brainkit.inference import (montage_present, task_montage, window_montage, window_readout,
+                                window_regularity)
 from brainkit.models.readout import (CONTEXT_HALF_WIDTHS, FEATURE_NAMES, N_FEATURES, REGIONS, Montage,
                                      readout_features, regularity_features, sequence_features)
 from brainkit.models.taskpack import head_for
@@ -53,7 +54,6 @@ READOUT_BOUNDARIES = (0.0, *(10.0 ** -k for k in range(20, 0, -1)), 1.0)
 #: head's logits by tens of nats (measured on the shipped eyes head, sample window 0: relative
 #: completeness error of the head's log-probability 7.7% with 3 per piece, 0.4% with 8)
 READOUT_STEPS_PER_PIECE = 8
-BATCH = 64  #: windows per read-out pass
 
 
 def feature_names(decoder, task: str, width: int | None = None) -> list[tuple[str, str]]:
@@ -73,21 +73,6 @@ def feature_names(decoder, task: str, width: int | None = None) -> list[tuple[st
     context = [f" (z, +-{h} epochs)" for h in CONTEXT_HALF_WIDTHS]
     parts = (["", " (z, night)"][-(n_parts - len(context)):] if n_parts > len(context) else []) + context
     return [(r, f + part) for part in parts for r, f in base] + extra
-
-
-def window_readout(windows) -> torch.Tensor:
-    """:func:`~brainkit.models.readout.readout_features` of windows (N, C, T) -> (N, F), no grad."""
-    s = windows.sensors
-    with torch.no_grad():
-        parts = [readout_features(torch.from_numpy(np.ascontiguousarray(windows.x[i:i + BATCH])),
-                                  windows.sfreq, s.pos, s.has_position, _rows(windows.scale, i))
-                 for i in range(0, len(windows), BATCH)]
-    return torch.cat(parts)
-
-
-def _rows(scale, i):
-    scale = np.asarray(scale)
-    return scale if scale.ndim == 1 else scale[i:i + BATCH]
 
 
 @dataclass
