@@ -2,7 +2,9 @@
 
 The path is fixed and the same for training and inference:
 
-1. keep the channels the model reads (EEG, magnetometers, gradiometers);
+1. keep the channels the model reads (EEG, magnetometers, gradiometers) that carry a signal: a
+   flat channel (a disconnected lead, constant or quantised to one level) or one the file marks
+   bad is left out (:func:`brainkit.quality.model_channels`, ``Recording.decoded_channels``);
 2. band-pass 0.1-75 Hz (zero-phase 4th-order Butterworth; the upper edge is lowered below
    Nyquist for slow recordings), notch at the line frequency (from the file, else detected from
    a 50 or 60 Hz spectral peak);
@@ -177,18 +179,26 @@ def preprocess(recording, config: PreprocessConfig = DEFAULT) -> Preprocessed:
     Raises
     ------
     BrainkitError
-        When the recording has no EEG/MEG channel or fewer than two samples. A short recording
-        is not refused: :func:`sliding_windows` zero-pads it to one window.
+        When the recording has no EEG/MEG channel, none with a signal, or fewer than two samples.
+        A short recording is not refused: :func:`sliding_windows` zero-pads it to one window.
     """
     import mne
 
-    picks = recording.sensors.model_picks
-    if picks.size == 0:
+    if recording.sensors.model_picks.size == 0:
         raise BrainkitError("no EEG or MEG channel to analyse (channel kinds: "
                             f"{', '.join(sorted(set(recording.sensors.kinds)))})")
     raw = recording.raw
     if raw.n_times < 2:
         raise BrainkitError(f"recording has {raw.n_times} sample(s); at least 2 are needed to filter it")
+    picks, left_out = recording.decoded_channels
+    if picks.size == 0:
+        why = " or ".join(sorted(set(left_out.values()))).replace(
+            "flat", "flat (constant, a disconnected lead or a dead sensor)")
+        raise BrainkitError(f"no EEG or MEG channel carries a signal: all {len(left_out)} are {why}; "
+                            "nothing to decode")
+    if left_out:
+        logger.warning("left out %d channel(s) without a usable signal: %s", len(left_out),
+                       ", ".join(f"{name} ({why})" for name, why in left_out.items()))
     sfreq = float(raw.info["sfreq"])
     data = raw.get_data(picks=picks).astype(np.float64)  # (C, T) in SI units
     nyquist = sfreq / 2

@@ -19,6 +19,9 @@ the mains frequency. Three flags follow from fixed thresholds (module constants 
 
 Only signal kinds (EEG, MEG, EOG, ECG, EMG) are flagged; stimulus and auxiliary channels are
 listed with their numbers and no flags.
+
+A ``flat`` EEG or MEG channel carries no signal, and one the file marks bad is not to be read:
+both are left out of decoding (:func:`model_channels`), as if the recording lacked them.
 """
 
 from __future__ import annotations
@@ -143,6 +146,48 @@ def clipped_fraction(x: np.ndarray) -> tuple[float, bool]:
     return n_on_rails / x.size, pile_up
 
 
+def robust_amplitude(x: np.ndarray) -> float:
+    """:func:`robust_std` of 1-D ``x`` over its analysis sample (the amplitude every flag reads)."""
+    return float(robust_std(_analysis_sample(x)))
+
+
+def is_flat(amplitude: float, kind: str) -> bool:
+    """Whether a robust amplitude (SI units) is below :data:`FLAT_STD` for its channel kind."""
+    return kind in FLAT_STD and amplitude < FLAT_STD[kind]
+
+
+def model_channels(recording) -> tuple[np.ndarray, dict[str, str]]:
+    """The channels the model reads, and those it leaves out with why.
+
+    Of the EEG and MEG channels (``sensors.model_picks``), a channel marked bad in the file
+    (``info["bads"]``, as MNE leaves it out) or ``flat`` (no signal: constant, a disconnected
+    lead, quantised to a single level) is left out of decoding, as if the recording lacked it.
+
+    Parameters
+    ----------
+    recording : brainkit.io.Recording
+
+    Returns
+    -------
+    picks : ndarray of int
+        Indices (into the recording's channels) of the channels read.
+    left_out : dict
+        Channel name -> ``"marked bad in the file"`` or ``"flat"``.
+    """
+    raw, sensors = recording.raw, recording.sensors
+    bads = set(raw.info["bads"])
+    picks, left_out = [], {}
+    for i in sensors.model_picks:
+        name = sensors.names[i]
+        if name in bads:
+            left_out[name] = "marked bad in the file"
+        elif is_flat(robust_amplitude(raw._data[i]), sensors.kinds[i]):  # in place, as channel_quality
+            left_out[name] = "flat"
+        else:
+            picks.append(i)
+    return np.array(picks, dtype=int), left_out
+
+
 def flat_channels(windows) -> np.ndarray:
     """Which channels of cut windows (:class:`brainkit.preprocess.Windows`) are flat, (C,) bool:
     constant in every window (a zero lead), or of a robust amplitude (``windows.scale``, SI
@@ -177,7 +222,7 @@ def channel_quality(recording) -> list[dict]:
     clipped = []
     for i in range(n_chan):
         sample = _analysis_sample(data[i])
-        amp[i] = robust_std(sample)
+        amp[i] = robust_amplitude(data[i])
         line[i] = line_fraction((sample - np.median(sample))[None, :], sfreq)[0]
         clipped.append(clipped_fraction(data[i]))
     kinds = list(sensors.kinds)
@@ -191,7 +236,7 @@ def channel_quality(recording) -> list[dict]:
         frac, pile_up = clipped[i]
         flags = []
         if kind in FLAT_STD:
-            if amp[i] < FLAT_STD[kind]:
+            if is_flat(amp[i], kind):
                 flags.append("flat")
             elif (medians.get(kind, 0) > 0 and amp[i] > NOISY_RATIO * medians[kind]) \
                     or line[i] > LINE_FRACTION_MAX:

@@ -20,6 +20,8 @@ How an EEG channel name is matched (the rule, in order):
    both are scalp electrodes it sits at their midpoint, with its orientation the unit vector from
    ``Y`` to ``X`` (the direction the bipolar lead is sensitive to). Referential EEG channels have
    zero orientation.
+   A name MNE made unique by a numbered suffix (``T8-P8-0``, ``T8-P8-1``: a file that lists
+   ``T8-P8`` twice) is the name without it.
 4. Anything else has no position: it gets NaN coordinates, ``has_position=False`` and a warning.
    The tokenizer then uses a learned "unknown position" embedding; nothing crashes.
 """
@@ -171,6 +173,8 @@ def eeg_position(name: str) -> tuple[np.ndarray, np.ndarray, str] | None:
     if pos is not None:
         return pos, np.zeros(3, np.float32), "template"
     parts = [p for p in re.split(r"\s*-\s*", label) if p]
+    if len(parts) > 1 and parts[-1].isdigit():  # MNE's mark of a repeated name: "T8-P8-1"
+        return eeg_position("-".join(parts[:-1]))
     if len(parts) != 2:
         return None
     a, b = (template_position(p) for p in parts)

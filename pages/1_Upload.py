@@ -56,7 +56,8 @@ for warning in recording.warnings:
 if "quality" not in results:
     with st.spinner("Checking every channel..."):
         results["quality"] = channel_quality(recording)
-st.markdown("**Channels** (flags: flat, noisy, clipped; robust s.d. in the channel's unit)")
+st.markdown("**Channels** (flags: flat, noisy, clipped; robust s.d. in the channel's unit; a flat "
+            "EEG or MEG channel, or one the file marks bad, is left out of decoding)")
 number = st.column_config.NumberColumn
 st.dataframe([{**row, "flags": ", ".join(row["flags"])} for row in results["quality"]],
              hide_index=True, key="channel_table",

@@ -18,10 +18,13 @@ with right:
     show_head = st.toggle("Show head (MNE fsaverage scalp, scaled to the electrodes)", value=True)
     st.plotly_chart(sensor_view_3d(sensors, show_head=show_head), key="view_3d")
 
-model = sensors.pick(sensors.model_picks)
+picks, left_out = recording.decoded_channels
+model = sensors.pick(picks)
 st.markdown(f"**What the sensor encoder receives** ({len(model)} of {len(sensors)} channels: "
             "EEG, magnetometers and gradiometers; a channel without a position gets the learned "
             "unknown-position embedding)")
+if left_out:
+    st.caption(f"Left out ({len(left_out)}): " + ", ".join(f"{name} ({why})" for name, why in left_out.items()))
 if len(model):
     st.dataframe(model.to_records(), hide_index=True, key="encoder_table",
                  column_config={c: st.column_config.NumberColumn(format="%.1f")
@@ -29,4 +32,4 @@ if len(model):
                  | {c: st.column_config.NumberColumn(format="%.2f")
                     for c in ("ori_x", "ori_y", "ori_z")})
 else:
-    st.warning("No EEG or MEG channel: the model has nothing to read in this recording.")
+    st.warning("No EEG or MEG channel with a signal: the model has nothing to read in this recording.")

@@ -4,9 +4,11 @@
 
 Decodes ``seizure`` over recordings in the corpus that hold no seizure and that the seizure
 task was not trained on: EEGMMIDB (64 channels), EEGMAT (21), the EEGLAB sample (32), the Muse
-headset (4), the DREAMS nights (1 central channel), the MEG systems and the format samples
-(``formats/``: test files of readers, some with synthetic or heavily filtered signals), at most
-``--per-group`` recordings of each. Prints, per recording, the windows answered "seizure" and
+headset (4), the DREAMS nights (1 central channel), the MEG systems, the format samples
+(``formats/``: test files of readers, some with synthetic or heavily filtered signals), a LEMON
+resting recording (another lab, 61 channels) and three Temple University Hospital exports (whose
+electrodes hold no signal: refused), at most ``--per-group`` recordings of each. Prints, per
+recording, the windows answered "seizure" (or why it was refused) and
 the median over its first 30 windows of the whole head's sample entropy (at 128 Hz; low is
 regular, as a seizure's discharge), then per group the share of windows answered "seizure".
 """
@@ -21,7 +23,8 @@ import numpy as np
 
 GROUPS = {"EEGMMIDB": "eegmmidb/*/*.edf", "EEGMAT": "eegmat/*.edf", "EEGLAB sample": "eeglab_sample/*.set",
           "Muse": "muse/*/*/subject*/*/*.csv.gz", "DREAMS": "dreams/excerpt*", "MEG": "meg/*",
-          "format samples": "formats/*/*.*"}
+          "format samples": "formats/*/*.*", "LEMON": "formats/tuab_lemon/lemon_*/*.vhdr",
+          "TUH exports": "formats/tuab_lemon/tuab_*/*.edf"}
 DREAMS_HZ = {"excerpt1": 100.0, "excerpt2": 200.0, "excerpt3": 50.0, "excerpt5": 200.0, "excerpt6": 200.0,
              "excerpt7": 200.0}  #: the single-channel text files' rates (the corpus's README)
 
@@ -46,8 +49,9 @@ def main() -> None:
                 rate = DREAMS_HZ.get(Path(path).name.split(".")[0]) if path.endswith(".txt.gz") else None
                 recording = read_recording(path, sfreq=rate)
                 predictions = bk.decode(recording, "seizure")
-            except BrainkitError:
-                continue  # not a recording (a hypnogram, a licence) or nothing to analyse
+            except BrainkitError as err:  # not a recording (a hypnogram, a licence) or no signal
+                print(f"{group:15s} {Path(path).name[:48]:48s} refused: {err}", flush=True)
+                continue
             w = sliding_windows(preprocess(recording, bk.preprocess_config), 4.0)
             entropy = np.median(window_regularity(w.select(np.arange(min(len(w), 30))))[:, 0].numpy())
             n, total = int((predictions.predicted == "seizure").sum()), len(predictions.predicted)

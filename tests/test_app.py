@@ -116,7 +116,7 @@ def _assert_upload_page_shows(at: AppTest) -> None:
     _assert_figures_have_data(at, 2, [1000, 100])  # traces (seconds of samples), spectrum
     at.switch_page(SENSORS).run()
     assert not at.exception, at.exception
-    model = recording.sensors.model_picks
+    model = recording.decoded_channels[0]
     _assert_figures_have_data(at, 2, len(model))  # top view, 3-D head: a point per sensor at least
     if len(model):
         assert len(at.dataframe[0].value) == len(model)
@@ -367,6 +367,31 @@ def test_model_pages_on_an_uploaded_file(edf_bytes, model_env):
     assert at.selectbox(key="decode_task").value == "all tasks" and len(_figures(at)) == 18
     at.selectbox(key="decode_task").select("eyes").run()
     assert len(_figures(at)) == 2 and [b.key for b in at.button] == ["ask"]  # no Decode button
+
+
+def test_a_recording_without_a_signal_is_said_in_one_line_on_every_model_page(model_env, tmp_path):
+    """Every electrode disconnected: Upload names them, each model page says so in one line
+    instead of answering from nothing, and nothing crashes."""
+    raw = mne.io.RawArray(np.zeros((len(EEG_NAMES), 256 * 20)), mne.create_info(EEG_NAMES, 256.0, "eeg"),
+                          verbose="error")
+    raw.save(tmp_path / "disconnected_raw.fif", verbose="error")
+    at = _app()
+    at.radio(key="source").set_value("My file").run()
+    at.file_uploader(key="upload").set_value(("disconnected_raw.fif", (tmp_path / "disconnected_raw.fif").read_bytes(),
+                                              "application/octet-stream"))
+    at.run()
+    assert not at.exception, at.exception
+    assert any(w.value.startswith(f"{len(EEG_NAMES)} channel(s) left out of decoding, flat: ") for w in at.warning)
+    said = f"no EEG or MEG channel carries a signal: all {len(EEG_NAMES)} are flat"
+    at.switch_page(TOKENS).run()
+    assert not at.exception and [e.value[:len(said)] for e in at.error] == [said]
+    at.switch_page(DECODE).run()
+    at.selectbox(key="decode_task").select("eyes").run()
+    at.button(key="decode").click().run()
+    assert not at.exception and [e.value[:len(said)] for e in at.error] == [said]
+    assert not at.get("plotly_chart")
+    at.switch_page(EXPLAIN).run()
+    assert not at.exception and [e.value[:len(said)] for e in at.error] == [said]
 
 
 def test_model_pages_say_when_the_model_is_not_trained_yet(tmp_path, monkeypatch):

@@ -94,6 +94,23 @@ def test_evaluate_json_contract(tiny, samples_dir, tmp_path):
         np.mean([sleep["balanced_accuracy"], eyes["balanced_accuracy"]]))
 
 
+def test_evaluate_names_the_recording_without_a_signal(tiny, tmp_path):
+    """A manifest lists many files: the one whose every channel is flat is named, in one line."""
+    import mne
+
+    raw = mne.io.RawArray(np.zeros((3, 2560)), mne.create_info(["Cz", "Pz", "Oz"], 256.0, "eeg"),
+                          verbose="error")
+    raw.save(tmp_path / "disconnected_raw.fif", verbose="error")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,task,label,start_s,duration_s,subject\n"
+                        "disconnected_raw.fif,eyes,open,0,4,s1\n")
+    res = run("evaluate", "--manifest", manifest, *model_args(tiny))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines() == [
+        "brainkit evaluate: disconnected_raw.fif: no EEG or MEG channel carries a signal: all 3 are flat "
+        "(constant, a disconnected lead or a dead sensor); nothing to decode"]
+
+
 def _metrics_from_confusion(c: np.ndarray) -> dict:
     """Balanced accuracy, Cohen's kappa, macro F1 (over the classes present) and weighted F1 of a
     confusion matrix (rows: true, columns: predicted), from their textbook definitions."""

@@ -427,3 +427,36 @@ def test_a_rate_in_the_file_name_is_named_in_the_error_never_assumed(tmp_path):
     export.write_text("Fz,Cz\n" + "".join(f"{i % 5},{i % 3}\n" for i in range(300)))
     with pytest.raises(BrainkitError, match=r"has no timestamp column \(its name says 250 Hz\)"):
         read_recording(export)
+
+
+def test_clinical_export_names_give_kinds_and_flat_leads_are_named():
+    """TUH-style names ("EEG EKG1-REF", "EEG LOC-REF") are the heart and the eyes, not the brain;
+    a flat electrode is named among the channels decoding leaves out."""
+    from brainkit.io import recording_from_raw
+
+    names = ["EEG FP1-REF", "EEG C3-REF", "EEG O1-REF", "EEG EKG1-REF", "EEG LOC-REF", "EEG ROC-REF",
+             "EEG CHIN1-REF"]
+    data = np.random.default_rng(6).normal(0.0, 20e-6, (len(names), 2560))
+    data[1] = 0.0
+    rec = recording_from_raw(mne.io.RawArray(data, mne.create_info(names, 256.0, "eeg"), verbose="error"))
+    assert rec.sensors.kinds == ["eeg", "eeg", "eeg", "ecg", "eog", "eog", "emg"]
+    assert "1 channel(s) left out of decoding, flat: EEG C3-REF" in rec.warnings
+    summary = rec.summary()
+    assert summary["n_model_channels"] == 2 and summary["channels_by_kind"]["eeg"] == 3
+
+
+def test_chb_mit_names_give_positions_and_kinds():
+    """CHB-MIT-style bipolar exports: a lead the file lists twice (MNE names them ``T8-P8-0`` and
+    ``T8-P8-1``) sits where ``T8-P8`` does; the stimulator and the nameless spacers are not EEG."""
+    from brainkit.io import recording_from_raw
+    from brainkit.sensors import eeg_position
+
+    names = ["FP1-F7", "T8-P8-0", "P8-O2", "T8-P8-1", "VNS", "-", "--0", "ECG"]
+    data = np.random.default_rng(7).normal(0.0, 20e-6, (len(names), 2560))
+    rec = recording_from_raw(mne.io.RawArray(data, mne.create_info(names, 256.0, "eeg"), verbose="error"))
+    assert rec.sensors.kinds == ["eeg", "eeg", "eeg", "eeg", "misc", "misc", "misc", "ecg"]
+    lead = eeg_position("T8-P8")[0]
+    for i in (1, 3):
+        np.testing.assert_array_equal(rec.sensors.pos[i], lead)
+        assert rec.sensors.position_source[i] == "derivation"
+    assert not any("without a known position" in w for w in rec.warnings)

@@ -85,7 +85,8 @@ def test_short_recordings():
     w = sliding_windows(prep, 4.0)
     assert w.x.shape == (1, 1, 1024) and np.all(w.x[0, 0, 300:] == 0)  # padded, never rejected
     assert len(w.warnings) == 1 and "zero-padded to 4 s" in w.warnings[0]
-    assert sliding_windows(preprocess(_recording(np.zeros((1, 5000)), 256.0, ["Cz"])), 4.0).warnings == ()
+    long = np.random.default_rng(1).normal(0, 1e-5, (1, 5000))
+    assert sliding_windows(preprocess(_recording(long, 256.0, ["Cz"])), 4.0).warnings == ()
     with pytest.raises(BrainkitError, match="at least 2"):
         preprocess(_recording(np.zeros((1, 1)), 256.0, ["Cz"]))
     with pytest.raises(BrainkitError, match="no EEG or MEG"):
@@ -120,3 +121,28 @@ def test_slow_recording_filters_below_nyquist():
     prep = preprocess(_recording([1e-5 * np.sin(2 * np.pi * 12 * t)], sfreq, ["C3-A1"]),
                       PreprocessConfig(notch=None))
     assert np.isfinite(prep.data).all() and prep.data.shape[1] == 20 * 256
+
+
+def test_channels_without_a_signal_are_left_out_as_if_absent():
+    rng = np.random.default_rng(5)
+    sfreq, n = 250.0, 2500
+    live = rng.normal(0.0, 20e-6, (3, n))
+    quantised = np.where(rng.random(n) < 0.01, 50e-6, 0.0)  # one level, rare steps
+    mixed = _recording(np.vstack([live[:1], np.zeros((1, n)), live[1:], quantised[None]]), sfreq,
+                       ["Cz", "C3", "Pz", "Oz", "O1"])
+    mixed.raw.info["bads"] = ["Oz"]
+    alone = _recording(live[:2], sfreq, ["Cz", "Pz"])
+    config = PreprocessConfig(notch=None)
+    got, want = preprocess(mixed, config), preprocess(alone, config)
+    assert got.sensors.names == ["Cz", "Pz"]
+    np.testing.assert_array_equal(got.data, want.data)
+    np.testing.assert_array_equal(got.scale, want.scale)
+
+
+def test_a_recording_without_any_signal_is_refused_in_one_line():
+    n = 2500
+    rec = _recording([np.zeros(n), np.full(n, 3e-5), np.where(np.arange(n) % 200 == 0, 5e-5, 0.0)],
+                     250.0, ["Cz", "Pz", "Oz"])
+    with pytest.raises(BrainkitError, match=r"^no EEG or MEG channel carries a signal: all 3 are flat "
+                                             r"\(constant, a disconnected lead or a dead sensor\)"):
+        preprocess(rec)

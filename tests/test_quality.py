@@ -6,7 +6,7 @@ import pytest
 
 from brainkit.io import Recording
 from brainkit.quality import (CLIPPED_FRACTION, FLAT_STD, channel_quality, clipped_fraction,
-                              welch_psd)
+                              model_channels, welch_psd)
 from brainkit.sensors import sensors_from_info
 
 NAMES = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2"]
@@ -94,3 +94,23 @@ def test_welch_psd_matches_scipy(n_times, sfreq):
     ref_f, ref = welch(x, fs=sfreq, nperseg=min(n_times, int(round(2 * sfreq))), axis=-1)
     np.testing.assert_allclose(freqs, ref_f)
     np.testing.assert_allclose(psd, ref, rtol=1e-9, atol=1e-15)
+
+
+def test_decoding_leaves_out_flat_and_bad_channels_and_only_those():
+    """A zero lead, one quantised to a single level with rare steps (as in clinical exports whose
+    scaling lost the signal) and one the file marks bad are left out; flat is the report's flag."""
+    rng = np.random.default_rng(4)
+    n = int(30 * SFREQ)
+    data = rng.normal(0.0, 20e-6, (len(NAMES), n))
+    data[NAMES.index("C3")] = 0.0
+    steps = np.zeros(n)
+    steps[rng.choice(n, n // 100, replace=False)] = 50e-6  # 99 % of samples on one level
+    data[NAMES.index("P4")] = steps
+    data[NAMES.index("O2")] *= 0.05  # 1 µV: small but alive
+    recording = _recording(data)
+    recording.raw.info["bads"] = ["O1"]
+    picks, left_out = model_channels(recording)
+    assert left_out == {"C3": "flat", "P4": "flat", "O1": "marked bad in the file"}
+    assert [NAMES[i] for i in picks] == [n for n in NAMES if n not in left_out]
+    flagged = {row["name"] for row in channel_quality(recording) if "flat" in row["flags"]}
+    assert flagged == {"C3", "P4"}

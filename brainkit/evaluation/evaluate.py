@@ -6,6 +6,7 @@ import numpy as np
 
 from brainkit.data.manifests import read_manifest
 from brainkit.evaluation.metrics import classification_metrics
+from brainkit.errors import BrainkitError
 from brainkit.inference import fit_window, window_at
 from brainkit.io import read_recording
 from brainkit.preprocess import Windows, preprocess
@@ -25,7 +26,11 @@ def evaluate_manifest(bk, manifest, read=None, progress=None) -> dict:
         by_file.setdefault((row["file"], row["sfreq"]), []).append(row)
     results: dict[str, dict] = {}
     for done, ((file, sfreq), file_rows) in enumerate(by_file.items(), start=1):
-        prep = preprocess(read(file, sfreq=sfreq), bk.preprocess_config)
+        recording = read(file, sfreq=sfreq)
+        try:
+            prep = preprocess(recording, bk.preprocess_config)
+        except BrainkitError as err:  # the manifest lists many files: say which
+            raise BrainkitError(f"{recording.name}: {err}") from None
         for task_id in sorted({r["task"] for r in file_rows}):
             task_rows = [r for r in file_rows if r["task"] == task_id]
             windows = [fit_window(window_at(None, r["start_s"], r["duration_s"], prep),

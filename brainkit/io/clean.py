@@ -15,12 +15,15 @@ import numpy as np
 
 #: channel name -> kind, for channels that exports label as EEG
 _NAME_KINDS = [
-    (re.compile(r"\b(ECG|EKG)\b", re.I), "ecg"), (re.compile(r"\bEOG|^(LOC|ROC|HEOG|VEOG)\b", re.I), "eog"),
-    (re.compile(r"\bEMG|^CHIN", re.I), "emg"),
+    # clinical exports prefix every name with its kind ("EEG EKG1-REF", "EEG LOC-REF": TUH)
+    (re.compile(r"\b(ECG|EKG)\d*\b", re.I), "ecg"),
+    (re.compile(r"\bEOG|^(EEG\s*)?(LOC|ROC|HEOG|VEOG)\b", re.I), "eog"),
+    (re.compile(r"\bEMG|^(EEG\s*)?CHIN", re.I), "emg"),
     (re.compile(r"^(STI|STATUS|TRIG|TRIGGER|MARKER|EVENT)", re.I), "stim"),
     (re.compile(r"\bAUX\b|^(RESP|SAO2|SPO2|PULSE|PLETH|PHOTIC|LIGHT|NAF|VAB|THOR|ABDO|POS|TEMP|"
-                r"HR|BURSTS|IBI|SUPPR|PATIENT EVENT|HYPNO|PHONO|VTH|PR$|SNORE|FLOW|LEG|PLM)",
+                r"HR|BURSTS|IBI|SUPPR|PATIENT EVENT|HYPNO|PHONO|VTH|PR$|SNORE|FLOW|LEG|PLM|VNS)",
                 re.I), "misc"),
+    (re.compile(r"^-+\d*$"), "misc"),  # a placeholder without a name ("-", "--0": CHB-MIT's spacers)
 ]
 _REFERENCE_PAIR = re.compile(r"^(EEG\s*)?(A1|A2|M1|M2)\s*-\s*(A1|A2|M1|M2)$", re.I)
 #: above this robust amplitude (V), electrode values can only be microvolts

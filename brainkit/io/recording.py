@@ -13,6 +13,7 @@ import io
 import re
 import tempfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from brainkit._logging import logger, use_log_level
@@ -21,7 +22,10 @@ from brainkit.io.clean import clean
 from brainkit.io.limits import DEFAULT_LIMITS, Limits
 from brainkit.io.readers import READERS, read_file, suffix
 from brainkit.io.sources import materialize, safe_name
+from brainkit.quality import model_channels
 from brainkit.sensors import MODEL_KINDS, SensorArray, sensors_from_info
+
+MAX_NAMES_SHOWN = 8  #: channel names a warning lists before "and N more"
 
 
 @dataclass
@@ -55,6 +59,12 @@ class Recording:
     def annotations(self):
         return self.raw.annotations
 
+    @cached_property
+    def decoded_channels(self) -> tuple:
+        """``(picks, left_out)``: the EEG/MEG channels decoding reads and those it leaves out, with
+        why (:func:`brainkit.quality.model_channels`), computed once, when first asked."""
+        return model_channels(self)
+
     @property
     def sfreq(self) -> float:
         return float(self.raw.info["sfreq"])
@@ -76,7 +86,7 @@ class Recording:
             "name": self.name,
             "format": self.format,
             "n_channels": len(self.sensors),
-            "n_model_channels": int(len(self.sensors.model_picks)),
+            "n_model_channels": int(len(self.decoded_channels[0])),
             "channels_by_kind": counts,
             "sfreq": self.sfreq,
             "n_samples": int(self.raw.n_times),
@@ -163,8 +173,8 @@ def recording_from_raw(raw, name: str = "recording", fmt: str = "MNE Raw") -> Re
     warnings: list[str] = []
     raw = clean(raw.copy().load_data(verbose="error"), warnings, rescale=False)
     sensors, sensor_warnings = sensors_from_info(raw.info)
-    return Recording(raw=raw, sensors=sensors, format=fmt, name=name,
-                     warnings=warnings + sensor_warnings)
+    return _note_left_out(Recording(raw=raw, sensors=sensors, format=fmt, name=name,
+                                    warnings=warnings + sensor_warnings))
 
 
 def _read_path(path: Path, display: str, sfreq: float | None, limits: Limits) -> Recording:
@@ -184,8 +194,21 @@ def finish_recording(raw, fmt: str, display: str, warnings: list[str]) -> Record
     logger.info("read %s (%s): %d channels, %.1f s at %g Hz", display, fmt, len(sensors),
                 raw.n_times / raw.info["sfreq"], raw.info["sfreq"])
     truncated = any(w.startswith("file is truncated") for w in warnings)
-    return Recording(raw=raw, sensors=sensors, format=fmt, name=display, warnings=warnings,
-                     truncated=truncated)
+    return _note_left_out(Recording(raw=raw, sensors=sensors, format=fmt, name=display,
+                                    warnings=warnings, truncated=truncated))
+
+
+def _note_left_out(recording: Recording) -> Recording:
+    """Add a warning naming the EEG/MEG channels decoding leaves out (flat, or marked bad in the
+    file: :func:`brainkit.quality.model_channels`); returns the recording."""
+    left_out = recording.decoded_channels[1]
+    if left_out:
+        names = list(left_out)
+        shown = ", ".join(names[:MAX_NAMES_SHOWN]) + (f" and {len(names) - MAX_NAMES_SHOWN} more"
+                                                       if len(names) > MAX_NAMES_SHOWN else "")
+        recording.warnings.append(f"{len(names)} channel(s) left out of decoding, "
+                                  f"{' or '.join(sorted(set(left_out.values())))}: {shown}")
+    return recording
 
 
 def _folders(source) -> list[str]:
