@@ -146,3 +146,18 @@ def test_a_recording_without_any_signal_is_refused_in_one_line():
     with pytest.raises(BrainkitError, match=r"^no EEG or MEG channel carries a signal: all 3 are flat "
                                              r"\(constant, a disconnected lead or a dead sensor\)"):
         preprocess(rec)
+
+
+def test_the_channels_read_follow_the_recording_when_it_changes():
+    """``Recording.decoded_channels`` is kept between calls, and follows a pick of channels or a
+    channel marked bad after it was first asked (the teaching demos pick a 4-channel montage)."""
+    rng = np.random.default_rng(8)
+    rec = _recording(np.vstack([rng.normal(0, 2e-5, (3, 2500)), np.zeros((1, 2500))]), 250.0,
+                     ["Cz", "Pz", "Oz", "O1"])
+    assert rec.decoded_channels[0].tolist() == [0, 1, 2] and rec.decoded_channels[1] == {"O1": "flat"}
+    rec.raw.info["bads"] = ["Pz"]
+    assert rec.decoded_channels[0].tolist() == [0, 2]
+    rec.raw.pick([2, 3])
+    rec.sensors = rec.sensors.pick([2, 3])
+    assert rec.decoded_channels[0].tolist() == [0] and rec.decoded_channels[1] == {"O1": "flat"}
+    assert preprocess(rec).sensors.names == ["Oz"]

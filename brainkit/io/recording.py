@@ -13,7 +13,6 @@ import io
 import re
 import tempfile
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 from brainkit._logging import logger, use_log_level
@@ -54,16 +53,21 @@ class Recording:
     name: str
     warnings: list[str] = field(default_factory=list)
     truncated: bool = False
+    _decoded: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def annotations(self):
         return self.raw.annotations
 
-    @cached_property
+    @property
     def decoded_channels(self) -> tuple:
         """``(picks, left_out)``: the EEG/MEG channels decoding reads and those it leaves out, with
-        why (:func:`brainkit.quality.model_channels`), computed once, when first asked."""
-        return model_channels(self)
+        why (:func:`brainkit.quality.model_channels`); computed when first asked, again after the
+        channels, the sensors or the channels marked bad change."""
+        key = (tuple(self.raw.ch_names), id(self.sensors), tuple(self.raw.info["bads"]))
+        if self._decoded is None or self._decoded[0] != key:
+            self._decoded = (key, model_channels(self))
+        return self._decoded[1]
 
     @property
     def sfreq(self) -> float:
