@@ -111,8 +111,10 @@ class Windows:
     def select(self, idx) -> "Windows":
         """The windows at ``idx``."""
         idx = np.asarray(idx, dtype=int)
+        scale = np.asarray(self.scale)
         return replace(self, x=self.x[idx], starts_s=self.starts_s[idx],
-                       labels=None if self.labels is None else self.labels[idx])
+                       labels=None if self.labels is None else self.labels[idx],
+                       scale=scale[idx] if scale.ndim == 2 else self.scale)  # (C,) or per window (N, C)
 
     def pick(self, idx) -> "Windows":
         """Only the channels at ``idx``, in that order."""

@@ -385,19 +385,27 @@ def test_sanity_checks_of_a_window(bk, windows):
 
 @pytest.mark.slow
 def test_shipped_models_explanations_are_complete(data_dir):
-    """On real EEG the shipped model's answer moves by nats, and the attributions add up to it."""
+    """On real EEG the shipped model's answer moves by nats from an eyes-open window of the same
+    person to an eyes-closed one, and the attributions add up to it (two recordings in one
+    ``Windows``: each window keeps its recording's scale)."""
     from brainkit.data.reference import eegmmidb_eyes
     from brainkit.models.checkpoint import DEFAULT_CHECKPOINT
+    from brainkit.preprocess import Windows
 
     if not (DEFAULT_CHECKPOINT / "decoder" / "config.json").exists():
         pytest.skip("no decoder shipped in brainkit/assets/brainkit-base")
     closed = eegmmidb_eyes(data_dir, n_windows=1)[0]
-    out = explain_window(Brainkit(attn_implementation="eager"), closed, "eyes", n_steps=32, token_steps=4)
+    opened = eegmmidb_eyes(data_dir, n_windows=1, label="open")[0]
+    assert list(opened.sensors.names) == list(closed.sensors.names)
+    scale = np.vstack([np.asarray(closed.scale), np.asarray(opened.scale)])  # (2, C)
+    pair = Windows(np.concatenate([closed.x, opened.x]), closed.sfreq, np.array([0.0, 4.0]), closed.sensors, scale)
+    out = explain_window(Brainkit(attn_implementation="eager"), pair, "eyes", 0, n_steps=32, token_steps=4,
+                         baseline=1)
     gap = float(out["logprob"] - out["baseline_logprob"])
-    assert str(out["answer"]) == "closed" and gap > 1.0  # measured: 2.2 nats from the zero signal
-    assert float(out["completeness_relative"]) < TOLERANCE  # measured: 2.1 %
+    assert str(out["answer"]) == "closed" and gap > 1.0  # measured: 1.95 nats
+    assert float(out["completeness_relative"]) < TOLERANCE  # measured: 0.7 %
     assert bool(out["complete"]) and int(out["n_steps"]) == 32  # no doubling needed
-    assert str(out["baseline"]) == "silence"  # one window: nothing else to start from
+    assert str(out["baseline"]) == "window"
 
 
 @pytest.mark.slow
@@ -414,8 +422,8 @@ def test_shipped_model_explains_the_sample_against_the_rest_of_it(samples_dir):
     windows = make_windows(read_recording(samples_dir / "eyes_open_closed.edf"), 4.0, 4.0)
     out = explain_window(Brainkit(attn_implementation="eager"), windows, "eyes", 0, token_steps=4)
     assert str(out["baseline"]) == "recording" and out["baseline_windows"].tolist() == [1, 15, 30, 44]
-    assert str(out["answer"]) == "open" and float(out["logprob"] - out["baseline_logprob"]) > 0.3  # measured 0.44
-    assert bool(out["complete"]), float(out["completeness_relative"])  # measured: 2.6 %, 160 steps
+    assert str(out["answer"]) == "open" and float(out["logprob"] - out["baseline_logprob"]) > 0.3  # measured 0.81
+    assert bool(out["complete"]), float(out["completeness_relative"])  # measured: 3.8 %, 64 steps
 
 
 def test_explain_window_contract(bk, windows, tmp_path):

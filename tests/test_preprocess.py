@@ -161,3 +161,17 @@ def test_the_channels_read_follow_the_recording_when_it_changes():
     rec.sensors = rec.sensors.pick([2, 3])
     assert rec.decoded_channels[0].tolist() == [0] and rec.decoded_channels[1] == {"O1": "flat"}
     assert preprocess(rec).sensors.names == ["Oz"]
+
+
+def test_selecting_windows_keeps_each_ones_scale():
+    """Windows of several recordings carry a scale per window (N, C): a selection keeps the
+    selected windows' rows (it kept all N before, and a window explained alone got N rows)."""
+    from brainkit.preprocess import Windows
+    from brainkit.sensors import SensorArray
+
+    sensors = SensorArray(["Cz", "Pz"], ["eeg", "eeg"], np.zeros((2, 3)), np.zeros((2, 3)), np.zeros(2, bool))
+    x = np.zeros((3, 2, 8), np.float32)
+    w = Windows(x, 256.0, np.arange(3.0), sensors, np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+    np.testing.assert_array_equal(w.select([2, 0]).scale, [[5.0, 6.0], [1.0, 2.0]])
+    one = Windows(x, 256.0, np.arange(3.0), sensors, np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(one.select([1]).scale, [1.0, 2.0])

@@ -233,3 +233,46 @@ def test_refitting_one_task_keeps_the_other_heads():
     assert torch.equal(new.answer_prototypes["eyes"], decoder.answer_prototypes["eyes"])
     with pytest.raises(BrainkitError, match="refit it too"):
         with_readout(decoder, ["n170"], entropy_tasks=["eyes"])
+
+
+def test_a_head_restricted_to_a_feature_set_reads_only_it(monkeypatch):
+    """``fit-readout --task eyes --features eyes=spectral``: eyes' head is fitted on the spectral
+    features of every region (the logistic regression of those columns alone) and holds zero
+    weight on the others; "all" lifts the restriction; a task not refitted is refused."""
+    from brainkit.errors import BrainkitError
+    from brainkit.models.decoder import BrainDecoder, BrainDecoderConfig
+    from brainkit.training import readout as tr
+
+    config = BrainDecoderConfig(lm_hidden=16, latent_dim=8, n_sources=2, d_model=16, n_soft_tokens=2,
+                                pool_size=2, n_layers=1, n_query_layers=1,
+                                readout_tasks=("eyes", "sleep_stage"))
+    decoder = BrainDecoder(config).eval()
+    new = tr.with_readout(decoder, ["eyes", "sleep_stage"], feature_sets={"eyes": "spectral", "sleep_stage": "spectral"})
+    assert new.config.readout_features == {"eyes": "spectral", "sleep_stage": "spectral"}
+    spectral = [i for i, (_, f) in enumerate((rg, f) for rg in r.REGIONS for f in r.FEATURE_NAMES)
+                if f in r.FEATURE_SETS["spectral"]]
+    assert len(spectral) == len(r.REGIONS) * 15
+    np.testing.assert_array_equal(tr.head_columns(new, "eyes", r.N_FEATURES), spectral)
+    # a sequence task: the same features in each of its contexts (own, night z-scores, neighbours)
+    width = new.readout_heads["sleep_stage"].in_features
+    assert width == r.N_FEATURES * r.SEQUENCE_FACTOR
+    assert len(tr.head_columns(new, "sleep_stage", width)) == len(spectral) * r.SEQUENCE_FACTOR
+    assert tr.head_columns(decoder, "eyes", r.N_FEATURES).tolist() == list(range(r.N_FEATURES))
+
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((120, r.N_FEATURES))
+    y = (x[:, spectral[3]] + x[:, 20] > 0).astype(int)  # column 20 is not spectral
+    monkeypatch.setattr(tr, "task_features", lambda decoder, sets, task: x)
+    monkeypatch.setattr(tr, "labels_of", lambda sets, task: y)
+    weight, bias, _, _ = tr.fitted_head(new, None, "eyes")
+    outside = np.setdiff1d(np.arange(r.N_FEATURES), spectral)
+    assert not weight[:, outside].any() and weight[:, spectral].any()
+    alone, alone_bias = r.fit_head(x[:, spectral], y, 2)
+    np.testing.assert_allclose(weight[:, spectral], alone)
+    np.testing.assert_allclose(bias, alone_bias)
+    assert tr.fitted_head(decoder, None, "eyes")[0][:, 20].any()  # unrestricted: reads column 20
+
+    assert tr.with_readout(new, ["eyes"], feature_sets={"eyes": "all"}).config.readout_features == {
+        "sleep_stage": "spectral"}
+    with pytest.raises(BrainkitError, match="refit it too"):
+        tr.with_readout(decoder, ["sleep_stage"], feature_sets={"eyes": "spectral"})

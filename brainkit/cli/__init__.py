@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--entropy-task", action="append", metavar="TASK",
                    help="TASK's read-out also reads each region's sample entropy (repeatable; "
                         "default: as the checkpoint has it)")
+    p.add_argument("--features", action="append", metavar="TASK=SET",
+                   help="TASK's head reads only the named feature set (spectral), or all (repeatable; "
+                        "default: as the checkpoint has it)")
     p.add_argument("--reading-steps", type=int, default=0,
                    help="then fit the answer prototypes so the language model reads the read-out")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")

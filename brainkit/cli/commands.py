@@ -152,6 +152,7 @@ def cmd_train_decoder(args) -> int:
 def cmd_fit_readout(args) -> int:
     import torch
 
+    from brainkit.models.readout import FEATURE_SETS
     from brainkit.tasks import TASK_IDS
     from brainkit.training.readout import fit_all, temperatures_from, tune_reading, with_readout
 
@@ -169,8 +170,15 @@ def cmd_fit_readout(args) -> int:
     unknown = [t for t in args.entropy_task or [] if t not in TASK_IDS]
     if unknown:
         raise BrainkitError(f"--entropy-task {unknown[0]}: not a task id ({', '.join(TASK_IDS)})")
+    feature_sets = {}
+    for item in args.features or []:
+        task, _, name = item.partition("=")
+        if task not in TASK_IDS or name not in (*FEATURE_SETS, "all"):
+            raise BrainkitError(f"--features {item!r}: expected TASK=SET, a task id and one of "
+                                f"{', '.join((*FEATURE_SETS, 'all'))}")
+        feature_sets[task] = name
     bk, tasks = _model(args), args.task or TASK_IDS
-    decoder = with_readout(bk.decoder, tasks, args.entropy_task)
+    decoder = with_readout(bk.decoder, tasks, args.entropy_task, feature_sets)
     bk.decoder = decoder.attach_lm(*bk.decoder.lm)
     decoder.config.anchor_temperatures = {**decoder.config.anchor_temperatures, **anchors}
     report = {"training_accuracy": fit_all(decoder, args.data, tasks)}

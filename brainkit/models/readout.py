@@ -28,6 +28,10 @@ sharp waves, free of gain); the amplitude relative to the other channels of the 
 power relative to the window's own recording (the samples are divided by the recording's robust
 scale, so this too is free of the amplifier's gain; zero where the read-out re-references).
 
+A task's head may read a named set of these only (:data:`FEATURE_SETS`, ``config.readout_features``):
+eyes reads the spectrum's shape, as a clinician reads alpha blocking, not the waveform and
+amplitude features, which told devices apart more than eyes (MODEL_CARD.md).
+
 Seizure detection also reads each region's **sample entropy** (:func:`regularity_features`: how
 predictable the signal is from its own recent past, low in a seizure's rhythmic discharge; free of
 gain). It is a task's extra input (``config.entropy_tasks``), not a feature of every task: given
@@ -82,6 +86,10 @@ FEATURE_NAMES = ([f"rel_{b}" for b in BANDS_HZ] + [f"log_{r}" for r in RATIOS]
                     "abs_skewness", "log_peak_to_rms", "log_line_length", "relative_amplitude",
                     "recording_power"])
 N_FEATURES = len(REGIONS) * len(FEATURE_NAMES)  #: size of one window's read-out vector
+#: named sets of :data:`FEATURE_NAMES` a task's head may be restricted to (every region's;
+#: ``config.readout_features``): ``spectral``, the 15 of :func:`spectral_shape`, the shape of
+#: the relative spectrum (band powers, their ratios, edge, 1/f slope, alpha peak, entropy)
+FEATURE_SETS = {"spectral": FEATURE_NAMES[:15]}
 CONTEXT_HALF_WIDTHS = (2, 7)  #: epochs, half-widths of the centred moving averages (sleep)
 SEQUENCE_FACTOR = 1 + len(CONTEXT_HALF_WIDTHS)  #: sequence features per read-out feature
 

@@ -17,7 +17,7 @@ from brainkit._logging import logger
 from brainkit.errors import BrainkitError
 from brainkit.evaluation.baselines import labels_of
 from brainkit.inference import readout_inputs
-from brainkit.models.readout import REGULARISATION, fit_head, set_head
+from brainkit.models.readout import FEATURE_SETS, REGULARISATION, fit_head, set_head
 from brainkit.tasks import TASK_IDS, get_task
 
 
@@ -26,10 +26,27 @@ def task_features(decoder, sets, task: str) -> np.ndarray:
     return np.concatenate([readout_inputs(decoder, s.windows, task).numpy() for s in sets])
 
 
+def head_columns(decoder, task: str, width: int) -> np.ndarray:
+    """The columns of the task's read-out inputs (``width`` of them) its head reads: every one,
+    or those of its feature set (``config.readout_features``) in every region and context."""
+    from brainkit.explain.readout import feature_names
+
+    name = decoder.config.readout_features.get(task)
+    if name is None:
+        return np.arange(width)
+    allowed = set(FEATURE_SETS[name])
+    return np.array([i for i, (_, feature) in enumerate(feature_names(decoder, task, width))
+                     if feature.split(" (")[0] in allowed])
+
+
 def fitted_head(decoder, sets, task: str):
-    """The task's read-out head fitted on labelled sets: ``(weight, bias, features, labels)``."""
+    """The task's read-out head fitted on labelled sets: ``(weight, bias, features, labels)``;
+    zero weights outside its feature set."""
     x, y = task_features(decoder, sets, task), labels_of(sets, task)
-    weight, bias = fit_head(x, y, len(get_task(task).answers), REGULARISATION.get(task, 1.0))
+    columns = head_columns(decoder, task, x.shape[1])
+    fitted, bias = fit_head(x[:, columns], y, len(get_task(task).answers), REGULARISATION.get(task, 1.0))
+    weight = np.zeros((fitted.shape[0], x.shape[1]))
+    weight[:, columns] = fitted
     return weight, bias, x, y
 
 
@@ -40,7 +57,7 @@ def fit_readout(decoder, sets, task: str) -> float:
     return float(((x @ weight.T + bias).argmax(1) == y).mean())
 
 
-def with_readout(decoder, tasks=TASK_IDS, entropy_tasks=None):
+def with_readout(decoder, tasks=TASK_IDS, entropy_tasks=None, feature_sets=None):
     """A copy of ``decoder`` whose config decides ``tasks`` by the read-out, their heads empty
     (to be fitted); every other read-out task keeps its head, and everything else, answer
     prototypes included, is copied.
@@ -50,6 +67,10 @@ def with_readout(decoder, tasks=TASK_IDS, entropy_tasks=None):
     entropy_tasks : sequence of str, optional
         The tasks whose read-out also reads sample entropy (``config.entropy_tasks``); default:
         the decoder's. A task whose inputs this changes must be among ``tasks``.
+    feature_sets : dict, optional
+        Task -> the named feature set its head reads (``config.readout_features``; a name of
+        :data:`~brainkit.models.readout.FEATURE_SETS`, or ``"all"``); the others as the decoder
+        has them. Each task named must be among ``tasks``.
     """
     from brainkit.models.decoder import BrainDecoder
 
@@ -61,6 +82,13 @@ def with_readout(decoder, tasks=TASK_IDS, entropy_tasks=None):
             raise BrainkitError(f"sample entropy changes the read-out of {', '.join(sorted(changed - set(tasks)))}: "
                                 "refit it too (--task)")
         config.entropy_tasks = [t for t in TASK_IDS if t in set(entropy_tasks)]
+    for task, name in (feature_sets or {}).items():
+        if task not in tasks:
+            raise BrainkitError(f"a feature set changes the read-out of {task}: refit it too (--task)")
+        if name == "all":
+            config.readout_features.pop(task, None)
+        else:
+            config.readout_features[task] = name
     new = BrainDecoder(config)
     refit = tuple(f"readout_heads.{t}." for t in tasks)
     state = {k: v for k, v in decoder.state_dict().items() if not k.startswith(refit)}
