@@ -70,6 +70,7 @@ def main() -> None:
         "all but amplitude and recording power": [f for f in FEATURE_NAMES
                                                   if f not in ("relative_amplitude", "recording_power")],
         "spectral and Hjorth": spectral + ["hjorth_mobility", "hjorth_complexity"],
+        "spectral and relative amplitude": spectral + ["relative_amplitude"],
         "alpha-centred six": ["rel_alpha", "log_alpha/theta", "alpha_prominence", "rel_theta", "rel_beta",
                               "rel_delta"],
     }

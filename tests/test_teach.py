@@ -632,6 +632,26 @@ def test_a_pack_from_another_checkpoint_is_refused(taught, tiny_model, tmp_path)
     assert load_pack(tmp_path / "pack", base_identity(tiny_model[0])).task.id == "eyes_sim"
     with pytest.raises(BrainkitError, match="another base checkpoint"):
         load_pack(tmp_path / "pack", base_identity(other))
+    # a checkpoint whose built-in tasks' own heads, prototypes and temperatures were refitted
+    # keeps the pack: it reads none of them
+    refitted = tmp_path / "refitted"
+    shutil.copytree(tiny_model[0], refitted)
+    weights = refitted / "decoder" / "model.safetensors"
+    state = load_file(str(weights))
+    per_task = [k for k in state if k.split(".")[0] in ("readout_heads", "answer_prototypes", "aux_heads",
+                                                          "spectral_heads")]
+    assert per_task
+    for k in per_task:
+        state[k] = state[k] * 0.5 + 0.1
+    save_file({k: v.contiguous() for k, v in state.items()}, str(weights))
+    config = json.loads((refitted / "decoder" / "config.json").read_text())
+    config["temperatures"] = {"eyes": 2.5}
+    (refitted / "decoder" / "config.json").write_text(json.dumps(config))
+    assert load_pack(tmp_path / "pack", base_identity(refitted)).task.id == "eyes_sim"
+    config["pool_size"] += 1  # a setting every task shares
+    (refitted / "decoder" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(BrainkitError, match="another base checkpoint"):
+        load_pack(tmp_path / "pack", base_identity(refitted))
     (tmp_path / "pack" / "model.bin").write_bytes(b"x")
     with pytest.raises(BrainkitError, match="pickle"):
         load_pack(tmp_path / "pack")

@@ -19,9 +19,10 @@ A pack is a folder::
                         caption_embedding (H_lm,): the language model's embedding of the caption
 
 The base model stays frozen: a pack only adds what a built-in read-out task has of its own (its
-head and answer prototypes). It is bound to the decoder it was taught on (the SHA-256 of the
-decoder's ``model.safetensors`` and the language model's identity): loading it for another
-checkpoint is refused. Never a pickle.
+head and answer prototypes). It is bound to what it reads of the decoder it was taught on
+(:func:`base_identity`: the SHA-256 of the weights every task shares, not the built-in tasks'
+own heads and prototypes, and the language model's identity): loading it for another checkpoint
+is refused; a checkpoint whose built-in heads were refitted keeps it. Never a pickle.
 
 :func:`decoder_with_packs` makes a view of a loaded decoder that also decides the packs' tasks,
 sharing every weight of the original (which stays unchanged, so that other users of the same
@@ -64,7 +65,8 @@ class TaskPack:
     caption_embedding : ndarray, shape (H_lm,)
         Steers the decoder's query router, as a built-in task's caption does.
     base : dict
-        ``decoder_sha256`` and ``lm_sha256`` of the model the pack was taught on.
+        ``decoder_shared_sha256`` and ``lm_sha256`` of the model the pack was taught on
+        (:func:`base_identity`).
     report : dict
         What teaching measured (cross-validation, learning curve, agreement); may be empty.
     montage : Montage
@@ -94,25 +96,46 @@ class TaskPack:
         return np.asarray(features, dtype=np.float64) @ self.weight.T + self.bias
 
 
+#: the decoder's modules that hold one entry per built-in task: a pack reads none of them
+PER_TASK_MODULES = ("readout_heads", "answer_prototypes", "aux_heads", "spectral_heads")
+#: the decoder's settings that shape what every task shares (the rest are per task)
+SHARED_SETTINGS = ("latent_dim", "n_sources", "d_model", "n_heads", "n_layers", "n_query_layers",
+                   "n_soft_tokens", "pool_size", "bands_hz", "sfreq", "max_patches", "lm_hidden",
+                   "answer_anchor", "max_time_tokens")
+
+
 def base_identity(checkpoint=None, decoder=None) -> dict:
-    """The identity of a checkpoint's decoder that packs are bound to.
+    """The identity of a checkpoint's decoder that packs are bound to: what a taught task reads
+    of it (the connector, queries, router and projection into the language model, and the
+    settings that shape them), not the built-in tasks' own heads, answer prototypes and
+    temperatures, so that refitting a built-in task's head keeps every pack.
 
     Returns
     -------
     dict
-        ``decoder_sha256`` (of ``decoder/model.safetensors``) and ``lm_sha256`` (the language
-        model the decoder was trained with, from its config; None when it records none).
+        ``decoder_shared_sha256`` (SHA-256 of the shared tensors, by name, and of
+        :data:`SHARED_SETTINGS`) and ``lm_sha256`` (the language model the decoder was trained
+        with, from its config; None when it records none).
     """
     from brainkit.models.checkpoint import checkpoint_dir
 
-    folder = checkpoint_dir(checkpoint, "decoder")
-    digest = hashlib.sha256()
-    with open(folder / "model.safetensors", "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    lm = decoder.config.lm_sha256 if decoder is not None else json.loads(
-        (folder / "config.json").read_text()).get("lm_sha256")
-    return {"decoder_sha256": digest.hexdigest(), "lm_sha256": lm}
+    if decoder is not None:
+        state = {k: v.detach().cpu().numpy() for k, v in decoder.state_dict().items()}
+        config = decoder.config.to_dict()
+    else:
+        from safetensors.numpy import load_file
+
+        folder = checkpoint_dir(checkpoint, "decoder")
+        state = load_file(str(folder / "model.safetensors"))
+        config = json.loads((folder / "config.json").read_text())
+    digest = hashlib.sha256(json.dumps({k: config.get(k) for k in SHARED_SETTINGS}, sort_keys=True).encode())
+    for name in sorted(state):
+        if name.split(".")[0] in PER_TASK_MODULES:
+            continue
+        array = np.ascontiguousarray(state[name])
+        digest.update(f"{name} {array.dtype} {array.shape}".encode())
+        digest.update(array.tobytes())
+    return {"decoder_shared_sha256": digest.hexdigest(), "lm_sha256": config.get("lm_sha256")}
 
 
 def save_pack(pack: TaskPack, out) -> Path:
@@ -211,10 +234,10 @@ def load_pack(folder, base: dict | None = None) -> TaskPack:
 
 def check_base(pack: TaskPack, base: dict, where="") -> None:
     """Refuse a pack taught on another decoder (or with another language model)."""
-    mine = pack.base.get("decoder_sha256")
-    if mine != base.get("decoder_sha256"):
+    mine = pack.base.get("decoder_shared_sha256")
+    if mine != base.get("decoder_shared_sha256"):
         raise BrainkitError(f"task pack {where or pack.task.id} was taught on another base checkpoint "
-                            f"(decoder {str(mine)[:12]}, this one is {str(base.get('decoder_sha256'))[:12]}): "
+                            f"(decoder {str(mine)[:12]}, this one is {str(base.get('decoder_shared_sha256'))[:12]}): "
                             "teach it again with this checkpoint (brainkit teach --checkpoint ...)")
     if pack.base.get("lm_sha256") != base.get("lm_sha256"):
         raise BrainkitError(f"task pack {where or pack.task.id} was taught with another language model: "
