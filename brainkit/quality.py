@@ -222,7 +222,7 @@ def channel_quality(recording) -> list[dict]:
     clipped = []
     for i in range(n_chan):
         sample = _analysis_sample(data[i])
-        amp[i] = robust_amplitude(data[i])
+        amp[i] = robust_std(sample)  # robust_amplitude(data[i]), from the sample cut once
         line[i] = line_fraction((sample - np.median(sample))[None, :], sfreq)[0]
         clipped.append(clipped_fraction(data[i]))
     kinds = list(sensors.kinds)
