@@ -276,3 +276,48 @@ def test_a_head_restricted_to_a_feature_set_reads_only_it(monkeypatch):
         "sleep_stage": "spectral"}
     with pytest.raises(BrainkitError, match="refit it too"):
         tr.with_readout(decoder, ["sleep_stage"], feature_sets={"eyes": "spectral"})
+
+
+def test_a_head_restricted_to_regions_reads_only_them(monkeypatch):
+    """``fit-readout --regions sleep_stage=central``: the head holds zero weight outside the
+    central region's columns (in every context of a sequence task); on a one-channel recording,
+    whose regions all read that channel, it is the same function as the head on every region (its
+    inverse regularisation scaled by the regions it leaves out); "all" lifts it; an unknown region
+    and a task not refitted are refused."""
+    from brainkit.errors import BrainkitError
+    from brainkit.models.decoder import BrainDecoder, BrainDecoderConfig
+    from brainkit.training import readout as tr
+
+    config = BrainDecoderConfig(lm_hidden=16, latent_dim=8, n_sources=2, d_model=16, n_soft_tokens=2,
+                                pool_size=2, n_layers=1, n_query_layers=1, readout_tasks=("sleep_stage",))
+    decoder = BrainDecoder(config).eval()
+    new = tr.with_readout(decoder, ["sleep_stage"], regions={"sleep_stage": ["central"]})
+    assert new.config.readout_regions == {"sleep_stage": ["central"]}
+    width = new.readout_heads["sleep_stage"].in_features
+    columns = tr.head_columns(new, "sleep_stage", width)
+    n = len(r.FEATURE_NAMES)
+    central = r.REGIONS.index("central") * n
+    expected = [k * r.N_FEATURES + central + i for k in range(r.SEQUENCE_FACTOR) for i in range(n)]
+    assert sorted(columns.tolist()) == expected
+    assert tr.regularisation(new, "sleep_stage") == pytest.approx(
+        r.REGULARISATION["sleep_stage"] * len(r.REGIONS))
+
+    # one channel: every region's features are the same numbers
+    rng = np.random.default_rng(4)
+    one = rng.standard_normal((200, r.SEQUENCE_FACTOR, 1, n))
+    x = np.broadcast_to(one, (200, r.SEQUENCE_FACTOR, len(r.REGIONS), n)).reshape(200, width)
+    y = np.argmax(one[:, 0, 0, :5] + 0.5 * rng.standard_normal((200, 5)), 1)
+    monkeypatch.setattr(tr, "task_features", lambda decoder, sets, task: x)
+    monkeypatch.setattr(tr, "labels_of", lambda sets, task: y)
+    weight, bias, _, _ = tr.fitted_head(new, None, "sleep_stage")
+    assert not np.delete(weight, columns, axis=1).any() and weight[:, columns].any()
+    every, every_bias = tr.fitted_head(decoder, None, "sleep_stage")[:2]
+    assert np.delete(every, columns, axis=1).any()  # unrestricted: every region
+    np.testing.assert_allclose(r.softmax_logits(x @ weight.T + bias), r.softmax_logits(x @ every.T + every_bias),
+                               atol=5e-3)  # the solver stops at its tolerance
+
+    assert tr.with_readout(new, ["sleep_stage"], regions={"sleep_stage": ["all"]}).config.readout_regions == {}
+    with pytest.raises(BrainkitError, match="expected some of whole, frontal"):
+        tr.with_readout(decoder, ["sleep_stage"], regions={"sleep_stage": ["centre"]})
+    with pytest.raises(BrainkitError, match="refit it too"):
+        tr.with_readout(decoder, ["eyes"], regions={"sleep_stage": ["central"]})

@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--features", action="append", metavar="TASK=SET",
                    help="TASK's head reads only the named feature set (spectral), or all (repeatable; "
                         "default: as the checkpoint has it)")
+    p.add_argument("--regions", action="append", metavar="TASK=R1,R2",
+                   help="TASK's head reads only these regions (whole, frontal, central, temporal, parietal, "
+                        "occipital, posterior, left, right), or all (repeatable; default: as the checkpoint has it)")
     p.add_argument("--reading-steps", type=int, default=0,
                    help="then fit the answer prototypes so the language model reads the read-out")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")

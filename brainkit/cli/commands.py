@@ -177,8 +177,14 @@ def cmd_fit_readout(args) -> int:
             raise BrainkitError(f"--features {item!r}: expected TASK=SET, a task id and one of "
                                 f"{', '.join((*FEATURE_SETS, 'all'))}")
         feature_sets[task] = name
+    regions = {}
+    for item in args.regions or []:
+        task, _, names = item.partition("=")
+        if task not in TASK_IDS or not names:
+            raise BrainkitError(f"--regions {item!r}: expected TASK=R1,R2 (a task id and regions), or TASK=all")
+        regions[task] = [n.strip() for n in names.split(",") if n.strip()]
     bk, tasks = _model(args), args.task or TASK_IDS
-    decoder = with_readout(bk.decoder, tasks, args.entropy_task, feature_sets)
+    decoder = with_readout(bk.decoder, tasks, args.entropy_task, feature_sets, regions)
     bk.decoder = decoder.attach_lm(*bk.decoder.lm)
     decoder.config.anchor_temperatures = {**decoder.config.anchor_temperatures, **anchors}
     report = {"training_accuracy": fit_all(decoder, args.data, tasks)}

@@ -68,7 +68,7 @@ class BrainDecoderConfig(PretrainedConfig):
                  w_aux=0.5, w_option=1.0, answer_anchor=True, spectral_head=True, task_ids=TASK_IDS,
                  task_answers=None, temperatures=None, lm_sha256=None, readout_tasks=None,
                  sequence_tasks=("sleep_stage",), deep_tasks=(), max_time_tokens=16, anchor_temperatures=None,
-                 entropy_tasks=(), readout_features=None, **kwargs):
+                 entropy_tasks=(), readout_features=None, readout_regions=None, **kwargs):
         self.latent_dim, self.n_sources, self.d_model = latent_dim, n_sources, d_model
         self.n_heads, self.n_layers, self.n_query_layers = n_heads, n_layers, n_query_layers
         self.n_soft_tokens, self.pool_size = n_soft_tokens, pool_size
@@ -91,6 +91,9 @@ class BrainDecoderConfig(PretrainedConfig):
         #: task -> a named feature set (brainkit.models.readout.FEATURE_SETS) its read-out head
         #: reads: its weights on the other columns are zero (absent: every column)
         self.readout_features = dict(readout_features or {})
+        #: task -> the regions (brainkit.models.readout.REGIONS) its read-out head reads: its
+        #: weights on the other regions' columns are zero (absent: every region)
+        self.readout_regions = {t: list(r) for t, r in (readout_regions or {}).items()}
         #: source-time tokens per source at most: longer windows (a 30-s window has 120 patches)
         #: have their patches averaged in groups before the connector's blocks (None: never)
         self.max_time_tokens = max_time_tokens

@@ -30,7 +30,11 @@ scale, so this too is free of the amplifier's gain; zero where the read-out re-r
 
 A task's head may read a named set of these only (:data:`FEATURE_SETS`, ``config.readout_features``):
 eyes reads the spectrum's shape, as a clinician reads alpha blocking, not the waveform and
-amplitude features, which told devices apart more than eyes (MODEL_CARD.md).
+amplitude features, which told devices apart more than eyes (MODEL_CARD.md). It may also read
+some regions only (``config.readout_regions``): sleep reads the central region, the derivation
+(C3-A1, Cz-A1) every training night has, so that a polysomnogram's frontal and occipital leads,
+which no training night had, do not move its answer (a region without a sensor reads the whole
+head, as everywhere).
 
 Seizure detection also reads each region's **sample entropy** (:func:`regularity_features`: how
 predictable the signal is from its own recent past, low in a seizure's rhythmic discharge; free of

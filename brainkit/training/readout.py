@@ -17,7 +17,7 @@ from brainkit._logging import logger
 from brainkit.errors import BrainkitError
 from brainkit.evaluation.baselines import labels_of
 from brainkit.inference import readout_inputs
-from brainkit.models.readout import FEATURE_SETS, REGULARISATION, fit_head, set_head
+from brainkit.models.readout import FEATURE_SETS, REGIONS, REGULARISATION, fit_head, set_head
 from brainkit.tasks import TASK_IDS, get_task
 
 
@@ -28,23 +28,34 @@ def task_features(decoder, sets, task: str) -> np.ndarray:
 
 def head_columns(decoder, task: str, width: int) -> np.ndarray:
     """The columns of the task's read-out inputs (``width`` of them) its head reads: every one,
-    or those of its feature set (``config.readout_features``) in every region and context."""
+    or those of its feature set (``config.readout_features``) and of its regions
+    (``config.readout_regions``) in every context."""
     from brainkit.explain.readout import feature_names
 
-    name = decoder.config.readout_features.get(task)
-    if name is None:
+    name, regions = decoder.config.readout_features.get(task), decoder.config.readout_regions.get(task)
+    if name is None and regions is None:
         return np.arange(width)
-    allowed = set(FEATURE_SETS[name])
-    return np.array([i for i, (_, feature) in enumerate(feature_names(decoder, task, width))
-                     if feature.split(" (")[0] in allowed])
+    features = None if name is None else set(FEATURE_SETS[name])
+    return np.array([i for i, (region, feature) in enumerate(feature_names(decoder, task, width))
+                     if (features is None or feature.split(" (")[0] in features)
+                     and (regions is None or region in regions)])
+
+
+def regularisation(decoder, task: str) -> float:
+    """The inverse L2 strength of the task's head (:data:`REGULARISATION`, set for a head on
+    every region), times the share of regions it does not read: on a one-channel recording,
+    whose regions all read that channel, a head on one region is then the same function as the
+    head on all nine, whose weights split over nine equal copies."""
+    regions = decoder.config.readout_regions.get(task)
+    return REGULARISATION.get(task, 1.0) * (len(REGIONS) / len(regions) if regions else 1.0)
 
 
 def fitted_head(decoder, sets, task: str):
     """The task's read-out head fitted on labelled sets: ``(weight, bias, features, labels)``;
-    zero weights outside its feature set."""
+    zero weights outside its feature set and regions."""
     x, y = task_features(decoder, sets, task), labels_of(sets, task)
     columns = head_columns(decoder, task, x.shape[1])
-    fitted, bias = fit_head(x[:, columns], y, len(get_task(task).answers), REGULARISATION.get(task, 1.0))
+    fitted, bias = fit_head(x[:, columns], y, len(get_task(task).answers), regularisation(decoder, task))
     weight = np.zeros((fitted.shape[0], x.shape[1]))
     weight[:, columns] = fitted
     return weight, bias, x, y
@@ -57,7 +68,7 @@ def fit_readout(decoder, sets, task: str) -> float:
     return float(((x @ weight.T + bias).argmax(1) == y).mean())
 
 
-def with_readout(decoder, tasks=TASK_IDS, entropy_tasks=None, feature_sets=None):
+def with_readout(decoder, tasks=TASK_IDS, entropy_tasks=None, feature_sets=None, regions=None):
     """A copy of ``decoder`` whose config decides ``tasks`` by the read-out, their heads empty
     (to be fitted); every other read-out task keeps its head, and everything else, answer
     prototypes included, is copied.
@@ -71,6 +82,10 @@ def with_readout(decoder, tasks=TASK_IDS, entropy_tasks=None, feature_sets=None)
         Task -> the named feature set its head reads (``config.readout_features``; a name of
         :data:`~brainkit.models.readout.FEATURE_SETS`, or ``"all"``); the others as the decoder
         has them. Each task named must be among ``tasks``.
+    regions : dict, optional
+        Task -> the regions its head reads (``config.readout_regions``; names of
+        :data:`~brainkit.models.readout.REGIONS`, or ``["all"]``); the others as the decoder has
+        them. Each task named must be among ``tasks``.
     """
     from brainkit.models.decoder import BrainDecoder
 
@@ -89,6 +104,17 @@ def with_readout(decoder, tasks=TASK_IDS, entropy_tasks=None, feature_sets=None)
             config.readout_features.pop(task, None)
         else:
             config.readout_features[task] = name
+    for task, names in (regions or {}).items():
+        if task not in tasks:
+            raise BrainkitError(f"a choice of regions changes the read-out of {task}: refit it too (--task)")
+        unknown = [r for r in names if r not in REGIONS]
+        if list(names) == ["all"]:
+            config.readout_regions.pop(task, None)
+        elif unknown or not names:
+            raise BrainkitError(f"regions of {task}: {', '.join(unknown) or 'none given'}; expected "
+                                f"some of {', '.join(REGIONS)}, or all")
+        else:
+            config.readout_regions[task] = list(names)
     new = BrainDecoder(config)
     refit = tuple(f"readout_heads.{t}." for t in tasks)
     state = {k: v for k, v in decoder.state_dict().items() if not k.startswith(refit)}
