@@ -302,6 +302,33 @@ class Brainkit:
                                          windows.sfreq, self.decoder.config.bands_hz)
         return latents, bp, windows.scale
 
+    def channels_read(self, recording, task: str) -> list[str] | None:
+        """Where ``task``'s head reads only some regions (``config.readout_regions``: sleep, the
+        central leads), the channels of ``recording`` in them: the ones that decide it (empty: the
+        recording has none there, and the whole head is read instead); else None (every channel
+        decoding reads)."""
+        from brainkit.models.readout import region_channels
+
+        regions = self.decoder.config.readout_regions.get(task)
+        if not regions:
+            return None
+        picks, _ = recording.decoded_channels
+        s = recording.sensors.pick(picks)
+        return [n for n, read in zip(s.names, region_channels(s.pos, s.has_position, regions)) if read]
+
+    def reading_note(self, recording, task: str) -> str:
+        """One sentence on which of ``recording``'s leads decide ``task`` where its head reads only
+        some regions (:meth:`channels_read`), else ""."""
+        read = self.channels_read(recording, task)
+        if read is None:
+            return ""
+        regions = " and ".join(self.decoder.config.readout_regions[task])
+        if read:
+            return (f"Decided from {', '.join(read)} only: its {regions} leads, the only ones its "
+                    "training recordings had.")
+        return (f"No {regions} lead here (its training recordings had only those): read from every "
+                "lead, less reliably.")
+
     def temperature(self, task: str) -> float:
         return float(self.decoder.config.temperatures.get(get_task(task).id, 1.0))
 
@@ -372,6 +399,8 @@ class Brainkit:
         prep = preprocess(recording, self.preprocess_config)
         windows = {}
         for t in tasks:
+            if note := self.reading_note(recording, t.id):
+                logger.info("%s: %s", t.id, note)
             length = window_s or t.window_s
             windows[t.id] = sliding_windows(prep, length, stride_s or length)
         total, done = sum(len(w) for w in windows.values()), 0

@@ -58,11 +58,12 @@ LESSONS = {
               blinks_per_min=6.0)),
     "A night from wake to deep sleep": Lesson(
         "Five minutes of a night compressed into ten 30-s epochs: the fast activity of wake and the "
-        "alpha fade, spindles come and frontal slow waves grow; sleep staging goes from W to N3.",
+        "alpha fade, spindles come and slow waves grow over the top of the head; sleep staging goes "
+        "from W to N3 (read from the central leads, as a scorer reads C3 and C4).",
         Scene(sources=(Source("beta", "frontal", amplitude_nam=100.0, end_amplitude_nam=0.0),
                        Source("alpha", "occipital", amplitude_nam=200.0, end_amplitude_nam=0.0),
-                       Source("sleep spindles", "vertex", amplitude_nam=0.0, end_amplitude_nam=300.0),
-                       Source("slow waves", "frontal", amplitude_nam=0.0, end_amplitude_nam=400.0)),
+                       Source("sleep spindles", "vertex", amplitude_nam=0.0, end_amplitude_nam=150.0),
+                       Source("slow waves", "vertex", amplitude_nam=0.0, end_amplitude_nam=400.0)),
               duration_s=300.0)),
 }
 

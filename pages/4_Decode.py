@@ -26,7 +26,8 @@ if choice is None:
     st.stop()
 tasks = list(bk.task_ids) if choice == ALL else [choice]  # with this user's taught tasks
 for task in tasks:
-    st.caption(f"**{task}** ({get_task(task).window_s:g}-s windows): {get_task(task).caption}")
+    st.caption(f"**{task}** ({get_task(task).window_s:g}-s windows): {get_task(task).caption} "
+               f"{bk.reading_note(recording, task)}")
 decoded = results().setdefault("predictions", {})
 todo = [t for t in tasks if t not in decoded]
 if todo and st.button("Decode", type="primary", key="decode"):

@@ -63,3 +63,39 @@ def test_shipped_model_finds_eyes_closed_evidence_over_occipital_channels(data_d
     # card rather than tested: the *signed* evidence through the language model is largest over
     # temporal channels, not occipital ones (the read-out head alone puts it occipital first).
     assert summary["occipital_over_frontal"] > 1.0, summary
+
+
+def test_a_task_read_from_some_regions_names_the_leads_that_decide_it(caplog):
+    """Sleep reads the central region: a polysomnogram's central leads are named as the ones that
+    decide it (Decode page, log), a recording without one is said to be read from every lead, a
+    task on every region gets no note; decoding logs the note."""
+    import mne
+
+    from brainkit.io import recording_from_raw
+    from brainkit.models.readout import region_channels
+    from brainkit.sensors import eeg_position
+
+    positions = np.array([eeg_position(n)[0] for n in ("FP1-A1", "C3-A1", "O1-A1", "Cz")])
+    assert region_channels(positions, np.ones(4, bool), ["central"]).tolist() == [False, True, False, True]
+    assert region_channels(positions, np.array([True, False, True, False]), ["central"]).tolist() == [False] * 4
+
+    def recording(names):
+        info = mne.create_info(list(names), 100.0, "eeg")
+        x = np.random.default_rng(0).normal(scale=2e-5, size=(len(names), 100 * 60))
+        return recording_from_raw(mne.io.RawArray(x, info, verbose="error"), "night")
+
+    from brainkit.preprocess import DEFAULT
+
+    bk = tiny_brainkit()
+    bk.decoder.config.readout_regions = {"sleep_stage": ["central"]}
+    bk.preprocess_config = DEFAULT
+    psg = recording(["FP1-A1", "C3-A1", "O1-A1", "EOG1"])
+    assert bk.channels_read(psg, "sleep_stage") == ["C3-A1"]
+    assert bk.reading_note(psg, "sleep_stage").startswith("Decided from C3-A1 only: its central leads")
+    no_central = recording(["Fpz-Cz", "Pz-Oz"])
+    assert bk.channels_read(no_central, "sleep_stage") == []
+    assert bk.reading_note(no_central, "sleep_stage").startswith("No central lead here")
+    assert bk.channels_read(psg, "eyes") is None and bk.reading_note(psg, "eyes") == ""
+    with caplog.at_level("INFO", logger="brainkit"):
+        bk.decode(psg, "sleep_stage")
+    assert "sleep_stage: Decided from C3-A1 only" in caplog.text

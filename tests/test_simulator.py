@@ -173,8 +173,8 @@ def test_simulate_draws_one_redraw_and_the_lessons_do_what_they_say(head_model):
                          ["sleep_stage"])["sleep_stage"]
     assert len(night.predicted) == 10 and night.predicted[0] == "W" and night.predicted[-1] == "N3"
     depth = {"W": 0, "N1": 1, "N2": 2, "N3": 3}
-    # deeper as the night goes on: at most one epoch steps back (the 207-feature read-out answers
-    # W W W N2 N2 N2 N1 N2 N2 N3: one N1 among the N2s)
+    # deeper as the night goes on: at most one epoch steps back (the central-region read-out
+    # answers W W N2 N2 N2 N2 N1 N2 N3 N3: one N1 among the N2s)
     assert (np.diff([depth[s] for s in night.predicted]) < 0).sum() <= 1, night.predicted
     assert np.mean([depth[s] for s in night.predicted[5:]]) > np.mean([depth[s] for s in night.predicted[:5]])
     meg = simulate(head_model, replace(_alpha(orientation="tangential, front-back"), montage="meg306"))

@@ -133,6 +133,12 @@ def region_weights(pos, has_position) -> np.ndarray:
     return member / member.sum(1, keepdims=True)
 
 
+def region_channels(pos, has_position, regions) -> np.ndarray:
+    """Which channels (C,) bool lie in any of ``regions`` (none: a head restricted to them reads
+    the whole head, as every empty region does)."""
+    return _membership(pos, has_position)[[REGIONS.index(r) for r in regions]].any(0)
+
+
 def empty_regions(pos, has_position) -> list[str]:
     """The :data:`REGIONS` without a sensor of the layout (each reads the whole head)."""
     member = _membership(pos, has_position)
