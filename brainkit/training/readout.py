@@ -43,7 +43,7 @@ def head_columns(decoder, task: str, width: int) -> np.ndarray:
 
 def regularisation(decoder, task: str) -> float:
     """The inverse L2 strength of the task's head (:data:`REGULARISATION`, set for a head on
-    every region), times the share of regions it does not read: on a one-channel recording,
+    every region), times the number of regions over the number it reads: on a one-channel recording,
     whose regions all read that channel, a head on one region is then the same function as the
     head on all nine, whose weights split over nine equal copies."""
     regions = decoder.config.readout_regions.get(task)
